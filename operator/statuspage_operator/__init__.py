@@ -1,0 +1,1 @@
+"""statuspage-operator: a public status page declared as Kubernetes custom resources."""

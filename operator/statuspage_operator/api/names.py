@@ -1,0 +1,27 @@
+"""The API's names: group, version, kinds, plurals and our bookkeeping keys."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+GROUP = "statuspage.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+FINALIZER = f"{GROUP}/finalizer"
+
+
+class Kind(StrEnum):
+    """Our four kinds."""
+
+    PAGE = "StatusPage"
+    COMPONENT = "Component"
+    WINDOW = "MaintenanceWindow"
+    INCIDENT = "StatusIncident"
+
+
+PLURALS: dict[Kind, str] = {
+    Kind.PAGE: "statuspages",
+    Kind.COMPONENT: "components",
+    Kind.WINDOW: "maintenancewindows",
+    Kind.INCIDENT: "statusincidents",
+}

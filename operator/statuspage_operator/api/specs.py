@@ -1,0 +1,138 @@
+"""The four kinds' specs: parsed at the boundary into typed values, errors with field paths.
+
+The CRD schemas reject most bad input at admission; this is the second line, for what a schema
+cannot say (a real time zone, an RRULE that parses) and for objects written before a schema change.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
+from statuspage_operator.domain.maintenance import Window
+from statuspage_operator.domain.occurrence import Occurrence
+from statuspage_operator.domain.recurrence import compile_series
+from statuspage_operator.domain.status import ComponentStatus
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class PageSpec(_Spec):
+    """StatusPage.spec."""
+
+    title: str
+    description: str | None = None
+    time_zone: str = "UTC"
+
+
+class ComponentSpec(_Spec):
+    """Component.spec."""
+
+    page: str
+    display_name: str | None = None
+    description: str | None = None
+    group: str | None = None
+    position: int | None = None
+    manual_status: ComponentStatus | None = None
+
+
+class RecurrenceSpec(_Spec):
+    """MaintenanceWindow.spec.recurrence."""
+
+    rrule: str
+    time_zone: str = "UTC"
+
+
+class WindowSpec(_Spec):
+    """MaintenanceWindow.spec."""
+
+    page: str
+    title: str
+    description: str | None = None
+    components: tuple[str, ...] = ()
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    recurrence: RecurrenceSpec | None = None
+    auto_update_status: bool = True
+    notify_subscribers: bool = False
+    cancelled: bool = False
+
+
+class AffectedComponent(_Spec):
+    """One entry of StatusIncident.spec.components."""
+
+    name: str
+    status: ComponentStatus | None = None
+
+
+class UpdateSpec(_Spec):
+    """One entry of StatusIncident.spec.updates."""
+
+    status: IncidentPhase
+    message: str
+    at: AwareDatetime | None = None
+
+
+class IncidentSpec(_Spec):
+    """StatusIncident.spec."""
+
+    page: str
+    title: str
+    impact: Impact = Impact.MINOR
+    components: tuple[AffectedComponent, ...] = ()
+    incident_ref: str | None = None
+    updates: tuple[UpdateSpec, ...] = Field(default=())
+
+
+SpecT = TypeVar("SpecT", bound=_Spec)
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    path = "spec"
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def parse(model: type[SpecT], spec: dict[str, Any] | None) -> SpecT:
+    """Validate a raw spec; raise InvalidSpecError naming the first bad field."""
+    try:
+        return model.model_validate(spec or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidSpecError(_path(tuple(first["loc"])), first["msg"]) from error
+
+
+def check_zone(field: str, name: str) -> ZoneInfo:
+    """Resolve an IANA zone or raise InvalidSpecError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidSpecError(field, f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from error
+
+
+def window_of(spec: WindowSpec) -> Window:
+    """The domain window of a spec; raise InvalidSpecError if it can never work."""
+    start: datetime = spec.start_time.astimezone(UTC)
+    end: datetime = spec.end_time.astimezone(UTC)
+    if end <= start:
+        raise InvalidSpecError("spec.endTime", "must be later than spec.startTime")
+    series = None
+    if spec.recurrence is not None:
+        series = compile_series(start, end, spec.recurrence.rrule, spec.recurrence.time_zone)
+    return Window(first=Occurrence(start, end), cancelled=spec.cancelled, series=series)
+
+
+def updates_of(spec: IncidentSpec) -> tuple[Update, ...]:
+    """The incident's updates as domain values."""
+    return tuple(Update(u.status, u.message, u.at) for u in spec.updates)

@@ -1,0 +1,71 @@
+"""Maintenance windows: the phase is a function of the spec and `now` (domain.md).
+
+Start inclusive, end exclusive. A one-off window is one occurrence; a recurring one is a Series
+(recurrence.py). Nothing here remembers what happened before: after a restart the same inputs give
+the same answer, which is what makes every transition happen once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from statuspage_operator.domain.occurrence import Around, Occurrence
+from statuspage_operator.domain.recurrence import Series
+
+
+class WindowPhase(StrEnum):
+    """Where a window is in its life."""
+
+    SCHEDULED = "Scheduled"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    CANCELLED = "Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time-related part of a window's spec, parsed and validated."""
+
+    first: Occurrence
+    cancelled: bool = False
+    series: Series | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """A window's phase at an instant, its occurrences, and when that will next change."""
+
+    phase: WindowPhase
+    current: Occurrence | None
+    next: Occurrence | None
+    last: Occurrence | None
+    next_edge: datetime | None
+
+
+def _around(window: Window, now: datetime) -> Around:
+    if window.series is not None:
+        return window.series.around(now)
+    first = window.first
+    if now < first.start:
+        return Around(current=None, next=first, last=None)
+    if first.contains(now):
+        return Around(current=first, next=None, last=None)
+    return Around(current=None, next=None, last=first)
+
+
+def window_state(window: Window, now: datetime) -> WindowState:
+    """The phase at `now` and the next instant at which it changes (None: never again)."""
+    around = _around(window, now)
+    if window.cancelled:
+        return WindowState(WindowPhase.CANCELLED, None, None, around.last, None)
+    if around.current is not None:
+        return WindowState(
+            WindowPhase.IN_PROGRESS, around.current, around.next, around.last, around.current.end
+        )
+    if around.next is not None:
+        return WindowState(
+            WindowPhase.SCHEDULED, None, around.next, around.last, around.next.start
+        )
+    return WindowState(WindowPhase.COMPLETED, None, None, around.last, None)

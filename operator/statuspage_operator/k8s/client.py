@@ -1,0 +1,139 @@
+"""The few API calls the operator makes itself: status and finalizer patches, and Events.
+
+kopf's patch-on-return does not fit a scheduler that writes other objects' status, so these go
+through the official client, in a thread pool sized for bursts (1,000 windows starting at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from statuspage_operator.api.names import API_VERSION, GROUP, PLURALS, VERSION, Kind
+from statuspage_operator.api.times import format_time
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+COMPONENT = "statuspage-operator"
+
+
+class NotFoundError(Exception):
+    """The object is gone (404): nothing left to write."""
+
+
+class ConflictError(Exception):
+    """The object changed under us (409): reconcile again from fresh state."""
+
+
+def load_config(context: str | None = None) -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (honours KUBECONFIG)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config(context=context)
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = 32
+    return client.ApiClient(configuration)
+
+
+class Client:
+    """Async facade over the synchronous client; every call runs in a dedicated pool."""
+
+    def __init__(self, api_client: client.ApiClient, workers: int = 16) -> None:
+        self._custom = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+        self.writes = 0
+
+    def close(self) -> None:
+        """Stop the thread pool."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, call)
+        except ApiException as error:
+            if error.status == 404:
+                raise NotFoundError(str(error.reason)) from error
+            if error.status == 409:
+                raise ConflictError(str(error.reason)) from error
+            raise
+
+    async def patch_status(
+        self, kind: Kind, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch `.status`; returns the object as stored."""
+        self.writes += 1
+        body = {"status": status}
+
+        def call() -> dict[str, Any]:
+            result: dict[str, Any] = self._custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURALS[kind], name, body
+            )
+            return result
+
+        return await self._run(call)
+
+    async def set_finalizers(
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        finalizers: list[str],
+        resource_version: str,
+    ) -> dict[str, Any]:
+        """Replace metadata.finalizers, guarded by resourceVersion (409 if it moved)."""
+        self.writes += 1
+        body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
+
+        def call() -> dict[str, Any]:
+            result: dict[str, Any] = self._custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURALS[kind], name, body
+            )
+            return result
+
+        return await self._run(call)
+
+    async def post_event(
+        self,
+        ref: dict[str, str],
+        reason: str,
+        message: str,
+        now: datetime,
+        *,
+        warning: bool = False,
+    ) -> None:
+        """Record a core/v1 Event on an object; failures are logged, never raised."""
+        self.writes += 1
+        stamp = format_time(now)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{ref['name']}.", namespace=ref["namespace"]),
+            involved_object=client.V1ObjectReference(
+                api_version=API_VERSION,
+                kind=ref["kind"],
+                name=ref["name"],
+                namespace=ref["namespace"],
+                uid=ref.get("uid"),
+            ),
+            reason=reason,
+            message=message[:1024],
+            type="Warning" if warning else "Normal",
+            first_timestamp=stamp,
+            last_timestamp=stamp,
+            count=1,
+            source=client.V1EventSource(component=COMPONENT),
+            reporting_component=COMPONENT,
+            reporting_instance=COMPONENT,
+        )
+        try:
+            await self._run(lambda: self._core.create_namespaced_event(ref["namespace"], event))
+        except (ApiException, NotFoundError, ConflictError) as error:
+            logger.warning("could not post event %s on %s: %s", reason, ref["name"], error)

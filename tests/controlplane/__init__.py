@@ -1,0 +1,1 @@
+"""The local control plane for tests, benchmarks and `make run`."""
