@@ -55,7 +55,11 @@ def _condition(
 ) -> dict[str, Any]:
     text = "True" if status else "False"
     since = format_time(now)
-    if previous is not None and previous.get("status") == text and previous.get("lastTransitionTime"):
+    if (
+        previous is not None
+        and previous.get("status") == text
+        and previous.get("lastTransitionTime")
+    ):
         since = previous["lastTransitionTime"]
     return {
         "type": kind,

@@ -118,7 +118,9 @@ def check_zone(field: str, name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidSpecError(field, f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from error
+        raise InvalidSpecError(
+            field, f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+        ) from error
 
 
 def window_of(spec: WindowSpec) -> Window:

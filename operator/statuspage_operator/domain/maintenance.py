@@ -65,7 +65,5 @@ def window_state(window: Window, now: datetime) -> WindowState:
             WindowPhase.IN_PROGRESS, around.current, around.next, around.last, around.current.end
         )
     if around.next is not None:
-        return WindowState(
-            WindowPhase.SCHEDULED, None, around.next, around.last, around.next.start
-        )
+        return WindowState(WindowPhase.SCHEDULED, None, around.next, around.last, around.next.start)
     return WindowState(WindowPhase.COMPLETED, None, None, around.last, None)

@@ -1,0 +1,61 @@
+"""`statuspage-operator`: run the operator (kopf) with our handlers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+
+import kopf
+
+import statuspage_operator.handlers  # noqa: F401  (registers the handlers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="statuspage-operator", description="Run the statuspage operator."
+    )
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only this namespace (repeatable); default: all namespaces",
+    )
+    parser.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="join this KopfPeering (high availability); default: standalone",
+    )
+    parser.add_argument(
+        "--priority", type=int, default=0, help="peering priority (distinct per replica)"
+    )
+    parser.add_argument(
+        "--liveness",
+        metavar="URL",
+        default=None,
+        help="serve kopf's liveness probe, e.g. http://0.0.0.0:8080/healthz",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
+    namespaces = args.namespace
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=namespaces or None,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        priority=args.priority,
+        liveness_endpoint=args.liveness,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""End-to-end fixtures: one real control plane per session, the CRDs, RBAC, the operator.
+
+The operator runs as a subprocess under the `operator` user, bound only to the ClusterRole in
+manifests/rbac, so every e2e test also proves that role is enough.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries
+from e2e.kube import Kube, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = str(Path(sys.executable).parent / "statuspage-operator")
+CRD_NAMES = [
+    f"crd/{plural}.statuspage.dev"
+    for plural in ("statuspages", "components", "maintenancewindows", "statusincidents")
+]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """A real etcd + kube-apiserver + kube-controller-manager for the whole session."""
+    with LocalCluster(build_binaries()) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> Kube:
+    """kubectl as the admin user, with our CRDs installed and the operator's role bound."""
+    admin = Kube(cluster.kubeconfig)
+    admin.run("apply", "-k", str(ROOT / "crds"))
+    admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+    admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
+    admin.run(
+        "create", "clusterrolebinding", "statuspage-operator-test",
+        "--clusterrole=statuspage-operator", f"--user={OPERATOR_USER}",
+    )
+    return admin
+
+
+class OperatorProcess:
+    """The operator as a subprocess: start, stop gracefully, or kill it like a crash."""
+
+    def __init__(self, kube: Kube, log: Path) -> None:
+        # Its own kubeconfig whose current context is the operator user.
+        kubeconfig = log.parent / "kubeconfig-operator"
+        text = kube.kubeconfig.read_text().replace("current-context: admin", "current-context: operator")
+        kubeconfig.write_text(text)
+        self.kube = Kube(kubeconfig, "operator")
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the operator and wait until its engine has listed everything."""
+        started = len(self.log.read_text(errors="replace")) if self.log.exists() else 0
+        args = [OPERATOR, "--verbose"] if os.environ.get("OPERATOR_DEBUG") else [OPERATOR]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**self.kube.env(), "PYTHONUNBUFFERED": "1"},
+            )
+        wait_for(
+            lambda: "listed" in self.log.read_text(errors="replace")[started:],
+            timeout=60,
+            what="the operator to list the cluster",
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop it (SIGTERM) or kill it (SIGKILL)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of the operator's log."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The operator, running for the whole session (tests that restart it start it again)."""
+    running = OperatorProcess(kube, tmp_path_factory.mktemp("operator") / "operator.log")
+    running.start()
+    yield running
+    running.stop()
+    print("\n--- operator log (tail) ---\n" + running.tail())
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    """A fresh namespace per test, deleted (without waiting) afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube.run("create", "namespace", name)
+    yield name
+    kube.run("delete", "namespace", name, "--wait=false", check=False)
+
