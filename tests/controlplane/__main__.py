@@ -75,8 +75,7 @@ def up(state: Path) -> int:
             return 1
         time.sleep(0.2)
     print(
-        f"local control plane ready in {time.monotonic() - started:.1f}s; "
-        f"KUBECONFIG={kubeconfig}"
+        f"local control plane ready in {time.monotonic() - started:.1f}s; KUBECONFIG={kubeconfig}"
     )
     return 0
 

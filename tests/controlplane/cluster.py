@@ -243,7 +243,9 @@ class LocalCluster:
             time.sleep(0.25)
         raise TimeoutError(f"kube-apiserver not ready after {READY_TIMEOUT}s: {last_error}")
 
-    def _write_kubeconfig(self, ca: CertificateAuthority, admin: KeyPair, operator: KeyPair) -> None:
+    def _write_kubeconfig(
+        self, ca: CertificateAuthority, admin: KeyPair, operator: KeyPair
+    ) -> None:
         users = {"admin": admin, "operator": operator}
         lines = [
             "apiVersion: v1",

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries
 from e2e.kube import Kube, wait_for
 
@@ -41,8 +42,11 @@ def kube(cluster: LocalCluster) -> Kube:
     admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
     admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
     admin.run(
-        "create", "clusterrolebinding", "statuspage-operator-test",
-        "--clusterrole=statuspage-operator", f"--user={OPERATOR_USER}",
+        "create",
+        "clusterrolebinding",
+        "statuspage-operator-test",
+        "--clusterrole=statuspage-operator",
+        f"--user={OPERATOR_USER}",
     )
     return admin
 
@@ -53,7 +57,9 @@ class OperatorProcess:
     def __init__(self, kube: Kube, log: Path) -> None:
         # Its own kubeconfig whose current context is the operator user.
         kubeconfig = log.parent / "kubeconfig-operator"
-        text = kube.kubeconfig.read_text().replace("current-context: admin", "current-context: operator")
+        text = kube.kubeconfig.read_text().replace(
+            "current-context: admin", "current-context: operator"
+        )
         kubeconfig.write_text(text)
         self.kube = Kube(kubeconfig, "operator")
         self.log = log
@@ -111,4 +117,3 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.run("create", "namespace", name)
     yield name
     kube.run("delete", "namespace", name, "--wait=false", check=False)
-

@@ -67,8 +67,14 @@ class Kube:
     def events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         """Events recorded for an object."""
         result = self.run(
-            "get", "events", "-n", namespace, "--field-selector",
-            f"involvedObject.name={name}", "-o", "json",
+            "get",
+            "events",
+            "-n",
+            namespace,
+            "--field-selector",
+            f"involvedObject.name={name}",
+            "-o",
+            "json",
         )
         items: list[dict[str, Any]] = json.loads(result.stdout)["items"]
         return items

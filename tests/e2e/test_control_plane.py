@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from controlplane.cluster import LocalCluster
 from e2e.kube import Kube, wait_for
 
@@ -83,8 +84,15 @@ def test_status_subresource_and_finalizer(widgets: Kube, namespace: str) -> None
     """Status is written through /status; a finalizer holds deletion until it is removed."""
     widgets.apply(namespace, widget("small", 3, finalizers=("smoke.test/hold",)))
     widgets.run(
-        "patch", "widget", "small", "-n", namespace, "--subresource=status", "--type=merge",
-        "-p", json.dumps({"status": {"state": "ready"}}),
+        "patch",
+        "widget",
+        "small",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"state": "ready"}}),
     )
     assert widgets.status("widget", "small", namespace) == {"state": "ready"}
     widgets.run("delete", "widget", "small", "-n", namespace, "--wait=false")
@@ -92,8 +100,14 @@ def test_status_subresource_and_finalizer(widgets: Kube, namespace: str) -> None
     assert held is not None
     assert held["metadata"].get("deletionTimestamp")
     widgets.run(
-        "patch", "widget", "small", "-n", namespace, "--type=merge",
-        "-p", json.dumps({"metadata": {"finalizers": None}}),
+        "patch",
+        "widget",
+        "small",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"metadata": {"finalizers": None}}),
     )
     wait_for(lambda: widgets.get("widget", "small", namespace) is None, what="widget gone")
 

@@ -46,7 +46,6 @@ OBJECT_META_FIELDS: Mapping[str, JsonObject] = {
 }
 
 
-
 def load_documents(path: Path) -> list[JsonObject]:
     """Return the non-empty YAML documents of a file."""
     with path.open(encoding="utf-8") as stream:

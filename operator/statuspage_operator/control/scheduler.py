@@ -9,6 +9,7 @@ every due key to the work queue. Only the latest edge of a key counts; older ent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
@@ -76,7 +77,5 @@ class Scheduler(Generic[K]):
             delay = MAX_SLEEP if edge is None else (edge - now).total_seconds()
             if delay <= 0:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=min(delay, MAX_SLEEP))
-            except TimeoutError:
-                pass

@@ -179,9 +179,13 @@ class Store:
             self._unindex(previous)
             del self.records[key]
             return self._related(previous)
-        if previous is not None and previous.uid == meta.get("uid"):
-            if not _newer(previous.resource_version, str(meta.get("resourceVersion", ""))):
-                return set()
+        version = str(meta.get("resourceVersion", ""))
+        if (
+            previous is not None
+            and previous.uid == meta.get("uid")
+            and not _newer(previous.resource_version, version)
+        ):
+            return set()
         record = _parse(key, body, previous)
         if previous is not None:
             self._unindex(previous)
