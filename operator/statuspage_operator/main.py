@@ -46,10 +46,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
+    if not args.verbose:
+        # One line per watch event drowns the transitions at 10,000 windows.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     namespaces = args.namespace
     kopf.run(
         clusterwide=not namespaces,
-        namespaces=namespaces or None,
+        namespaces=namespaces,
         standalone=args.peering is None,
         peering_name=args.peering,
         priority=args.priority,

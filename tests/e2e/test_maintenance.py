@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 
 from e2e.conftest import OperatorProcess
 from e2e.kube import Kube, condition, wait_for
@@ -250,11 +251,10 @@ def test_printer_columns(kube: Kube, namespace: str, page: str) -> None:
 def test_cel_rejects_end_before_start(kube: Kube, namespace: str) -> None:
     """The API server rejects a window whose end is not after its start."""
     bad = make_window("backwards", in_seconds(3600), in_seconds(60))
-    result = kube.run(
-        "apply", "-n", namespace, "-f", "-", stdin=__import__("yaml").safe_dump(bad), check=False
-    )
+    result = kube.run("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(bad), check=False)
     assert result.returncode != 0
-    assert "endTime must be later than spec.startTime" in result.stderr
+    assert "spec.endTime" in result.stderr
+    assert "must be later than spec.startTime" in result.stderr
 
 
 def test_namespace_deletion_with_a_window_in_progress_is_prompt(

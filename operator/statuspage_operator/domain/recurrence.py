@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as du
@@ -216,11 +217,13 @@ class Series:
             yield from starts
 
 
-def compile_series(first_start: datetime, first_end: datetime, rrule: str, time_zone: str) -> Series:
+def compile_series(
+    first_start: datetime, first_end: datetime, rrule: str, time_zone: str
+) -> Series:
     """Parse and validate; raise InvalidSpecError naming the field to fix."""
-    start, end = first_start.astimezone(UTC), first_end.astimezone(UTC)
     if first_start.tzinfo is None or first_end.tzinfo is None:
         raise ValueError("startTime and endTime must be aware datetimes")
+    start, end = first_start.astimezone(UTC), first_end.astimezone(UTC)
     if end <= start:
         raise InvalidSpecError("spec.endTime", "must be later than spec.startTime")
     zone = _zone(time_zone)
@@ -242,7 +245,7 @@ def compile_series(first_start: datetime, first_end: datetime, rrule: str, time_
         raise InvalidSpecError("spec.startTime", problem)
     if "COUNT" in parts:
         until_wall = _last_counted(text, wall.replace(microsecond=0), int(parts["COUNT"]))
-        series = replace(series, _plan=replace(plan, until_wall=until_wall, until=start))
+        series = replace(series, _plan=replace(plan, until_wall=until_wall))
     if until_wall is not None and until is None:
         offset = timedelta(microseconds=start.microsecond)
         plan = replace(series._plan, until=series._localise(until_wall + offset))
@@ -379,7 +382,7 @@ def _check_overlap(series: Series) -> None:
         sample.append(instant)
     if len(sample) < 2 and not series.finite:
         raise InvalidSpecError(RULE_FIELD, "repeats less than once in 400 years")
-    pairs = list(zip(sample, sample[1:], strict=False))
+    pairs = list(pairwise(sample))
     for change in _spring_forwards(series._plan.zone, start, start + _YEAR):
         starts = series._from(change - _TICK)
         before, after = next(starts, None), next(starts, None)

@@ -159,5 +159,17 @@ class Client:
         )
         try:
             await self._run(lambda: self._core.create_namespaced_event(ref["namespace"], event))
-        except (ApiException, NotFoundError, ConflictError) as error:
+        except ApiException as error:
+            # A namespace being deleted refuses new Events; that is expected, not a problem.
+            terminating = error.status == 403 and "being terminated" in str(error.body)
+            logger.log(
+                logging.DEBUG if terminating else logging.WARNING,
+                "could not post event %s on %s/%s: %s %s",
+                reason,
+                ref["namespace"],
+                ref["name"],
+                error.status,
+                error.reason,
+            )
+        except (NotFoundError, ConflictError) as error:
             logger.warning("could not post event %s on %s: %s", reason, ref["name"], error)
