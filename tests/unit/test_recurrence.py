@@ -482,6 +482,8 @@ def brute_force(name: str) -> tuple[Occurrence, ...]:
             for step in (timedelta(minutes=1), timedelta(seconds=1)):
                 while (instant - step).astimezone(zone).replace(tzinfo=None) > wall:
                     instant -= step
+        if instant < start:  # the rest of a repeated hour whose second pass holds startTime
+            instant = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
         if instant > min(until, EXPANSION_END):
             break
         if not found or instant != found[-1].start:
