@@ -59,4 +59,4 @@ run: install ## Run the operator: on $$KUBECONFIG if set, else on the local cont
 	exec $(BIN)/statuspage-operator
 
 bench: install controlplane ## Benchmarks against the local control plane; prints figures
-	$(BIN)/python bench/run.py
+	$(BIN)/python tests/bench/run.py

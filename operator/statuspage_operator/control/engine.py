@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 Reconciler = Callable[["Engine", Record, datetime], Awaitable[None]]
 RESYNC_PERIOD = timedelta(minutes=10)
 MAX_BACKOFF = 60.0
+# A page's counts change with every window of a burst: gather them into one write.
+PAGE_DELAY = timedelta(milliseconds=200)
+EVENT_WORKERS = 2
+EVENT_PATIENCE = 5.0
 
 
 def utc_now() -> datetime:
@@ -49,10 +53,11 @@ class Engine:
         self.store = Store()
         self.clock = clock
         self.queue: WorkQueue[Key] = WorkQueue()
-        self.scheduler: Scheduler[Key] = Scheduler(clock, self.queue.add)
+        self.scheduler: Scheduler[Key] = Scheduler(clock, self._due)
         self._reconcilers = reconcilers
         self._workers = workers
         self._failures: dict[Key, int] = {}
+        self._events: asyncio.Queue[tuple[dict[str, str], str, str, bool]] = asyncio.Queue()
         self._locks: dict[Key, asyncio.Lock] = {}
         self.synced = asyncio.Event()
         self.reconciles = 0
@@ -72,6 +77,27 @@ class Engine:
     def enqueue(self, keys: Iterable[Key]) -> None:
         """Reconcile these keys soon."""
         self.queue.add(keys)
+
+    def enqueue_page(self, namespace: str, page: str) -> None:
+        """Reconcile a page shortly, once for a whole burst of changes."""
+        key = Key(Kind.PAGE, namespace, page)
+        when = self.clock() + PAGE_DELAY
+        scheduled = self.scheduler.edge_of(key)
+        if scheduled is None or scheduled > when:
+            self.scheduler.schedule(key, when)
+
+    def _due(self, keys: Iterable[Key]) -> None:
+        """Keys whose edge has come: the components a page shows go first, then the windows."""
+        due = list(keys)
+        components: list[Key] = []
+        for key in due:
+            record = self.store.get(key) if key.kind is Kind.WINDOW else None
+            if record is not None:
+                components += [
+                    Key(Kind.COMPONENT, key.namespace, name) for name in record.component_names
+                ]
+        self.queue.add(components)
+        self.queue.add(due)
 
     # -- outputs (used by reconcilers) -----------------------------------------------------
 
@@ -101,11 +127,9 @@ class Engine:
         self.store.refresh(body, key.kind)
         return self.store.get(key) or record
 
-    async def event(
-        self, record: Record, reason: str, message: str, *, warning: bool = False
-    ) -> None:
-        """Post an Event on the object."""
-        await self.client.post_event(record.ref(), reason, message, self.clock(), warning=warning)
+    def event(self, record: Record, reason: str, message: str, *, warning: bool = False) -> None:
+        """Post an Event on the object, after the status writes waiting to be made."""
+        self._events.put_nowait((record.ref(), reason, message, warning))
 
     async def reconcile_now(self, key: Key) -> None:
         """Reconcile a key inline (e.g. components before a finalizer goes), under its lock."""
@@ -121,6 +145,10 @@ class Engine:
         tasks = [
             asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self._workers)
         ]
+        tasks += [
+            asyncio.create_task(self._post_events(), name=f"events-{i}")
+            for i in range(EVENT_WORKERS)
+        ]
         tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         tasks.append(asyncio.create_task(self._resync(), name="resync"))
         try:
@@ -135,6 +163,16 @@ class Engine:
         while True:
             await asyncio.sleep(RESYNC_PERIOD.total_seconds())
             self.queue.add(self.store.keys())
+
+    async def _post_events(self) -> None:
+        # Status first: during a burst, Events wait (up to EVENT_PATIENCE) for the queue to drain.
+        while True:
+            ref, reason, message, warning = await self._events.get()
+            waited = 0.0
+            while not self.queue.idle and waited < EVENT_PATIENCE:
+                await asyncio.sleep(0.05)
+                waited += 0.05
+            await self.client.post_event(ref, reason, message, self.clock(), warning=warning)
 
     async def _worker(self) -> None:
         while True:

@@ -65,7 +65,7 @@ async def _stalled(engine: Engine, record: Record, error: InvalidSpecError, now:
         record, invalid_status(record.status, verdict, record.generation, now)
     )
     if not was_stalled:
-        await engine.event(record, Reason.INVALID_SPEC, str(error), warning=True)
+        engine.event(record, Reason.INVALID_SPEC, str(error), warning=True)
 
 
 def _components_of(record: Record) -> list[Key]:
@@ -77,7 +77,7 @@ async def _release(engine: Engine, record: Record) -> None:
     for key in _components_of(record):
         await engine.reconcile_now(key)
     if record.page:
-        engine.enqueue([Key(Kind.PAGE, record.key.namespace, record.page)])
+        engine.enqueue_page(record.key.namespace, record.page)
     await engine.ensure_finalizer(record, wanted=False)
 
 
@@ -103,8 +103,13 @@ async def reconcile_window(engine: Engine, record: Record, now: datetime) -> Non
     spec = record.spec
     assert isinstance(spec, WindowSpec)
     state = window_state(record.window, now)
-    affects = bool(spec.auto_update_status and spec.components)
-    if state.phase is WindowPhase.IN_PROGRESS and affects:
+    # The finalizer goes on while the window is still to come, so that the start edge costs one
+    # write; it comes off when the window can no longer change a component.
+    holds = bool(spec.auto_update_status and spec.components) and state.phase in (
+        WindowPhase.SCHEDULED,
+        WindowPhase.IN_PROGRESS,
+    )
+    if holds:
         record = await engine.ensure_finalizer(record, wanted=True)
     old_phase = record.status.get("phase")
     old_current = record.status.get("currentOccurrence")
@@ -114,17 +119,17 @@ async def reconcile_window(engine: Engine, record: Record, now: datetime) -> Non
     moved = old_phase != desired["phase"] or old_current != desired["currentOccurrence"]
     if moved:
         engine.enqueue(_components_of(record))
-        engine.enqueue([Key(Kind.PAGE, record.key.namespace, spec.page)])
-        await _window_event(engine, record, spec, state.phase, old_phase)
+        engine.enqueue_page(record.key.namespace, spec.page)
+        _window_event(engine, record, spec, state.phase, old_phase)
     if verdict.reason is not Reason.RECONCILED and _condition_changed(record, verdict):
-        await engine.event(record, verdict.reason, verdict.message, warning=True)
-    if state.phase is not WindowPhase.IN_PROGRESS:
+        engine.event(record, verdict.reason, verdict.message, warning=True)
+    if not holds:
         current = engine.store.get(record.key) or record
         await engine.ensure_finalizer(current, wanted=False)
     engine.scheduler.schedule(record.key, state.next_edge)
 
 
-async def _window_event(
+def _window_event(
     engine: Engine, record: Record, spec: WindowSpec, phase: WindowPhase, old_phase: object
 ) -> None:
     if phase is WindowPhase.SCHEDULED and old_phase == WindowPhase.IN_PROGRESS:
@@ -142,7 +147,7 @@ async def _window_event(
         Reason.MAINTENANCE_COMPLETED: f"Maintenance {spec.title!r} completed ({names})",
         Reason.MAINTENANCE_CANCELLED: f"Maintenance {spec.title!r} cancelled ({names})",
     }
-    await engine.event(record, reason, messages[reason])
+    engine.event(record, reason, messages[reason])
 
 
 def _condition_changed(record: Record, verdict: Verdict) -> bool:
@@ -180,15 +185,15 @@ async def reconcile_component(engine: Engine, record: Record, now: datetime) -> 
     )
     changed_conditions = _condition_changed(record, verdict)
     if await engine.write_status(record, desired) and old_status != desired["status"]:
-        engine.enqueue([Key(Kind.PAGE, namespace, spec.page)])
+        engine.enqueue_page(namespace, spec.page)
         if old_status is not None:
-            await engine.event(
+            engine.event(
                 record,
                 Reason.COMPONENT_STATUS_CHANGED,
                 f"{old_status} -> {desired['status']}",
             )
     if verdict.reason is not Reason.RECONCILED and changed_conditions:
-        await engine.event(record, verdict.reason, verdict.message, warning=True)
+        engine.event(record, verdict.reason, verdict.message, warning=True)
 
 
 async def reconcile_page(engine: Engine, record: Record, now: datetime) -> None:
@@ -238,19 +243,17 @@ async def reconcile_incident(engine: Engine, record: Record, now: datetime) -> N
     changed_conditions = _condition_changed(record, verdict)
     if await engine.write_status(record, desired):
         engine.enqueue(_components_of(record))
-        engine.enqueue([Key(Kind.PAGE, record.key.namespace, spec.page)])
+        engine.enqueue_page(record.key.namespace, spec.page)
         for entry in state.timeline[old_length:]:
-            await engine.event(
+            engine.event(
                 record,
                 Reason.INCIDENT_UPDATED,
                 f"{entry.status} at {format_time(entry.at)}: {entry.message}",
             )
         if state.phase is IncidentPhase.RESOLVED and old_phase != IncidentPhase.RESOLVED:
-            await engine.event(
-                record, Reason.INCIDENT_RESOLVED, f"Incident {spec.title!r} resolved"
-            )
+            engine.event(record, Reason.INCIDENT_RESOLVED, f"Incident {spec.title!r} resolved")
     if verdict.reason is not Reason.RECONCILED and changed_conditions:
-        await engine.event(record, verdict.reason, verdict.message, warning=True)
+        engine.event(record, verdict.reason, verdict.message, warning=True)
     if state.phase is IncidentPhase.RESOLVED or not affects:
         current = engine.store.get(record.key) or record
         await engine.ensure_finalizer(current, wanted=False)

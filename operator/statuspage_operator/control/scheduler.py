@@ -46,6 +46,10 @@ class Scheduler(Generic[K]):
         if self._heap[0][2] == key and self._heap[0][0] == when:
             self._wake.set()
 
+    def edge_of(self, key: K) -> datetime | None:
+        """The key's scheduled edge, if any."""
+        return self._edge.get(key)
+
     def pop_due(self, now: datetime) -> list[K]:
         """Take every key whose edge is at or before `now`."""
         due: list[K] = []

@@ -237,11 +237,16 @@ def compile_series(
     plan = _Plan(zone, rule, wall, freq, interval, base, until_wall, until)
     series = Series(Occurrence(start, end), rrule, time_zone, plan)
     first = next(series._starts(None, wall), None)
+    if first is None and until_wall is not None:
+        raise InvalidSpecError(RULE_FIELD, "the series is empty: UNTIL is before its first start")
     if first is None:
-        raise InvalidSpecError(RULE_FIELD, "the series has no occurrence (is UNTIL before it?)")
+        raise InvalidSpecError(RULE_FIELD, "matches no date from spec.startTime on (February 30?)")
     if first != start:
-        local = first.astimezone(zone).isoformat()
-        problem = f"is not an occurrence of the rule, whose first one is {local}; move it there"
+        problem = (
+            f"{wall.isoformat()} in {time_zone} is not an occurrence of {RULE_FIELD}, whose first "
+            f"from then on is {first.astimezone(zone).replace(tzinfo=None).isoformat()}; "
+            "start there or change the rule"
+        )
         raise InvalidSpecError("spec.startTime", problem)
     if "COUNT" in parts:
         until_wall = _last_counted(text, wall.replace(microsecond=0), int(parts["COUNT"]))
@@ -285,6 +290,10 @@ def _parse(rrule: str) -> dict[str, str]:
         raise InvalidSpecError(RULE_FIELD, f"FREQ must be one of {', '.join(_FREQS)}")
     if "COUNT" in parts and "UNTIL" in parts:
         raise InvalidSpecError(RULE_FIELD, "use COUNT or UNTIL, not both")
+    if _FREQS[parts["FREQ"]] > du.HOURLY and any(name.startswith("BY") for name in parts):
+        # dateutil steps through every minute or second these skip: far too slow.
+        problem = "FREQ=MINUTELY and FREQ=SECONDLY take no BYxxx part; use FREQ=HOURLY or longer"
+        raise InvalidSpecError(RULE_FIELD, problem)
     bounds = {"INTERVAL": (1, 1_000_000), "COUNT": (1, MAX_COUNT), **_RANGES}
     for name, (low, high) in bounds.items():
         for value in parts[name].split(",") if name in parts else ():
@@ -368,8 +377,10 @@ def _until(value: str, zone: ZoneInfo) -> tuple[datetime, datetime | None]:
 
 @lru_cache(maxsize=256)
 def _last_counted(text: str, dtstart: datetime, count: int) -> datetime:
-    """Wall-clock start of the COUNT-th occurrence (or the last one before year 9999)."""
-    return deque(du.rrulestr(f"{text};COUNT={count}", dtstart=dtstart), maxlen=1)[0]
+    """Wall-clock start of the COUNT-th occurrence, or of the last within the 400-year runway."""
+    shift = _CYCLE * max(0, (_RUNWAY_YEAR - dtstart.year) // 400)
+    rule = du.rrulestr(f"{text};COUNT={count}", dtstart=dtstart + shift)
+    return deque(rule, maxlen=1)[0] - shift
 
 
 def _check_overlap(series: Series) -> None:

@@ -1,0 +1,171 @@
+"""The plugin's API access: kubeconfig loading, the few calls it makes, and their errors.
+
+Every failure leaves this module as a CliError with a one-line message and an exit code, so the
+commands never see the Kubernetes client's exceptions (nor print its tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
+from statuspage_operator.cli.errors import CliError, ExitCode
+
+T = TypeVar("T")
+Object = dict[str, Any]
+
+# Connect and read timeouts: a cluster that does not answer must not hang an incident responder.
+TIMEOUT = (10, 60)
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def kubeconfig_path(explicit: str | None) -> str:
+    """--kubeconfig, else $KUBECONFIG (a list of files, as kubectl reads it), else ~/.kube/config."""
+    return explicit or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+def context_namespace(path: str, context: str | None) -> str:
+    """The namespace of the chosen (or current) kubeconfig context, else `default`."""
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=path)
+    except (config.ConfigException, OSError) as error:
+        raise CliError(f"cannot load kubeconfig {path}: {error}", ExitCode.UNREACHABLE) from error
+    chosen = (
+        current
+        if context is None
+        else next((entry for entry in contexts or () if entry.get("name") == context), None)
+    )
+    if chosen is None:
+        raise CliError(f'context "{context}" not found in {path}', ExitCode.UNREACHABLE)
+    namespace = (chosen.get("context") or {}).get("namespace")
+    return str(namespace) if namespace else "default"
+
+
+def connect(path: str, context: str | None) -> client.ApiClient:
+    """An API client for the kubeconfig's context (never in-cluster: this runs on a laptop)."""
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(
+            config_file=path, context=context, client_configuration=configuration
+        )
+    except (config.ConfigException, OSError) as error:
+        raise CliError(f"cannot load kubeconfig {path}: {error}", ExitCode.UNREACHABLE) from error
+    return client.ApiClient(configuration)
+
+
+def _server_message(error: ApiException) -> str:
+    """The API server's own message (a metav1.Status), else the HTTP reason."""
+    try:
+        body = json.loads(error.body or "")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return f"{error.status} {error.reason}".strip()
+
+
+def _unreachable(error: urllib3.exceptions.HTTPError, host: str) -> CliError:
+    reason = getattr(error, "reason", None) or error
+    # urllib3 wraps the socket error in "<connection>: Failed to ...: [Errno 111] ...".
+    detail = str(reason).rsplit(": ", 1)[-1]
+    return CliError(f"cannot reach the cluster at {host}: {detail}", ExitCode.UNREACHABLE)
+
+
+class Api:
+    """Our custom objects in one namespace."""
+
+    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+        self._custom = client.CustomObjectsApi(api_client)
+        self._host = str(api_client.configuration.host)
+        self.namespace = namespace
+
+    def _call(self, kind: Kind, name: str | None, call: Callable[[], T]) -> T:
+        """Run one request; its failure leaves as a one-line CliError."""
+        try:
+            return call()
+        except ApiException as error:
+            raise self._refused(error, kind, name) from error
+        except urllib3.exceptions.HTTPError as error:
+            raise _unreachable(error, self._host) from error
+
+    def _refused(self, error: ApiException, kind: Kind, name: str | None) -> CliError:
+        """The message for an error response, as kubectl users expect it."""
+        if error.status == 404 and name is not None:
+            return CliError(f'{kind.lower()} "{name}" not found in namespace "{self.namespace}"')
+        if error.status == 404:
+            return CliError(f"the server has no {PLURALS[kind]}.{GROUP} (are the CRDs installed?)")
+        if error.status in (401, 403):
+            label = "unauthorized" if error.status == 401 else "forbidden"
+            return CliError(f"{label}: {_server_message(error)}")
+        if not error.status:
+            return CliError(
+                f"cannot reach the cluster at {self._host}: {error.reason}", ExitCode.UNREACHABLE
+            )
+        return CliError(_server_message(error))
+
+    def get(self, kind: Kind, name: str) -> Object:
+        """One object, or CliError "not found"."""
+        found: Object = self._call(
+            kind,
+            name,
+            lambda: self._custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[kind], name, _request_timeout=TIMEOUT
+            ),
+        )
+        return found
+
+    def list(self, kind: Kind) -> list[Object]:
+        """Every object of a kind in the namespace."""
+        listed: Object = self._call(
+            kind,
+            None,
+            lambda: self._custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[kind], _request_timeout=TIMEOUT
+            ),
+        )
+        return list(listed.get("items") or [])
+
+    def patch(self, kind: Kind, name: str, body: Any, content_type: str) -> Object:
+        """A JSON patch (a list of operations) or a merge patch (an object)."""
+        patched: Object = self._call(
+            kind,
+            name,
+            lambda: self._custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                self.namespace,
+                PLURALS[kind],
+                name,
+                body,
+                _content_type=content_type,
+                _request_timeout=TIMEOUT,
+            ),
+        )
+        return patched
+
+    def append_update(self, name: str, update: dict[str, str]) -> Object:
+        """Append one update to an incident's spec.updates, atomically.
+
+        A JSON patch `add .../-` is applied by the API server to the stored object, so concurrent
+        appends never lose one another (no read-modify-write of the list here). If the list does
+        not exist yet, it is created with the update, guarded by a `test` that it is still absent.
+        """
+        append = [{"op": "add", "path": "/spec/updates/-", "value": update}]
+        try:
+            return self.patch(Kind.INCIDENT, name, append, JSON_PATCH)
+        except CliError as error:
+            if "missing path" not in error.message:
+                raise
+        create = [
+            {"op": "test", "path": "/spec/updates", "value": None},
+            {"op": "add", "path": "/spec/updates", "value": [update]},
+        ]
+        return self.patch(Kind.INCIDENT, name, create, JSON_PATCH)

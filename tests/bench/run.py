@@ -1,0 +1,496 @@
+"""`make bench`: the operator's speed and memory against a real local control plane.
+
+Prints one figure a line. Scenarios (issue #3):
+- lateness of one edge while 10,000 windows are held (p50/p99; target p99 <= 100 ms);
+- 1,000 windows sharing one start instant (target: all InProgress within 1 s, components within 2 s);
+- operator RSS with 10,000 windows, 1,000 components and 10 pages (target <= 150 MB);
+- restart with 1,000 windows that became due while it was down (target: all right within 30 s);
+- API writes per window over its life (from kube-apiserver's own request counters);
+- the upstream CronJob controller's lateness on the same control plane, as the peer to beat.
+
+Lateness is measured as a user sees it: from the scheduled instant to the watch event that
+carries the new status, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from kubernetes import client, config, watch  # noqa: E402
+
+from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries  # noqa: E402
+from e2e.conftest import CRD_NAMES, ROOT, OperatorProcess  # noqa: E402
+from e2e.kube import Kube  # noqa: E402
+
+GROUP, VERSION = "statuspage.dev", "v1alpha1"
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def stamp(instant: datetime) -> str:
+    """RFC 3339 with milliseconds."""
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def report(name: str, value: str, target: str = "") -> None:
+    """One figure, one line."""
+    print(f"{name:<58} {value:>14}  {target}", flush=True)
+
+
+class Watcher:
+    """Records, per object name, the first time a watch event satisfies a predicate."""
+
+    def __init__(
+        self, namespace: str, plural: str, predicate: Predicate, group: str = GROUP
+    ) -> None:
+        self.namespace, self.plural, self.predicate, self.group = (
+            namespace,
+            plural,
+            predicate,
+            group,
+        )
+        self.seen: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+
+    def _list(self, **kwargs: Any) -> Any:
+        if self.group == "batch":
+            return client.BatchV1Api().list_namespaced_job(self.namespace, **kwargs)
+        return client.CustomObjectsApi().list_namespaced_custom_object(
+            self.group, VERSION, self.namespace, self.plural, **kwargs
+        )
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            stream = watch.Watch()
+            self._ready.set()
+            try:
+                for event in stream.stream(self._list, timeout_seconds=60):
+                    obj = event["object"]
+                    if not isinstance(obj, dict):
+                        obj = client.ApiClient().sanitize_for_serialization(obj)
+                    name = obj["metadata"]["name"]
+                    if name not in self.seen and self.predicate(obj):
+                        self.seen[name] = time.time()
+                    if self._stop.is_set():
+                        break
+            except Exception:  # noqa: BLE001  (a dropped watch is restarted)
+                time.sleep(0.1)
+
+    def start(self) -> Watcher:
+        """Start watching (returns once the stream is being opened)."""
+        self._thread.start()
+        self._ready.wait()
+        time.sleep(0.5)
+        return self
+
+    def stop(self) -> None:
+        """Stop after the next event or timeout."""
+        self._stop.set()
+
+    def wait(self, count: int, timeout: float) -> bool:
+        """Wait until `count` objects were seen."""
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.seen) >= count
+
+
+def phase_is(phase: str) -> Predicate:
+    """A window (or incident) in this phase."""
+    return lambda obj: (obj.get("status") or {}).get("phase") == phase
+
+
+def status_is(value: str) -> Predicate:
+    """A component with this status."""
+    return lambda obj: (obj.get("status") or {}).get("status") == value
+
+
+def window(
+    name: str, page: str, components: list[str], start: datetime, end: datetime
+) -> dict[str, Any]:
+    """A MaintenanceWindow body."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "MaintenanceWindow",
+        "metadata": {"name": name},
+        "spec": {
+            "page": page,
+            "title": name,
+            "components": components,
+            "startTime": stamp(start),
+            "endTime": stamp(end),
+        },
+    }
+
+
+def create_all(
+    namespace: str, plural: str, bodies: list[dict[str, Any]], threads: int = 16
+) -> float:
+    """Create objects concurrently; return the seconds it took."""
+    api = client.CustomObjectsApi()
+    started = time.monotonic()
+
+    def create(body: dict[str, Any]) -> None:
+        api.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(create, bodies))
+    return time.monotonic() - started
+
+
+def make_namespace(kube: Kube, name: str, pages: int, components_per_page: int) -> list[list[str]]:
+    """A namespace with pages p0.. and components c<page>-<i>; returns component names by page."""
+    kube.run("create", "namespace", name)
+    api = client.CustomObjectsApi()
+    names: list[list[str]] = []
+    for page in range(pages):
+        api.create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            name,
+            "statuspages",
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "StatusPage",
+                "metadata": {"name": f"p{page}"},
+                "spec": {"title": f"Page {page}"},
+            },
+        )
+        comps = [f"c{page}-{i}" for i in range(components_per_page)]
+        create_all(
+            name,
+            "components",
+            [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "Component",
+                    "metadata": {"name": c},
+                    "spec": {"page": f"p{page}"},
+                }
+                for c in comps
+            ],
+        )
+        names.append(comps)
+    return names
+
+
+def count_phase(namespace: str, phase: str) -> int:
+    """How many windows of a namespace are in a phase (a paginated list)."""
+    api = client.CustomObjectsApi()
+    total, token = 0, None
+    while True:
+        kwargs: dict[str, Any] = {"limit": 2000}
+        if token:
+            kwargs["_continue"] = token
+        page = api.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "maintenancewindows", **kwargs
+        )
+        total += sum(
+            1 for item in page["items"] if (item.get("status") or {}).get("phase") == phase
+        )
+        token = page["metadata"].get("continue")
+        if not token:
+            return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident and peak resident memory of a process, in MB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    hwm = int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+    return rss / 1024, hwm / 1024
+
+
+def apiserver_counters(kube: Kube) -> dict[tuple[str, str, str], float]:
+    """kube-apiserver's apiserver_request_total by (verb, resource, subresource)."""
+    text = kube.run("get", "--raw", "/metrics").stdout
+    counters: dict[tuple[str, str, str], float] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        key = (labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", ""))
+        counters[key] = counters.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counters
+
+
+def delta(
+    before: dict[tuple[str, str, str], float],
+    after: dict[tuple[str, str, str], float],
+    verb: str,
+    resource: str,
+    subresource: str = "",
+) -> float:
+    """The increase of one request counter."""
+    key = (verb, resource, subresource)
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+@contextmanager
+def running_operator(kube: Kube, log: Path) -> Iterator[OperatorProcess]:
+    """The operator as a subprocess for the duration of a block."""
+    operator = OperatorProcess(kube, log)
+    operator.start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--windows", type=int, default=10_000)
+    parser.add_argument("--components", type=int, default=1_000)
+    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--probes", type=int, default=40)
+    parser.add_argument("--cronjobs", type=int, default=20)
+    args = parser.parse_args()
+    workdir = Path(os.environ.get("BENCH_DIR", "/tmp")) / f"statuspage-bench-{os.getpid()}"
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    with LocalCluster(build_binaries()) as cluster:
+        kube = Kube(cluster.kubeconfig)
+        kube.run("apply", "-k", str(ROOT / "crds"))
+        kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+        kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
+        kube.run(
+            "create",
+            "clusterrolebinding",
+            "bench",
+            "--clusterrole=statuspage-operator",
+            f"--user={OPERATOR_USER}",
+        )
+        config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
+        client.Configuration._default.connection_pool_maxsize = 32  # noqa: SLF001
+
+        print(
+            f"# {os.cpu_count()} cores; kube-apiserver {json.loads(kube.run('version', '-o', 'json').stdout)['serverVersion']['gitVersion']}"
+        )
+        # -- population ---------------------------------------------------------------------
+        per_page = args.components // args.pages
+        components = make_namespace(kube, "bench", args.pages, per_page)
+        flat = [c for comps in components for c in comps]
+        far = datetime.now(UTC) + timedelta(days=30)
+        bodies = [
+            window(
+                f"w{i}",
+                f"p{(i % len(flat)) // per_page}",
+                [flat[i % len(flat)]],
+                far + timedelta(minutes=i),
+                far + timedelta(minutes=i + 30),
+            )
+            for i in range(args.windows)
+        ]
+        took = create_all("bench", "maintenancewindows", bodies)
+        report(
+            f"created {args.windows} windows, {len(flat)} components, {args.pages} pages",
+            f"{took:.1f} s",
+        )
+
+        with running_operator(kube, workdir / "operator.log") as operator:
+            assert operator.process is not None
+            pid = operator.process.pid
+            started = time.monotonic()
+            while count_phase("bench", "Scheduled") < args.windows:
+                time.sleep(1)
+            report(
+                "operator start until all windows Scheduled (cold)",
+                f"{time.monotonic() - started:.1f} s",
+            )
+            time.sleep(3)
+            rss, peak = rss_mb(pid)
+            report(
+                f"operator RSS with {args.windows} windows", f"{rss:.0f} MB", "(target <= 150 MB)"
+            )
+            report("operator peak RSS (VmHWM)", f"{peak:.0f} MB")
+
+            # -- one edge at a time while everything is held ----------------------------------
+            make_namespace(kube, "probe", 1, 1)
+            watcher = Watcher("probe", "maintenancewindows", phase_is("InProgress")).start()
+            t0 = datetime.now(UTC) + timedelta(seconds=5)
+            starts = {f"probe{i}": t0 + timedelta(seconds=0.5 * i) for i in range(args.probes)}
+            create_all(
+                "probe",
+                "maintenancewindows",
+                [
+                    window(name, "p0", ["c0-0"], start, start + timedelta(seconds=60))
+                    for name, start in starts.items()
+                ],
+                threads=4,
+            )
+            watcher.wait(args.probes, 5 + 0.5 * args.probes + 10)
+            watcher.stop()
+            lateness = [(watcher.seen[n] - starts[n].timestamp()) * 1000 for n in watcher.seen]
+            report(
+                f"lateness of one edge, {args.windows} held: p50",
+                f"{percentile(lateness, 50):.0f} ms",
+            )
+            report(
+                f"lateness of one edge, {args.windows} held: p99",
+                f"{percentile(lateness, 99):.0f} ms",
+                "(target <= 100 ms)",
+            )
+            report("  samples / missed", f"{len(lateness)} / {args.probes - len(lateness)}")
+
+            # -- a burst sharing one instant ----------------------------------------------------
+            burst_components = make_namespace(kube, "burst", 1, 100)[0]
+            before = apiserver_counters(kube)
+            pids = {"operator": pid, **cluster.pids}
+            start = datetime.now(UTC) + timedelta(seconds=max(20, args.burst // 40 + 10))
+            end = start + timedelta(seconds=20)
+            windows_in = Watcher("burst", "maintenancewindows", phase_is("InProgress")).start()
+            comps_in = Watcher("burst", "components", status_is("UnderMaintenance")).start()
+            took = create_all(
+                "burst",
+                "maintenancewindows",
+                [
+                    window(f"b{i}", "p0", [burst_components[i % 100]], start, end)
+                    for i in range(args.burst)
+                ],
+            )
+            if datetime.now(UTC) >= start:
+                report("burst: windows created too late for the shared instant", f"{took:.1f} s")
+            time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 0.5))
+            cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
+            windows_in.wait(args.burst, (start - datetime.now(UTC)).total_seconds() + 30)
+            cpu_after = {name: cpu_seconds(p) for name, p in pids.items()}
+            comps_in.wait(100, 10)
+            windows_in.stop()
+            comps_in.stop()
+            last_window = max(windows_in.seen.values()) - start.timestamp()
+            first_window = min(windows_in.seen.values()) - start.timestamp()
+            last_comp = max(comps_in.seen.values()) - start.timestamp()
+            report(
+                f"burst of {args.burst}: first window InProgress", f"{first_window * 1000:.0f} ms"
+            )
+            report(
+                f"burst of {args.burst}: all windows InProgress",
+                f"{last_window * 1000:.0f} ms",
+                "(target <= 1000 ms)",
+            )
+            report(
+                "burst: all 100 components UnderMaintenance",
+                f"{last_comp * 1000:.0f} ms",
+                "(target <= 2000 ms)",
+            )
+            for name in pids:
+                report(
+                    f"  CPU used by {name} during the start burst",
+                    f"{cpu_after[name] - cpu_before[name]:.2f} s",
+                )
+            done = Watcher("burst", "maintenancewindows", phase_is("Completed")).start()
+            done.wait(args.burst, (end - datetime.now(UTC)).total_seconds() + 30)
+            done.stop()
+            last_done = max(done.seen.values()) - end.timestamp()
+            report(
+                f"burst of {args.burst}: all windows Completed after end",
+                f"{last_done * 1000:.0f} ms",
+            )
+            time.sleep(3)
+            after = apiserver_counters(kube)
+            status_writes = delta(before, after, "PATCH", "maintenancewindows", "status")
+            meta_writes = delta(before, after, "PATCH", "maintenancewindows")
+            events = delta(before, after, "POST", "events")
+            component_writes = delta(before, after, "PATCH", "components", "status")
+            n = args.burst
+            report(
+                "API writes per window over its life: status patches", f"{status_writes / n:.2f}"
+            )
+            report("  finalizer patches per window", f"{meta_writes / n:.2f}")
+            report("  Events per window (incl. component Events)", f"{events / n:.2f}")
+            report("  component status patches (100 components)", f"{component_writes:.0f}")
+
+            # -- restart with windows that became due while down --------------------------------
+            make_namespace(kube, "restart", 1, 100)
+            due = datetime.now(UTC) + timedelta(seconds=40)
+            create_all(
+                "restart",
+                "maintenancewindows",
+                [
+                    window(f"r{i}", "p0", [f"c0-{i % 100}"], due, due + timedelta(hours=1))
+                    for i in range(args.burst)
+                ],
+            )
+            while count_phase("restart", "Scheduled") < args.burst:
+                time.sleep(0.5)
+            operator.stop(signal.SIGTERM)
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
+            restarted = time.monotonic()
+            operator.start()
+            while count_phase("restart", "InProgress") < args.burst:
+                time.sleep(0.2)
+            report(
+                f"restart: {args.burst} due while down, all InProgress (held {args.windows + 2 * args.burst + args.probes})",
+                f"{time.monotonic() - restarted:.1f} s",
+                "(target <= 30 s)",
+            )
+
+        # -- the peer: the upstream CronJob controller ----------------------------------------
+        kube.run("create", "namespace", "cron")
+        jobs = Watcher("cron", "jobs", lambda obj: True, group="batch").start()
+        for i in range(args.cronjobs):
+            kube.run(
+                "create",
+                "cronjob",
+                f"cj{i}",
+                "-n",
+                "cron",
+                "--image=busybox",
+                "--schedule=* * * * *",
+                "--",
+                "true",
+            )
+        now = time.time()
+        minute = (int(now // 60) + 1) * 60
+        if minute - now < 5:
+            minute += 60
+        jobs.wait(args.cronjobs, minute - now + 60)
+        jobs.stop()
+        cron_lateness = [(t - minute) * 1000 for t in jobs.seen.values() if t >= minute]
+        if cron_lateness:
+            report("CronJob controller lateness: p50", f"{percentile(cron_lateness, 50):.0f} ms")
+            report("CronJob controller lateness: p99", f"{percentile(cron_lateness, 99):.0f} ms")
+            ours = percentile(lateness, 50)
+            report(
+                "ratio CronJob p50 / ours p50",
+                f"{percentile(cron_lateness, 50) / max(ours, 1):.1f}x",
+            )
+        else:
+            report("CronJob controller lateness", "no Job seen")
+
+
+if __name__ == "__main__":
+    main()
