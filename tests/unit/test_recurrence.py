@@ -15,8 +15,6 @@ from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.occurrence import Around, Occurrence
 from statuspage_operator.domain.recurrence import Series, compile_series
 
-NOW = datetime(2026, 5, 13, 12, 0, tzinfo=UTC)
-
 
 def at(text: str) -> datetime:
     """An aware UTC instant from `2026-03-29T01:00:00Z`."""
@@ -314,110 +312,71 @@ def test_equal_specs_give_equal_series() -> None:
     assert make_series() == make_series()
 
 
+RULE = "spec.recurrence.rrule: "
+
+
 @pytest.mark.parametrize(
-    ("rrule", "zone", "duration", "field", "fragment"),
+    ("rrule", "expected"),
     [
-        pytest.param("FREQ=FORTNIGHTLY", "UTC", 1, "spec.recurrence.rrule", "FREQ", id="bad-freq"),
+        pytest.param("FREQ=FORTNIGHTLY", RULE + "FREQ must be one of", id="bad-freq"),
+        pytest.param("FREQ=WEEKLY;BYDAY=XX", RULE + "does not parse", id="bad-byday"),
+        pytest.param("FREQ=WEEKLY;;", RULE + "'' is not NAME=VALUE", id="empty-part"),
+        pytest.param("FREQ=WEEKLY;FOO=1", RULE + "FOO is unknown", id="unknown-part"),
+        pytest.param("RRULE:FREQ=WEEKLY", RULE + 'remove the "RRULE:" prefix', id="prefix"),
         pytest.param(
-            "FREQ=WEEKLY;BYDAY=XX", "UTC", 1, "spec.recurrence.rrule", "parse", id="bad-byday"
+            "FREQ=WEEKLY;DTSTART=20260101", RULE + "must not contain DTSTART", id="dtstart"
+        ),
+        pytest.param("FREQ=DAILY;UNTIL=20250101T000000Z", RULE + "the series is empty", id="empty"),
+        pytest.param(
+            "FREQ=DAILY;COUNT=10001", RULE + "COUNT=10001: each value", id="count-too-large"
+        ),
+        pytest.param("FREQ=DAILY;COUNT=0", RULE + "COUNT=0", id="count-zero"),
+        pytest.param("FREQ=DAILY;INTERVAL=0", RULE + "INTERVAL=0", id="interval-zero"),
+        pytest.param("FREQ=DAILY;COUNT=3;UNTIL=20270101", RULE + "use COUNT or UNTIL", id="both"),
+        pytest.param("FREQ=DAILY;BYMONTH=13", RULE + "BYMONTH=13", id="bymonth-range"),
+        pytest.param("FREQ=DAILY;UNTIL=TOMORROW", RULE + "UNTIL=TOMORROW", id="bad-until"),
+        pytest.param("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", RULE + "matches no date", id="feb-30"),
+        pytest.param("FREQ=YEARLY;INTERVAL=1000", RULE + "repeats less than once", id="too-rare"),
+        pytest.param("FREQ=MINUTELY;BYHOUR=2", RULE + "FREQ=MINUTELY and", id="minutely-by"),
+        pytest.param(
+            "FREQ=WEEKLY;BYDAY=SU", "spec.startTime: 2026-01-05T02:30:00 in", id="off-rule"
         ),
         pytest.param(
-            "FREQ=WEEKLY;;", "UTC", 1, "spec.recurrence.rrule", "NAME=VALUE", id="empty-part"
-        ),
-        pytest.param(
-            "FREQ=WEEKLY;FOO=1", "UTC", 1, "spec.recurrence.rrule", "FOO", id="unknown-part"
-        ),
-        pytest.param("RRULE:FREQ=WEEKLY", "UTC", 1, "spec.recurrence.rrule", "RRULE:", id="prefix"),
-        pytest.param(
-            "FREQ=WEEKLY;DTSTART=20260101T000000Z",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "DTSTART",
-            id="dtstart",
-        ),
-        pytest.param(
-            "FREQ=WEEKLY", "Mars/Olympus", 1, "spec.recurrence.timeZone", "Mars", id="unknown-zone"
-        ),
-        pytest.param(
-            "FREQ=WEEKLY", "Europe", 1, "spec.recurrence.timeZone", "IANA", id="zone-directory"
-        ),
-        pytest.param("FREQ=HOURLY", "UTC", 3, "spec.endTime", "each lasts 3h but", id="overlap"),
-        pytest.param(
-            "FREQ=DAILY",
-            "Europe/Berlin",
-            23.5,
-            "spec.endTime",
-            "23h apart",
-            id="overlap-on-dst-day",
-        ),
-        pytest.param(
-            "FREQ=DAILY;UNTIL=20250101T000000Z",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "no occurrence",
-            id="empty",
-        ),
-        pytest.param(
-            "FREQ=DAILY;COUNT=10001",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "10000",
-            id="count-too-large",
-        ),
-        pytest.param(
-            "FREQ=DAILY;COUNT=0", "UTC", 1, "spec.recurrence.rrule", "COUNT", id="count-zero"
-        ),
-        pytest.param(
-            "FREQ=DAILY;INTERVAL=0",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "INTERVAL",
-            id="interval-zero",
-        ),
-        pytest.param(
-            "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000Z",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "not both",
-            id="both",
-        ),
-        pytest.param(
-            "FREQ=DAILY;BYMONTH=13",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "BYMONTH",
-            id="bymonth-range",
-        ),
-        pytest.param(
-            "FREQ=DAILY;UNTIL=tomorrow", "UTC", 1, "spec.recurrence.rrule", "UNTIL", id="bad-until"
-        ),
-        pytest.param(
-            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
-            "UTC",
-            1,
-            "spec.recurrence.rrule",
-            "no occurrence",
-            id="feb-30",
-        ),
-        pytest.param(
-            "FREQ=WEEKLY;BYDAY=SU", "UTC", 1, "spec.startTime", "first one is", id="start-off-rule"
+            "FREQ=HOURLY", "spec.endTime: occurrences overlap: each lasts 3h", id="overlap"
         ),
     ],
 )
-def test_invalid_specs_name_the_field(
-    rrule: str, zone: str, duration: float, field: str, fragment: str
-) -> None:
-    """Every invalid spec is an InvalidSpecError whose message starts with the field path."""
+def test_invalid_rules_name_the_field(rrule: str, expected: str) -> None:
+    """An invalid rule is an InvalidSpecError whose message starts with the field path."""
     with pytest.raises(InvalidSpecError) as caught:
-        make_series("2026-01-05T02:30:00Z", rrule, zone, timedelta(hours=duration))
-    assert str(caught.value).startswith(f"{field}: ")
-    assert fragment in str(caught.value)
+        make_series("2026-01-05T02:30:00Z", rrule, "UTC", timedelta(hours=3))
+    assert str(caught.value).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("zone", "hours", "expected"),
+    [
+        pytest.param("Mars/Olympus", 1, "spec.recurrence.timeZone: unknown", id="unknown-zone"),
+        pytest.param("Europe", 1, "spec.recurrence.timeZone: unknown", id="zone-directory"),
+        pytest.param("Europe/Berlin", 23.5, "spec.endTime: occurrences overlap", id="dst-day"),
+    ],
+)
+def test_invalid_zones_and_durations_name_the_field(zone: str, hours: float, expected: str) -> None:
+    """An unknown zone, or a daily window longer than the spring-forward day, is rejected."""
+    with pytest.raises(InvalidSpecError) as caught:
+        make_series("2026-01-05T02:30:00Z", "FREQ=DAILY", zone, timedelta(hours=hours))
+    assert str(caught.value).startswith(expected)
+
+
+def test_overlap_message_says_what_to_fix() -> None:
+    """The overlap message gives both durations and points at endTime and the rule."""
+    with pytest.raises(InvalidSpecError) as caught:
+        make_series("2026-01-05T02:30:00Z", "FREQ=HOURLY", "UTC", timedelta(hours=3))
+    assert str(caught.value) == (
+        "spec.endTime: occurrences overlap: each lasts 3h but two start 1h apart "
+        "(2026-01-05T02:30:00Z and 2026-01-05T03:30:00Z); shorten the window or lengthen the "
+        "period in spec.recurrence.rrule"
+    )
 
 
 # The property test: around() agrees with a straightforward expansion from startTime.
@@ -450,6 +409,18 @@ CASES = {
         "America/New_York",
         2,
     ),
+    "three-weekly-since-2016": (
+        "2016-01-02T09:00:00Z",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=TU,SA",
+        "Europe/Berlin",
+        30,
+    ),
+    "start-in-second-pass": (
+        "2026-11-01T06:30:00Z",
+        "FREQ=MINUTELY;INTERVAL=10;COUNT=500",
+        "America/New_York",
+        0.1,
+    ),
     "last-sunday-of-march-in-gap": (
         "2026-03-29T01:00:00Z",
         "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
@@ -467,13 +438,9 @@ def brute_force(name: str) -> tuple[Occurrence, ...]:
     start_text, rrule, zone_name, hours = CASES[name]
     start, zone, duration = at(start_text), ZoneInfo(zone_name), timedelta(hours=hours)
     rule_text, _, until_text = rrule.partition(";UNTIL=")
-    until = (
-        at(
-            f"{until_text[:4]}-{until_text[4:6]}-{until_text[6:8]}T{until_text[9:11]}:{until_text[11:13]}:{until_text[13:15]}Z"
-        )
-        if until_text
-        else EXPANSION_END
-    )
+    until = EXPANSION_END
+    if until_text:
+        until = datetime.strptime(until_text.replace("Z", "+0000"), "%Y%m%dT%H%M%S%z")
     found: list[Occurrence] = []
     for wall in rrulestr(rule_text, dtstart=start.astimezone(zone).replace(tzinfo=None)):
         instant = start if not found else wall.replace(tzinfo=zone).astimezone(UTC)

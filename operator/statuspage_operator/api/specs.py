@@ -117,7 +117,7 @@ def check_zone(field: str, name: str) -> ZoneInfo:
     """Resolve an IANA zone or raise InvalidSpecError."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         raise InvalidSpecError(
             field, f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
         ) from error

@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import urllib3
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
 from statuspage_operator.cli.errors import CliError, ExitCode
 
-T = TypeVar("T")
 Object = dict[str, Any]
 
 # Connect and read timeouts: a cluster that does not answer must not hang an incident responder.
@@ -26,16 +25,22 @@ TIMEOUT = (10, 60)
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
+# The client's kubeconfig functions carry no annotations; these are the signatures we rely on.
+_list_contexts: Callable[..., tuple[list[dict[str, Any]], dict[str, Any]]] = (
+    config.list_kube_config_contexts
+)
+_load_kube_config: Callable[..., None] = config.load_kube_config
+
 
 def kubeconfig_path(explicit: str | None) -> str:
-    """--kubeconfig, else $KUBECONFIG (a list of files, as kubectl reads it), else ~/.kube/config."""
+    """--kubeconfig, else $KUBECONFIG (a list of files, as kubectl has it), else the default."""
     return explicit or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
 
 def context_namespace(path: str, context: str | None) -> str:
     """The namespace of the chosen (or current) kubeconfig context, else `default`."""
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=path)
+        contexts, current = _list_contexts(config_file=path)
     except (config.ConfigException, OSError) as error:
         raise CliError(f"cannot load kubeconfig {path}: {error}", ExitCode.UNREACHABLE) from error
     chosen = (
@@ -53,9 +58,7 @@ def connect(path: str, context: str | None) -> client.ApiClient:
     """An API client for the kubeconfig's context (never in-cluster: this runs on a laptop)."""
     configuration = client.Configuration()
     try:
-        config.load_kube_config(
-            config_file=path, context=context, client_configuration=configuration
-        )
+        _load_kube_config(config_file=path, context=context, client_configuration=configuration)
     except (config.ConfigException, OSError) as error:
         raise CliError(f"cannot load kubeconfig {path}: {error}", ExitCode.UNREACHABLE) from error
     return client.ApiClient(configuration)
@@ -87,10 +90,10 @@ class Api:
         self._host = str(api_client.configuration.host)
         self.namespace = namespace
 
-    def _call(self, kind: Kind, name: str | None, call: Callable[[], T]) -> T:
-        """Run one request; its failure leaves as a one-line CliError."""
+    def _call(self, kind: Kind, name: str | None, call: Callable[[], object]) -> Object:
+        """Run one request for an object or a list; a failure leaves as a one-line CliError."""
         try:
-            return call()
+            return cast(Object, call())
         except ApiException as error:
             raise self._refused(error, kind, name) from error
         except urllib3.exceptions.HTTPError as error:
@@ -113,18 +116,17 @@ class Api:
 
     def get(self, kind: Kind, name: str) -> Object:
         """One object, or CliError "not found"."""
-        found: Object = self._call(
+        return self._call(
             kind,
             name,
             lambda: self._custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, PLURALS[kind], name, _request_timeout=TIMEOUT
             ),
         )
-        return found
 
     def list(self, kind: Kind) -> list[Object]:
         """Every object of a kind in the namespace."""
-        listed: Object = self._call(
+        listed = self._call(
             kind,
             None,
             lambda: self._custom.list_namespaced_custom_object(
@@ -135,7 +137,7 @@ class Api:
 
     def patch(self, kind: Kind, name: str, body: Any, content_type: str) -> Object:
         """A JSON patch (a list of operations) or a merge patch (an object)."""
-        patched: Object = self._call(
+        return self._call(
             kind,
             name,
             lambda: self._custom.patch_namespaced_custom_object(
@@ -149,23 +151,44 @@ class Api:
                 _request_timeout=TIMEOUT,
             ),
         )
-        return patched
 
     def append_update(self, name: str, update: dict[str, str]) -> Object:
         """Append one update to an incident's spec.updates, atomically.
 
-        A JSON patch `add .../-` is applied by the API server to the stored object, so concurrent
-        appends never lose one another (no read-modify-write of the list here). If the list does
-        not exist yet, it is created with the update, guarded by a `test` that it is still absent.
+        The API server applies a JSON patch `add /spec/updates/-` to the stored object (retrying
+        on conflicts itself), so concurrent appends never lose one another: there is no
+        read-modify-write of the list here. If the list is absent (the CRD defaults it to [], so
+        only an older schema leaves it out), it is created with the update, guarded by a `test`
+        that it is still absent.
         """
         append = [{"op": "add", "path": "/spec/updates/-", "value": update}]
         try:
             return self.patch(Kind.INCIDENT, name, append, JSON_PATCH)
         except CliError as error:
-            if "missing path" not in error.message:
+            if not _did_not_apply(error.__cause__):
                 raise
         create = [
             {"op": "test", "path": "/spec/updates", "value": None},
             {"op": "add", "path": "/spec/updates", "value": [update]},
         ]
-        return self.patch(Kind.INCIDENT, name, create, JSON_PATCH)
+        try:
+            return self.patch(Kind.INCIDENT, name, create, JSON_PATCH)
+        except CliError as error:
+            if not _did_not_apply(error.__cause__):
+                raise
+            raise CliError(f"cannot append to spec.updates of statusincident/{name}") from error
+
+
+def _did_not_apply(error: BaseException | None) -> bool:
+    """A JSON patch that does not apply (a missing path, a failed test): 422 without causes.
+
+    The API server does not say which operation failed; a schema or CEL rejection, also 422,
+    always lists its causes.
+    """
+    if not isinstance(error, ApiException) or error.status != 422:
+        return False
+    try:
+        body = json.loads(error.body or "")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and not (body.get("details") or {}).get("causes")

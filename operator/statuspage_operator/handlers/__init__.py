@@ -1,9 +1,9 @@
-"""kopf glue: settings, the engine's life cycle, and watch events into the engine's store.
+"""kopf glue: settings, the engine's life cycle, liveness. The only package that imports kopf.
 
-The only package that imports kopf. Handlers are event handlers (no per-object state, no
-finalizer, no annotations from kopf): the engine decides what to write.
+kopf runs the operator (start-up, clean-up, probes, peering, logging). Our objects are watched by
+the engine's own informers, not by kopf's per-object machinery (see k8s/informer.py for why).
 """
 
-from statuspage_operator.handlers import events, lifecycle
+from statuspage_operator.handlers import lifecycle
 
-__all__ = ["events", "lifecycle"]
+__all__ = ["lifecycle"]

@@ -12,6 +12,7 @@ from statuspage_operator.api.names import GROUP, Kind
 from statuspage_operator.control.engine import Engine
 from statuspage_operator.control.reconcilers import RECONCILERS
 from statuspage_operator.k8s.client import Client, load_config
+from statuspage_operator.k8s.informer import Informer
 
 
 @kopf.on.startup()
@@ -24,21 +25,22 @@ async def on_operator_startup(
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
+    # Our Events carry our reasons; kopf's own per-handler Events would only add noise.
     settings.posting.enabled = False
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    settings.watching.connect_timeout = 30
-    settings.watching.inactivity_timeout = 330
-    settings.networking.request_timeout = 60
-    client = Client(load_config())
-    engine = Engine(client, RECONCILERS)
-    for kind in Kind:
-        engine.prime(kind, await client.list_all(kind))
+    api_client = load_config()
+    engine = Engine(Client(api_client), RECONCILERS)
+    loop = asyncio.get_running_loop()
+    informers = [Informer(api_client, kind, engine.observe) for kind in Kind]
+    for informer in informers:
+        items, version = await loop.run_in_executor(None, informer.prime)
+        engine.prime(informer.kind, items)
+        informer.start(version)
     logger.info(
         "listed %s",
         ", ".join(f"{engine.store.count(kind)} {kind}" for kind in Kind),
     )
     memo.engine = engine
+    memo.informers = informers
     memo.engine_task = asyncio.create_task(engine.run(), name="statuspage-engine")
 
 
@@ -49,6 +51,8 @@ async def on_operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
     if task is not None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    for informer in getattr(memo, "informers", ()):
+        informer.stop()
     engine: Engine | None = getattr(memo, "engine", None)
     if engine is not None:
         engine.client.close()

@@ -67,28 +67,6 @@ class Client:
                 raise ConflictError(str(error.reason)) from error
             raise
 
-    async def list_all(self, kind: Kind, page_size: int = 500) -> list[dict[str, Any]]:
-        """Every object of a kind in all namespaces, paginated."""
-
-        def call() -> list[dict[str, Any]]:
-            items: list[dict[str, Any]] = []
-            token: str | None = None
-            while True:
-                kwargs: dict[str, Any] = {"limit": page_size}
-                if token:
-                    kwargs["_continue"] = token
-                page = self._custom.list_cluster_custom_object(
-                    GROUP, VERSION, PLURALS[kind], **kwargs
-                )
-                for item in page.get("items", []):
-                    item.setdefault("kind", str(kind))
-                    items.append(item)
-                token = page.get("metadata", {}).get("continue")
-                if not token:
-                    return items
-
-        return await self._run(call)
-
     async def patch_status(
         self, kind: Kind, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:

@@ -1,0 +1,83 @@
+"""The plugin's commands: each reads or writes through an Api and returns the text to print.
+
+The clock is read once per command, here at the edge; everything below takes `now`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.times import format_time
+from statuspage_operator.cli.client import MERGE_PATCH, Api, Object
+from statuspage_operator.cli.errors import CliError
+from statuspage_operator.cli.history import history_start, past_events, unresolved
+from statuspage_operator.cli.model import Component, Incident, Page, Window, on_page
+from statuspage_operator.cli.render import render_history, render_status
+from statuspage_operator.domain.incidents import IncidentPhase
+
+RESOLVED_MESSAGE = "This incident has been resolved."
+
+
+def incident_update(
+    api: Api, name: str, status: IncidentPhase, message: str, at: datetime | None
+) -> str:
+    """Append an update to an incident (atomically; the operator derives its phase)."""
+    update = {"status": str(status), "message": message}
+    if at is not None:
+        update["at"] = format_time(at)
+    api.append_update(name, update)
+    return f"statusincident/{name} updated: {status}"
+
+
+def incident_resolve(api: Api, name: str, message: str | None) -> str:
+    """Append a Resolved update, unless the latest update already is one (a retried command)."""
+    incident = Incident.parse(api.get(Kind.INCIDENT, name))
+    if incident.latest_spec_status == IncidentPhase.RESOLVED and message is None:
+        return f"statusincident/{name} already resolved"
+    api.append_update(
+        name, {"status": IncidentPhase.RESOLVED, "message": message or RESOLVED_MESSAGE}
+    )
+    return f"statusincident/{name} resolved"
+
+
+def maintenance_cancel(api: Api, name: str) -> str:
+    """Set spec.cancelled: the operator ends a window in progress and restores its components."""
+    window = api.get(Kind.WINDOW, name)
+    if (window.get("spec") or {}).get("cancelled") is True:
+        return f"maintenancewindow/{name} already cancelled"
+    if (window.get("status") or {}).get("phase") == "Completed":
+        raise CliError(
+            f"maintenancewindow/{name} has already completed; there is nothing to cancel"
+        )
+    api.patch(Kind.WINDOW, name, {"spec": {"cancelled": True}}, MERGE_PATCH)
+    return f"maintenancewindow/{name} cancelled"
+
+
+def _page_objects(api: Api, name: str, *kinds: Kind) -> tuple[Page, list[list[Object]]]:
+    page = Page.parse(api.get(Kind.PAGE, name))
+    return page, [on_page(api.list(kind), name) for kind in kinds]
+
+
+def status(api: Api, name: str) -> str:
+    """The page as text."""
+    page, (components, incidents, windows) = _page_objects(
+        api, name, Kind.COMPONENT, Kind.INCIDENT, Kind.WINDOW
+    )
+    return render_status(
+        page,
+        [Component.parse(c) for c in components],
+        unresolved(Incident.parse(i) for i in incidents),
+        [Window.parse(w) for w in windows],
+        datetime.now(UTC),
+    )
+
+
+def history(api: Api, name: str, days: int) -> str:
+    """Open incidents, and what was resolved or ended in the last `days` days."""
+    page, (incidents, windows) = _page_objects(api, name, Kind.INCIDENT, Kind.WINDOW)
+    now = datetime.now(UTC)
+    since = history_start(now, page.zone, days)
+    parsed = [Incident.parse(i) for i in incidents]
+    events = past_events(parsed, [Window.parse(w) for w in windows], since)
+    return render_history(page, days, since, unresolved(parsed), events, now)

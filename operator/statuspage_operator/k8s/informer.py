@@ -1,0 +1,158 @@
+"""List, then watch, one kind across all namespaces: client-go's informer, small.
+
+Why not `@kopf.on.event`: kopf keeps a memory record per object and runs a worker per object's
+event stream, which at 10,000 windows costs more than our whole target for memory and most of the
+CPU of a burst. Our store needs only the objects' bodies, so one watch stream per kind feeds it.
+
+The watch runs in a daemon thread (the client is synchronous) and hands events to the event loop.
+A 410 Gone (the resourceVersion is too old) means: list again and replay, with DELETED for objects
+that vanished meanwhile; the store is idempotent, so a replay changes only what did change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
+
+logger = logging.getLogger(__name__)
+Sink = Callable[[Kind, str | None, dict[str, Any]], None]
+WATCH_TIMEOUT = 300
+PAGE_SIZE = 500
+
+
+class Informer:
+    """Keeps one kind's objects flowing into a sink: an initial list, then watch events."""
+
+    def __init__(self, api_client: client.ApiClient, kind: Kind, sink: Sink) -> None:
+        self._custom = client.CustomObjectsApi(api_client)
+        self.kind = kind
+        self._kind = kind
+        self._sink = sink
+        self._stopped = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._known: set[tuple[str, str]] = set()
+
+    def list(self) -> tuple[list[dict[str, Any]], str]:
+        """Every object of the kind (paginated) and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
+            if token:
+                kwargs["_continue"] = token
+            page = self._custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURALS[self._kind], **kwargs
+            )
+            items += page.get("items", [])
+            metadata = page.get("metadata", {})
+            token = metadata.get("continue")
+            if not token:
+                return items, str(metadata.get("resourceVersion", ""))
+
+    def prime(self) -> tuple[list[dict[str, Any]], str]:
+        """The initial list, remembered so a later re-list can tell what disappeared."""
+        items, version = self.list()
+        self._known = {_identity(item) for item in items}
+        return items, version
+
+    def start(self, version: str) -> None:
+        """Watch from `version` in a daemon thread until stop()."""
+        self._loop = asyncio.get_running_loop()
+        thread = threading.Thread(
+            target=self._run, args=(version,), name=f"watch-{self._kind}", daemon=True
+        )
+        thread.start()
+
+    def stop(self) -> None:
+        """Stop at the next event or server timeout."""
+        self._stopped.set()
+
+    def _emit(self, event_type: str | None, body: dict[str, Any]) -> None:
+        assert self._loop is not None
+        body.setdefault("kind", str(self._kind))
+        self._loop.call_soon_threadsafe(self._sink, self._kind, event_type, body)
+
+    def _relist(self) -> str:
+        items, version = self.list()
+        listed = {_identity(item) for item in items}
+        for namespace, name in self._known - listed:
+            self._emit("DELETED", {"metadata": {"namespace": namespace, "name": name}})
+        for item in items:
+            self._emit(None, item)
+        self._known = listed
+        return version
+
+    def _run(self, version: str) -> None:
+        backoff = 0.5
+        while not self._stopped.is_set():
+            try:
+                version = self._watch(version)
+                backoff = 0.5
+            except _Gone:
+                logger.info("%s watch expired; listing again", self._kind)
+                version = self._relist()
+            except Exception as error:
+                logger.warning(
+                    "%s watch failed (%s); retrying in %.1fs", self._kind, error, backoff
+                )
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                try:
+                    version = self._relist()
+                except Exception as relist_error:
+                    logger.warning("%s re-list failed: %s", self._kind, relist_error)
+
+    def _watch(self, version: str) -> str:
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(
+                self._custom.list_cluster_custom_object,
+                GROUP,
+                VERSION,
+                PLURALS[self._kind],
+                resource_version=version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_TIMEOUT,
+            ):
+                event_type = event.get("type")
+                body = event.get("object") or event.get("raw_object") or {}
+                if event_type == "ERROR":
+                    if body.get("code") == 410:
+                        raise _Gone
+                    raise RuntimeError(body.get("message", "watch error"))
+                version = str(body.get("metadata", {}).get("resourceVersion", version))
+                if event_type == "BOOKMARK":
+                    continue
+                identity = _identity(body)
+                if event_type == "DELETED":
+                    self._known.discard(identity)
+                else:
+                    self._known.add(identity)
+                self._emit(event_type, body)
+                if self._stopped.is_set():
+                    break
+        except ApiException as error:
+            if error.status == 410:
+                raise _Gone from error
+            raise
+        finally:
+            stream.stop()
+        return version
+
+
+class _Gone(Exception):
+    """The watch's resourceVersion is too old (410 Gone)."""
+
+
+def _identity(body: dict[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata", {})
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
