@@ -21,7 +21,9 @@ def component(kube: Kube, namespace: str, name: str) -> str | None:
 
 def append(kube: Kube, namespace: str, name: str, status: str, message: str) -> None:
     """Append an update with a JSON patch, as the plugin does."""
-    patch = [{"op": "add", "path": "/spec/updates/-", "value": {"status": status, "message": message}}]
+    patch = [
+        {"op": "add", "path": "/spec/updates/-", "value": {"status": status, "message": message}}
+    ]
     kube.run("patch", "si", name, "-n", namespace, "--type=json", "-p", json.dumps(patch))
 
 
@@ -114,7 +116,14 @@ def test_update_edit_is_rejected(kube: Kube, namespace: str, page: str) -> None:
     )
     patch = [{"op": "replace", "path": "/spec/updates/0/message", "value": "rewritten"}]
     result = kube.run(
-        "patch", "si", "fixed", "-n", namespace, "--type=json", "-p", json.dumps(patch),
+        "patch",
+        "si",
+        "fixed",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps(patch),
         check=False,
     )
     assert result.returncode != 0

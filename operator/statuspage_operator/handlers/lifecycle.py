@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import kopf
@@ -17,7 +16,7 @@ from statuspage_operator.k8s.informer import Informer
 
 @kopf.on.startup()
 async def on_operator_startup(
-    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
     """Keep kopf's bookkeeping under our group; list everything; start the engine."""
     settings.persistence.finalizer = f"{GROUP}/kopf-finalizer"

@@ -11,10 +11,10 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from statuspage_operator.api.names import API_VERSION, GROUP, PLURALS, VERSION, Kind
 from statuspage_operator.api.times import format_time
@@ -75,10 +75,12 @@ class Client:
         body = {"status": status}
 
         def call() -> dict[str, Any]:
-            result: dict[str, Any] = self._custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURALS[kind], name, body
+            return cast(
+                dict[str, Any],
+                self._custom.patch_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, PLURALS[kind], name, body
+                ),
             )
-            return result
 
         return await self._run(call)
 
@@ -95,10 +97,12 @@ class Client:
         body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
 
         def call() -> dict[str, Any]:
-            result: dict[str, Any] = self._custom.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURALS[kind], name, body
+            return cast(
+                dict[str, Any],
+                self._custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURALS[kind], name, body
+                ),
             )
-            return result
 
         return await self._run(call)
 

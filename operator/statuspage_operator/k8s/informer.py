@@ -16,10 +16,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
 
@@ -41,7 +41,7 @@ class Informer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._known: set[tuple[str, str]] = set()
 
-    def list(self) -> tuple[list[dict[str, Any]], str]:
+    def list_objects(self) -> tuple[list[dict[str, Any]], str]:
         """Every object of the kind (paginated) and the list's resourceVersion."""
         items: list[dict[str, Any]] = []
         token: str | None = None
@@ -49,8 +49,11 @@ class Informer:
             kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
             if token:
                 kwargs["_continue"] = token
-            page = self._custom.list_cluster_custom_object(
-                GROUP, VERSION, PLURALS[self._kind], **kwargs
+            page = cast(
+                dict[str, Any],
+                self._custom.list_cluster_custom_object(
+                    GROUP, VERSION, PLURALS[self._kind], **kwargs
+                ),
             )
             items += page.get("items", [])
             metadata = page.get("metadata", {})
@@ -60,7 +63,7 @@ class Informer:
 
     def prime(self) -> tuple[list[dict[str, Any]], str]:
         """The initial list, remembered so a later re-list can tell what disappeared."""
-        items, version = self.list()
+        items, version = self.list_objects()
         self._known = {_identity(item) for item in items}
         return items, version
 
@@ -82,7 +85,7 @@ class Informer:
         self._loop.call_soon_threadsafe(self._sink, self._kind, event_type, body)
 
     def _relist(self) -> str:
-        items, version = self.list()
+        items, version = self.list_objects()
         listed = {_identity(item) for item in items}
         for namespace, name in self._known - listed:
             self._emit("DELETED", {"metadata": {"namespace": namespace, "name": name}})
@@ -97,7 +100,7 @@ class Informer:
             try:
                 version = self._watch(version)
                 backoff = 0.5
-            except _Gone:
+            except _GoneError:
                 logger.info("%s watch expired; listing again", self._kind)
                 version = self._relist()
             except Exception as error:
@@ -127,7 +130,7 @@ class Informer:
                 body = event.get("object") or event.get("raw_object") or {}
                 if event_type == "ERROR":
                     if body.get("code") == 410:
-                        raise _Gone
+                        raise _GoneError
                     raise RuntimeError(body.get("message", "watch error"))
                 version = str(body.get("metadata", {}).get("resourceVersion", version))
                 if event_type == "BOOKMARK":
@@ -142,14 +145,14 @@ class Informer:
                     break
         except ApiException as error:
             if error.status == 410:
-                raise _Gone from error
+                raise _GoneError from error
             raise
         finally:
             stream.stop()
         return version
 
 
-class _Gone(Exception):
+class _GoneError(Exception):
     """The watch's resourceVersion is too old (410 Gone)."""
 
 
