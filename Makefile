@@ -26,8 +26,8 @@ controlplane: ## Build etcd, kube-apiserver, kube-controller-manager (cached in 
 	@bash tests/controlplane/build.sh >/dev/null
 
 lint: install ## ruff, ruff format, mypy strict, import-linter
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -59,4 +59,5 @@ run: install ## Run the operator: on $$KUBECONFIG if set, else on the local cont
 	exec $(BIN)/statuspage-operator
 
 bench: install controlplane ## Benchmarks against the local control plane; prints figures
+	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
