@@ -58,11 +58,18 @@ def window_status(
     ended = old_phase == WindowPhase.IN_PROGRESS and phase is not WindowPhase.IN_PROGRESS
     if ended or (phase in (WindowPhase.COMPLETED, WindowPhase.CANCELLED) and old_phase != phase):
         completed_at = format_time(now)
+    last = _occurrence(state.last)
+    if phase is WindowPhase.CANCELLED and old_phase == WindowPhase.IN_PROGRESS:
+        # Cut short: the occurrence that was running ends now, and history should say so.
+        cut = previous.get("currentOccurrence") or {}
+        last = {"start": cut.get("start", started_at or completed_at), "end": completed_at}
+    elif phase is WindowPhase.CANCELLED and old_phase == phase:
+        last = previous.get("lastOccurrence")
     return {
         "phase": str(phase),
         "currentOccurrence": _occurrence(state.current),
         "nextOccurrence": _occurrence(state.next),
-        "lastOccurrence": _occurrence(state.last),
+        "lastOccurrence": last,
         "startedAt": started_at,
         "completedAt": completed_at,
         **_conditions(verdict, generation, now, previous),

@@ -48,6 +48,8 @@ def context_namespace(path: str, context: str | None) -> str:
         if context is None
         else next((entry for entry in contexts or () if entry.get("name") == context), None)
     )
+    if chosen is None and context is None:
+        raise CliError(f"no current context in {path}; use --context", ExitCode.UNREACHABLE)
     if chosen is None:
         raise CliError(f'context "{context}" not found in {path}', ExitCode.UNREACHABLE)
     namespace = (chosen.get("context") or {}).get("namespace")

@@ -67,7 +67,7 @@ def status(api: Api, name: str) -> str:
     return render_status(
         page,
         [Component.parse(c) for c in components],
-        unresolved(Incident.parse(i) for i in incidents),
+        [Incident.parse(i) for i in incidents],
         [Window.parse(w) for w in windows],
         datetime.now(UTC),
     )

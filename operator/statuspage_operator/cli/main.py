@@ -113,11 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     _global_options(common, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(group: argparse._SubParsersAction[Parser], name: str, text: str) -> Parser:
+    def command(
+        group: argparse._SubParsersAction[Parser], name: str, summary: str, text: str = ""
+    ) -> Parser:
         return group.add_parser(
             name,
-            help=text.splitlines()[0],
-            description=text,
+            help=summary,
+            description=text or summary,
             epilog=EPILOG,
             parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -125,12 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     incident = sub.add_parser("incident", help="update or resolve an incident", parents=[common])
     incidents = incident.add_subparsers(dest="action", required=True, metavar="ACTION")
-    update = command(incidents, "update", "Append an update to an incident's spec.updates.")
+    update = command(
+        incidents,
+        "update",
+        "append an update to an incident",
+        "Append an update to an incident's spec.updates (atomically: concurrent updates all land).",
+    )
     update.add_argument("name", metavar="NAME")
     update.add_argument("--status", required=True, type=phase, help=f"one of {PHASES}")
     update.add_argument("--message", required=True, type=message, help="the text shown")
     update.add_argument("--at", type=instant, help="when it happened (RFC 3339), to backfill")
-    resolve = command(incidents, "resolve", "Append a Resolved update to an incident.")
+    resolve = command(
+        incidents,
+        "resolve",
+        "resolve an incident",
+        "Append a Resolved update to an incident, unless its latest update already is one.",
+    )
     resolve.add_argument("name", metavar="NAME")
     resolve.add_argument(
         "--message", type=message, help=f'the text shown (default: "{commands.RESOLVED_MESSAGE}")'
@@ -140,12 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
         "maintenance", help="cancel a maintenance window", parents=[common]
     )
     windows = maintenance.add_subparsers(dest="action", required=True, metavar="ACTION")
-    cancel = command(windows, "cancel", "Cancel a maintenance window (sets spec.cancelled).")
+    cancel = command(
+        windows,
+        "cancel",
+        "cancel a maintenance window",
+        "Cancel a maintenance window (sets spec.cancelled); one in progress ends at once.",
+    )
     cancel.add_argument("name", metavar="NAME")
 
-    status = command(sub, "status", STATUS_HELP)
+    status = command(sub, "status", "show a page: components, incidents, maintenance", STATUS_HELP)
     status.add_argument("page", metavar="PAGE")
-    history = command(sub, "history", HISTORY_HELP)
+    history = command(sub, "history", "list what happened in the last N days", HISTORY_HELP)
     history.add_argument("page", metavar="PAGE")
     history.add_argument("--days", type=days, default=30, help="how many days (default: 30)")
     return parser

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
-from statuspage_operator.cli.history import Event
+from statuspage_operator.cli.history import Event, unresolved
 from statuspage_operator.cli.model import Component, Incident, Page, Span, Window
 
 INDENT = "  "
@@ -124,7 +124,10 @@ def render_status(
     windows: Sequence[Window],
     now: datetime,
 ) -> str:
-    """The page as text: rollup, components by group, open incidents, maintenance."""
+    """The page as text: rollup, components by group, open incidents and maintenance.
+
+    Open incidents come newest first; maintenance in progress and upcoming by start time.
+    """
     zone = page.zone
     shown = {c.name: c.display_name for c in components}
     if page.description is None:
@@ -146,7 +149,9 @@ def render_status(
         "",
         "Components:",
         *_component_lines(components),
-        *_section("Open incidents", (incident_lines(i, zone, shown) for i in incidents)),
+        *_section(
+            "Open incidents", (incident_lines(i, zone, shown) for i in unresolved(incidents))
+        ),
         *_section(
             "Maintenance in progress",
             (_window_lines(w, span, zone, shown) for w, span in in_progress),
