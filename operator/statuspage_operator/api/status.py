@@ -58,7 +58,7 @@ def window_status(
     ended = old_phase == WindowPhase.IN_PROGRESS and phase is not WindowPhase.IN_PROGRESS
     if ended or (phase in (WindowPhase.COMPLETED, WindowPhase.CANCELLED) and old_phase != phase):
         completed_at = format_time(now)
-    last = _occurrence(state.last)
+    last: dict[str, Any] | None = _occurrence(state.last)
     if phase is WindowPhase.CANCELLED and old_phase == WindowPhase.IN_PROGRESS:
         # Cut short: the occurrence that was running ends now, and history should say so.
         cut = previous.get("currentOccurrence") or {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,7 +58,7 @@ def test_short_series_moves_with_each_occurrence(kube: Kube, namespace: str) -> 
         "Completed",
     ], seen
     starts = [t for t, phase, _ in seen if phase == "InProgress"]
-    firsts = [starts[0]] + [b for a, b in zip(starts, starts[1:], strict=False) if b - a > 2]
+    firsts = [starts[0]] + [b for a, b in itertools.pairwise(starts) if b - a > 2]
     for index, observed in enumerate(firsts):
         assert abs(observed - (start.timestamp() + 6 * index)) < TOLERANCE, seen
     during = {component for _, phase, component in seen if phase == "InProgress"}
@@ -84,7 +86,7 @@ def test_recurring_window_reports_its_next_occurrence(kube: Kube, namespace: str
     )
     status = wait_for(lambda: kube.status("mw", "weekly", namespace).get("nextOccurrence"), 5)
     next_start = datetime.fromisoformat(status["start"].replace("Z", "+00:00"))
-    local = next_start.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    local = next_start.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
     assert (local.weekday(), local.hour, local.minute) == (6, 2, 0)
     assert kube.status("mw", "weekly", namespace)["phase"] == "Scheduled"
 
