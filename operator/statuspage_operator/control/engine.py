@@ -128,7 +128,10 @@ class Engine:
         return self.store.get(key) or record
 
     def event(self, record: Record, reason: str, message: str, *, warning: bool = False) -> None:
-        """Post an Event on the object, after the status writes waiting to be made."""
+        """Post an Event on the object, after the status writes waiting to be made; log it."""
+        key = record.key
+        level = logging.WARNING if warning else logging.INFO
+        logger.log(level, "%s %s/%s: %s: %s", key.kind, key.namespace, key.name, reason, message)
         self._events.put_nowait((record.ref(), reason, message, warning))
 
     async def reconcile_now(self, key: Key) -> None:
