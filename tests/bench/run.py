@@ -459,6 +459,29 @@ def main() -> None:
                 "(target <= 30 s)",
             )
 
+        # -- the floor: the same number of status writes, from a bare client ------------------
+        # With the operator stopped, patch the burst windows' status as fast as 16 threads can:
+        # no operator could make its transitions faster than the API server takes the writes.
+        floor_watch = Watcher("burst", "maintenancewindows", phase_is("Cancelled")).start()
+        api = client.CustomObjectsApi()
+
+        def patch(index: int) -> None:
+            status = {"phase": "Cancelled", "startedAt": stamp(start), "completedAt": stamp(end)}
+            api.patch_namespaced_custom_object_status(
+                GROUP, VERSION, "burst", "maintenancewindows", f"b{index}", {"status": status}
+            )
+
+        began = time.time()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(patch, range(args.burst)))
+        floor_watch.wait(args.burst, 30)
+        floor_watch.stop()
+        floor = max(floor_watch.seen.values()) - began
+        report(
+            f"floor: {args.burst} status patches by a bare client, all seen",
+            f"{floor * 1000:.0f} ms",
+        )
+
         # -- the peer: the upstream CronJob controller ----------------------------------------
         kube.run("create", "namespace", "cron")
         jobs = Watcher("cron", "jobs", lambda obj: True, group="batch").start()
