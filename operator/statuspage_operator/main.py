@@ -7,8 +7,10 @@ import logging
 from collections.abc import Sequence
 
 import kopf
+import prometheus_client
 
 import statuspage_operator.handlers  # noqa: F401  (registers the handlers)
+from statuspage_operator.control import metrics
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve kopf's liveness probe, e.g. http://0.0.0.0:8080/healthz",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9090,
+        help="serve Prometheus metrics on this port (0: off); default 9090",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -50,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         # One line per watch event drowns the transitions at 10,000 windows.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     namespaces = args.namespace
+    if args.metrics_port:
+        prometheus_client.start_http_server(args.metrics_port, registry=metrics.REGISTRY)
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,

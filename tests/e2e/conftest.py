@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -25,6 +26,13 @@ CRD_NAMES = [
     f"crd/{plural}.statuspage.dev"
     for plural in ("statuspages", "components", "maintenancewindows", "statusincidents")
 ]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +72,15 @@ class OperatorProcess:
         self.kube = Kube(kubeconfig, "operator")
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
+        self.metrics_port = _free_port()
+        self.extra_args: list[str] = []
 
     def start(self) -> None:
         """Start the operator and wait until its engine has listed everything."""
         started = len(self.log.read_text(errors="replace")) if self.log.exists() else 0
-        args = [OPERATOR, "--verbose"] if os.environ.get("OPERATOR_DEBUG") else [OPERATOR]
+        args = [OPERATOR, f"--metrics-port={self.metrics_port}", *self.extra_args]
+        if os.environ.get("OPERATOR_DEBUG"):
+            args.append("--verbose")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 args,
@@ -94,6 +106,11 @@ class OperatorProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    @property
+    def metrics_url(self) -> str:
+        """Where its Prometheus metrics are served."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def tail(self, lines: int = 40) -> str:
         """The last lines of the operator's log."""

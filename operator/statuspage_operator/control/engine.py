@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import FINALIZER, Kind
+from statuspage_operator.control import metrics
 from statuspage_operator.control.scheduler import Scheduler
 from statuspage_operator.control.store import Key, Record, Store
 from statuspage_operator.control.workqueue import WorkQueue
@@ -60,8 +61,14 @@ class Engine:
         self._events: asyncio.Queue[tuple[dict[str, str], str, str, bool]] = asyncio.Queue()
         self._locks: dict[Key, asyncio.Lock] = {}
         self.synced = asyncio.Event()
+        metrics.register_components(self._component_statuses)
         self.reconciles = 0
         self.errors = 0
+
+    def _component_statuses(self) -> Iterator[str]:
+        for record in list(self.store.records.values()):
+            if record.key.kind is Kind.COMPONENT and "status" in record.status:
+                yield str(record.status["status"])
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -130,6 +137,7 @@ class Engine:
     def event(self, record: Record, reason: str, message: str, *, warning: bool = False) -> None:
         """Post an Event on the object, after the status writes waiting to be made; log it."""
         key = record.key
+        metrics.TRANSITIONS.labels(kind=str(key.kind), reason=reason).inc()
         level = logging.WARNING if warning else logging.INFO
         logger.log(level, "%s %s/%s: %s: %s", key.kind, key.namespace, key.name, reason, message)
         self._events.put_nowait((record.ref(), reason, message, warning))
@@ -194,6 +202,7 @@ class Engine:
                 self._locks.pop(key, None)
                 return
             self.reconciles += 1
+            metrics.count_reconcile(key.kind)
             try:
                 await self._reconcilers[key.kind](self, record, self.clock())
             except NotFoundError:
@@ -207,6 +216,7 @@ class Engine:
 
     def _retry(self, key: Key, error: Exception) -> None:
         self.errors += 1
+        metrics.RECONCILE_ERRORS.labels(kind=str(key.kind)).inc()
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
         delay = min(MAX_BACKOFF, 0.2 * 2 ** (failures - 1)) * (1 + random.random() / 10)

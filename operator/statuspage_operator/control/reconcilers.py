@@ -27,12 +27,13 @@ from statuspage_operator.api.status import (
     window_status,
 )
 from statuspage_operator.api.times import format_time
+from statuspage_operator.control import metrics
 from statuspage_operator.control.engine import Engine, Reconciler
 from statuspage_operator.control.store import Key, Record
 from statuspage_operator.control.views import component_view, page_view
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, derive
-from statuspage_operator.domain.maintenance import WindowPhase, window_state
+from statuspage_operator.domain.maintenance import WindowPhase, WindowState, window_state
 
 
 def _references(engine: Engine, record: Record, page: str, names: tuple[str, ...]) -> Verdict:
@@ -81,6 +82,8 @@ async def _release(engine: Engine, record: Record) -> None:
     await engine.ensure_finalizer(record, wanted=False)
 
 
+LATENESS_HORIZON = 60.0
+
 _WINDOW_EVENTS = {
     WindowPhase.IN_PROGRESS: Reason.MAINTENANCE_STARTED,
     WindowPhase.COMPLETED: Reason.MAINTENANCE_COMPLETED,
@@ -121,12 +124,27 @@ async def reconcile_window(engine: Engine, record: Record, now: datetime) -> Non
         engine.enqueue(_components_of(record))
         engine.enqueue_page(record.key.namespace, spec.page)
         _window_event(engine, record, spec, state.phase, old_phase)
+        _observe_lateness(state, old_phase, now)
     if verdict.reason is not Reason.RECONCILED and _condition_changed(record, verdict):
         engine.event(record, verdict.reason, verdict.message, warning=True)
     if not holds:
         current = engine.store.get(record.key) or record
         await engine.ensure_finalizer(current, wanted=False)
     engine.scheduler.schedule(record.key, state.next_edge)
+
+
+def _observe_lateness(state: WindowState, old_phase: object, now: datetime) -> None:
+    """How late a start or end transition was, when it happened around its boundary."""
+    if state.current is not None:
+        boundary = state.current.start
+    elif old_phase == WindowPhase.IN_PROGRESS and state.last is not None:
+        boundary = state.last.end
+    else:
+        return
+    late = (now - boundary).total_seconds()
+    # A catch-up after downtime or a window created in the past is not lateness.
+    if 0 <= late < LATENESS_HORIZON:
+        metrics.LATENESS.observe(late)
 
 
 def _window_event(

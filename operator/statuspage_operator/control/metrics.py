@@ -1,0 +1,83 @@
+"""Prometheus metrics: transitions, their lateness, components by status, reconcile errors.
+
+Counters are bumped where the engine makes a change; the component gauge is read from the store at
+scrape time, so it can never drift from what the operator believes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Counter as PromCounter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.domain.status import ComponentStatus
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+TRANSITIONS = PromCounter(
+    "statuspage_transitions_total",
+    "Changes the operator made, by kind and reason (the Event reason).",
+    ["kind", "reason"],
+    registry=REGISTRY,
+)
+LATENESS = Histogram(
+    "statuspage_transition_lateness_seconds",
+    "From a maintenance window's scheduled start or end to the status write that made it so.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+RECONCILE_ERRORS = PromCounter(
+    "statuspage_reconcile_errors_total",
+    "Reconciliations that failed and were retried, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+RECONCILES = PromCounter(
+    "statuspage_reconciles_total",
+    "Reconciliations run, by kind (most write nothing).",
+    ["kind"],
+    registry=REGISTRY,
+)
+LEADER = Gauge(
+    "statuspage_leader",
+    "1 while this replica is the active one, else 0.",
+    registry=REGISTRY,
+)
+
+
+class ComponentCollector(Collector):
+    """statuspage_components{status}: how many components show each status right now."""
+
+    def __init__(self, statuses: Callable[[], Iterator[str]]) -> None:
+        self._statuses = statuses
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Count the components' last written status."""
+        family = GaugeMetricFamily(
+            "statuspage_components", "Components by their current status.", labels=["status"]
+        )
+        counts = Counter(self._statuses())
+        for status in ComponentStatus:
+            family.add_metric([str(status)], counts.get(str(status), 0))
+        yield family
+
+
+_COMPONENTS: list[ComponentCollector] = []
+
+
+def register_components(statuses: Callable[[], Iterator[str]]) -> None:
+    """Expose the component gauge, reading statuses from the given source (the latest engine)."""
+    for collector in _COMPONENTS:
+        REGISTRY.unregister(collector)
+    _COMPONENTS[:] = [ComponentCollector(statuses)]
+    REGISTRY.register(_COMPONENTS[0])
+
+
+def count_reconcile(kind: Kind) -> None:
+    """One reconciliation of a kind."""
+    RECONCILES.labels(kind=str(kind)).inc()

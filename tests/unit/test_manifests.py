@@ -1,0 +1,305 @@
+"""The install base (`kubectl kustomize manifests`) and the image recipe, without a cluster.
+
+tests/e2e/test_rbac.py applies the same base to a real API server; here, each promise the base
+makes is checked on its rendered output: what it contains, and the security settings it must keep.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import tomllib
+from typing import Any
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from unit.crd_schema import KINDS, REPO_ROOT, SAMPLES_DIR, kubectl
+
+JsonObject = dict[str, Any]
+
+BASE_DIR = REPO_ROOT / "manifests"
+NAMESPACE = "statuspage-system"
+NAME = "statuspage-operator"
+SERVICE_ACCOUNT_USER = f"system:serviceaccount:{NAMESPACE}:{NAME}"
+PLURALS = ["statuspages", "components", "maintenancewindows", "statusincidents"]
+LIVENESS_URL = "http://0.0.0.0:8080/healthz"
+SPEC_GUARD_MESSAGE = "the statuspage operator may not write spec; spec belongs to the user and to Git"
+
+
+def render(directory: str) -> list[JsonObject]:
+    """The objects `kubectl kustomize` renders from a directory of the repo (offline)."""
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(REPO_ROOT / directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+
+
+@functools.cache
+def _base() -> tuple[JsonObject, ...]:
+    return tuple(render("manifests"))
+
+
+def base() -> list[JsonObject]:
+    """The rendered base, rendered once per session."""
+    return list(_base())
+
+
+def one(kind: str, name: str = NAME) -> JsonObject:
+    """The only object of a kind and name in the base."""
+    found = [d for d in base() if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{len(found)} {kind} named {name}"
+    return found[0]
+
+
+def pod_spec() -> JsonObject:
+    """The Deployment's pod template spec."""
+    spec: JsonObject = one("Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def container() -> JsonObject:
+    """The operator's container."""
+    [only] = pod_spec()["containers"]
+    result: JsonObject = only
+    return result
+
+
+# --- contents -----------------------------------------------------------------------------------
+
+
+def test_base_includes_the_four_crds() -> None:
+    """The base installs the CRDs of our four kinds (via ../crds)."""
+    crds = [d for d in base() if d["kind"] == "CustomResourceDefinition"]
+    assert sorted(c["spec"]["names"]["kind"] for c in crds) == sorted(KINDS)
+
+
+def test_base_contains_no_samples() -> None:
+    """No StatusPage, Component, window or incident: the samples are applied separately."""
+    assert [d["kind"] for d in base() if d["kind"] in KINDS] == []
+
+
+def test_base_contains_exactly_the_install() -> None:
+    """Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment and the policy."""
+    kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "Namespace",
+        "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ]
+
+
+def test_namespace_enforces_restricted_pod_security() -> None:
+    """statuspage-system enforces the restricted Pod Security Standard."""
+    labels = one("Namespace", NAMESPACE)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("kind", ["ServiceAccount", "Deployment"])
+def test_namespaced_objects_live_in_the_operator_namespace(kind: str) -> None:
+    """The ServiceAccount and the Deployment are in statuspage-system."""
+    assert one(kind)["metadata"]["namespace"] == NAMESPACE
+
+
+def test_samples_contain_no_namespace() -> None:
+    """`kubectl kustomize manifests/samples` creates no Namespace: the user picks one."""
+    rendered = render(str(SAMPLES_DIR.relative_to(REPO_ROOT)))
+    assert rendered
+    assert "Namespace" not in {d["kind"] for d in rendered}
+
+
+# --- RBAC ---------------------------------------------------------------------------------------
+
+
+def test_cluster_role_binding_binds_the_service_account() -> None:
+    """The ClusterRoleBinding gives the ClusterRole to the operator's ServiceAccount, only."""
+    binding = one("ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": NAME,
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+
+
+def test_cluster_role_has_no_wildcards() -> None:
+    """No rule of the ClusterRole uses `*` for groups, resources or verbs."""
+    for rule in one("ClusterRole")["rules"]:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule.get(field, []), rule
+
+
+def test_cluster_role_cannot_touch_secrets() -> None:
+    """No rule of the ClusterRole names Secrets."""
+    for rule in one("ClusterRole")["rules"]:
+        assert "secrets" not in rule["resources"], rule
+
+
+def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:
+    """On our kinds' main resources the operator may read, watch and patch (finalizer), no more."""
+    [rule] = [
+        r
+        for r in one("ClusterRole")["rules"]
+        if r["apiGroups"] == ["statuspage.dev"] and "statuspages" in r["resources"]
+    ]
+    assert sorted(rule["resources"]) == sorted(PLURALS)
+    assert sorted(rule["verbs"]) == ["get", "list", "patch", "watch"]
+
+
+def test_spec_guard_matches_updates_of_the_main_resources() -> None:
+    """The policy matches UPDATE of our four kinds' main resources, not their status."""
+    policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
+    [rule] = policy["matchConstraints"]["resourceRules"]
+    assert rule["apiGroups"] == ["statuspage.dev"]
+    assert rule["operations"] == ["UPDATE"]
+    assert sorted(rule["resources"]) == sorted(PLURALS)
+    assert policy["failurePolicy"] == "Fail"
+
+
+def test_spec_guard_applies_to_the_operator_only() -> None:
+    """The policy's match condition names the ServiceAccount of the base and the test user."""
+    policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
+    [condition] = policy["matchConditions"]
+    names = set(re.findall(r"request\.userInfo\.username == '([^']+)'", condition["expression"]))
+    assert names == {SERVICE_ACCOUNT_USER, "statuspage-operator"}
+
+
+def test_spec_guard_denies_spec_changes() -> None:
+    """The policy's validation keeps spec as it was, with the documented message."""
+    policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
+    [validation] = policy["validations"]
+    assert validation["expression"] == "object.spec == oldObject.spec"
+    assert validation["message"] == SPEC_GUARD_MESSAGE
+
+
+def test_spec_guard_binding_denies() -> None:
+    """The binding enforces the policy (Deny), cluster-wide."""
+    binding = one("ValidatingAdmissionPolicyBinding", "statuspage-operator-spec-guard")["spec"]
+    assert binding["policyName"] == "statuspage-operator-spec-guard"
+    assert binding["validationActions"] == ["Deny"]
+    assert "matchResources" not in binding
+
+
+# --- Deployment ---------------------------------------------------------------------------------
+
+
+def test_deployment_runs_one_replica_recreated() -> None:
+    """One replica, replaced with Recreate: kopf is active-passive."""
+    spec = one("Deployment")["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+
+
+def test_deployment_runs_as_the_service_account() -> None:
+    """The pod uses the operator's ServiceAccount."""
+    assert pod_spec()["serviceAccountName"] == NAME
+
+
+def test_deployment_serves_liveness() -> None:
+    """The operator is started with kopf's liveness endpoint."""
+    assert container()["args"] == [f"--liveness={LIVENESS_URL}"]
+
+
+def test_deployment_image_is_pinned() -> None:
+    """The image is the placeholder name with a version tag, never `latest`."""
+    assert container()["image"] == "ghcr.io/statuspage-operator/statuspage-operator:0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        pytest.param("runAsNonRoot", True, id="non-root"),
+        pytest.param("runAsUser", 65532, id="uid"),
+        pytest.param("runAsGroup", 65532, id="gid"),
+        pytest.param("seccompProfile", {"type": "RuntimeDefault"}, id="seccomp"),
+    ],
+)
+def test_pod_security_context(field: str, expected: object) -> None:
+    """The pod runs as uid/gid 65532, non-root, with the RuntimeDefault seccomp profile."""
+    assert pod_spec()["securityContext"][field] == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        pytest.param("readOnlyRootFilesystem", True, id="read-only-root"),
+        pytest.param("allowPrivilegeEscalation", False, id="no-escalation"),
+        pytest.param("capabilities", {"drop": ["ALL"]}, id="no-capabilities"),
+    ],
+)
+def test_container_security_context(field: str, expected: object) -> None:
+    """The container has a read-only root, no privilege escalation, no capabilities."""
+    assert container()["securityContext"][field] == expected
+
+
+def test_container_settings_do_not_undo_the_pod_settings() -> None:
+    """The container does not override the pod's user or seccomp profile."""
+    overridden = {"runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "privileged"}
+    assert overridden.isdisjoint(container()["securityContext"])
+
+
+def test_tmp_is_a_writable_empty_dir() -> None:
+    """/tmp is an emptyDir: the root file system is read-only."""
+    [mount] = container()["volumeMounts"]
+    assert mount["mountPath"] == "/tmp"
+    volumes = {v["name"]: v for v in pod_spec()["volumes"]}
+    assert "emptyDir" in volumes[mount["name"]]
+
+
+def test_resources_request_and_limit_memory_without_a_cpu_limit() -> None:
+    """Requests 100m CPU and 128Mi; limit 256Mi memory and no CPU limit (no throttling)."""
+    assert container()["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"memory": "256Mi"},
+    }
+
+
+@pytest.mark.parametrize("probe", ["startupProbe", "livenessProbe", "readinessProbe"])
+def test_probes_hit_the_liveness_endpoint(probe: str) -> None:
+    """Every probe GETs /healthz on the port the liveness endpoint listens on."""
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    get = container()[probe]["httpGet"]
+    assert get["path"] == "/healthz"
+    assert ports[get["port"]] == 8080
+
+
+# --- image --------------------------------------------------------------------------------------
+
+
+def test_dockerfile_pins_python_by_version() -> None:
+    """Both stages build FROM python:3.11.<patch>-slim-<debian>, never a floating tag."""
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    [image] = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", image)
+    assert re.findall(r"^FROM (\S+)", text, re.MULTILINE) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+
+
+def test_dockerfile_runs_the_operator_as_the_pod_user() -> None:
+    """The image's user is 65532, as in the Deployment, and its entry point is the operator."""
+    text = (REPO_ROOT / "Dockerfile").read_text()
+    assert re.findall(r"^USER (\S+)$", text, re.MULTILINE) == ["65532:65532"]
+    assert re.findall(r"^ENTRYPOINT (.+)$", text, re.MULTILINE) == ['["statuspage-operator"]']
+
+
+def test_lock_pins_every_runtime_dependency() -> None:
+    """requirements.lock pins each dependency of pyproject.toml exactly, within its range."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (REPO_ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for dependency in map(Requirement, project["dependencies"]):
+        version = pins[re.sub(r"[-_.]+", "-", dependency.name).lower()]
+        assert dependency.specifier.contains(version), (dependency, version)
