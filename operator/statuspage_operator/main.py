@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 from collections.abc import Sequence
 
 import kopf
@@ -11,6 +13,7 @@ import prometheus_client
 
 import statuspage_operator.handlers  # noqa: F401  (registers the handlers)
 from statuspage_operator.control import metrics
+from statuspage_operator.k8s.lease import LeaseConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,12 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="watch only this namespace (repeatable); default: all namespaces",
     )
     parser.add_argument(
-        "--peering",
-        metavar="NAME",
-        help="join this KopfPeering (high availability); default: standalone",
+        "--leader-elect",
+        action="store_true",
+        help="run several replicas: only the holder of a Lease acts (default: standalone)",
     )
     parser.add_argument(
-        "--priority", type=int, default=0, help="peering priority (distinct per replica)"
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        help="namespace of the Lease (default: $POD_NAMESPACE, else default)",
+    )
+    parser.add_argument(
+        "--leader-election-id", default="statuspage-operator", help="name of the Lease"
+    )
+    parser.add_argument(
+        "--lease-duration",
+        type=float,
+        default=15.0,
+        help="seconds a standby waits for a silent leader before taking over (default 15)",
     )
     parser.add_argument(
         "--liveness",
@@ -60,13 +74,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     namespaces = args.namespace
     if args.metrics_port:
         prometheus_client.start_http_server(args.metrics_port, registry=metrics.REGISTRY)
+    memo = kopf.Memo()
+    if args.leader_elect:
+        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        memo.lease = LeaseConfig(
+            namespace=args.leader_election_namespace,
+            name=args.leader_election_id,
+            identity=identity,
+            lease_duration=args.lease_duration,
+            renew_deadline=args.lease_duration * 2 / 3,
+            retry_period=max(0.5, args.lease_duration / 7.5),
+        )
+    # kopf's peering pauses only kopf's own handlers; replicas are coordinated by our Lease.
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        priority=args.priority,
+        standalone=True,
         liveness_endpoint=args.liveness,
+        memo=memo,
     )
 
 

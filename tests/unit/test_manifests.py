@@ -26,7 +26,9 @@ NAME = "statuspage-operator"
 SERVICE_ACCOUNT_USER = f"system:serviceaccount:{NAMESPACE}:{NAME}"
 PLURALS = ["statuspages", "components", "maintenancewindows", "statusincidents"]
 LIVENESS_URL = "http://0.0.0.0:8080/healthz"
-SPEC_GUARD_MESSAGE = "the statuspage operator may not write spec; spec belongs to the user and to Git"
+SPEC_GUARD_MESSAGE = (
+    "the statuspage operator may not write spec; spec belongs to the user and to Git"
+)
 
 
 def render(directory: str) -> list[JsonObject]:
