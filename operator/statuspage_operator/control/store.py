@@ -10,6 +10,7 @@ everything related to it before and after the change (its page, its components, 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,9 +51,15 @@ class Record:
     finalizers: tuple[str, ...]
     spec: PageSpec | ComponentSpec | WindowSpec | IncidentSpec | None
     error: InvalidSpecError | None
-    status: dict[str, Any]
+    status_json: str
     window: Window | None = None
     updates: tuple[Update, ...] = ()
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The object's status as last seen (kept as compact JSON: a third of the memory)."""
+        status: dict[str, Any] = json.loads(self.status_json)
+        return status
 
     @property
     def page(self) -> str | None:
@@ -112,7 +119,7 @@ def _parse(key: Key, body: dict[str, Any], previous: Record | None) -> Record:
         finalizers=tuple(meta.get("finalizers") or ()),
         spec=None,
         error=None,
-        status=dict(body.get("status") or {}),
+        status_json=json.dumps(body.get("status") or {}, sort_keys=True, separators=(",", ":")),
     )
     if previous is not None and previous.generation == generation and previous.uid == record.uid:
         record.spec, record.error = previous.spec, previous.error
@@ -199,7 +206,7 @@ class Store:
             or previous.finalizers != record.finalizers
         ):
             return {key} | self._related(previous) | self._related(record)
-        if previous.status != record.status:
+        if previous.status_json != record.status_json:
             # Someone else's status write (ours are applied before their events arrive).
             dirty = {key}
             if kind is Kind.COMPONENT and record.page:
