@@ -27,6 +27,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=builder /opt/venv /opt/venv
 # The numeric user of distroless' "nonroot"; the Deployment's securityContext says the same.
 USER 65532:65532
-# kopf's liveness endpoint, when started with --liveness=http://0.0.0.0:8080/healthz.
-EXPOSE 8080
+# kopf's liveness endpoint (with --liveness=http://0.0.0.0:8080/healthz) and Prometheus metrics.
+EXPOSE 8080 9090
 ENTRYPOINT ["statuspage-operator"]

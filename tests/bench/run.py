@@ -458,6 +458,11 @@ def main() -> None:
                 f"{time.monotonic() - restarted:.1f} s",
                 "(target <= 30 s)",
             )
+            time.sleep(3)
+            assert operator.process is not None
+            rss, peak = rss_mb(operator.process.pid)
+            report(f"operator RSS after the restart, {held} windows held", f"{rss:.0f} MB")
+            report("  peak RSS (VmHWM) since the restart", f"{peak:.0f} MB")
 
         # -- the floor: the same number of status writes, from a bare client ------------------
         # With the operator stopped, patch the burst windows' status as fast as 16 threads can:

@@ -25,6 +25,8 @@ GITOPS = ROOT / "manifests" / "gitops"
 RESOURCES = {"StatusPage": "sp", "Component": "comp", "MaintenanceWindow": "mw"}
 HOLD = '{"metadata":{"finalizers":["example.com/hold"]}}'
 RELEASE = '{"metadata":{"finalizers":null}}'
+# The order Flux evaluates the expressions in; the first true one decides.
+FLUX_ORDER = (("inProgress", "InProgress"), ("failed", "Failed"), ("current", "Current"))
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -77,17 +79,11 @@ def cel(expression: str, obj: dict[str, Any]) -> bool:
 
 def flux_health(obj: dict[str, Any]) -> str:
     """Flux's verdict: a stale observedGeneration first, then inProgress, failed, current."""
-    status = obj.get("status") or {}
-    if "observedGeneration" in status and status["observedGeneration"] != obj["metadata"].get(
-        "generation"
-    ):
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    if observed is not None and observed != obj["metadata"].get("generation"):
         return "InProgress"
     exprs = flux_exprs()[obj["kind"]]
-    for field, verdict in (
-        ("inProgress", "InProgress"),
-        ("failed", "Failed"),
-        ("current", "Current"),
-    ):
+    for field, verdict in FLUX_ORDER:
         if field in exprs and cel(exprs[field], obj):
             return verdict
     return "InProgress"

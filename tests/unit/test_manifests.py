@@ -305,3 +305,16 @@ def test_lock_pins_every_runtime_dependency() -> None:
     for dependency in map(Requirement, project["dependencies"]):
         version = pins[re.sub(r"[-_.]+", "-", dependency.name).lower()]
         assert dependency.specifier.contains(version), (dependency, version)
+
+
+# --- GitOps snippets ----------------------------------------------------------------------------
+
+
+def test_flux_health_covers_each_kind_alike() -> None:
+    """flux-health.yaml has one entry per kind, all with the same three expressions."""
+    kustomization = yaml.safe_load((BASE_DIR / "gitops" / "flux-health.yaml").read_text())
+    entries = kustomization["spec"]["healthCheckExprs"]
+    assert sorted(e["kind"] for e in entries) == sorted(KINDS)
+    assert {e["apiVersion"] for e in entries} == {"statuspage.dev/v1alpha1"}
+    exprs = {(e["inProgress"], e["failed"], e["current"]) for e in entries}
+    assert len(exprs) == 1

@@ -10,9 +10,10 @@ already there the second time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,7 +60,8 @@ class Engine:
         self._workers = workers
         self._failures: dict[Key, int] = {}
         self._events: asyncio.Queue[tuple[dict[str, str], str, str, bool]] = asyncio.Queue()
-        self._locks: dict[Key, asyncio.Lock] = {}
+        # Per-key locks, kept only while someone holds or waits for them (memory at 10,000).
+        self._locks: dict[Key, tuple[asyncio.Lock, list[int]]] = {}
         self.synced = asyncio.Event()
         metrics.register_components(self._component_statuses)
         self.reconciles = 0
@@ -193,13 +195,23 @@ class Engine:
             finally:
                 self.queue.done(key)
 
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, key: Key) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[key]
+
     async def _reconcile(self, key: Key) -> None:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._exclusive(key):
             record = self.store.get(key)
             if record is None:
                 self._failures.pop(key, None)
-                self._locks.pop(key, None)
                 return
             self.reconciles += 1
             metrics.count_reconcile(key.kind)
