@@ -49,6 +49,8 @@ def kube(cluster: LocalCluster) -> Kube:
     admin.run("apply", "-k", str(ROOT / "crds"))
     admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
     admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
+    # The admission policy that denies the operator any spec write: every e2e test proves it.
+    admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "spec-guard.yaml"))
     admin.run(
         "create",
         "clusterrolebinding",

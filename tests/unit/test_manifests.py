@@ -89,13 +89,15 @@ def test_base_contains_no_samples() -> None:
 
 
 def test_base_contains_exactly_the_install() -> None:
-    """Namespace, ServiceAccount, ClusterRole, ClusterRoleBinding, Deployment and the policy."""
+    """Namespace, ServiceAccount, RBAC (with the lease Role), Deployment and the policy."""
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
         "Namespace",
+        "Role",
+        "RoleBinding",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
@@ -196,11 +198,28 @@ def test_spec_guard_binding_denies() -> None:
 # --- Deployment ---------------------------------------------------------------------------------
 
 
-def test_deployment_runs_one_replica_recreated() -> None:
-    """One replica, replaced with Recreate: kopf is active-passive."""
+def test_deployment_runs_two_replicas_with_leader_election() -> None:
+    """Two replicas, one active: they elect a leader on a Lease in their own namespace."""
     spec = one("Deployment")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert "--leader-elect" in container()["args"]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container()["env"]}
+    assert env == {"POD_NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"}
+
+
+def test_lease_role_is_namespaced_and_minimal() -> None:
+    """Leases only, in the operator's namespace, bound to its ServiceAccount."""
+    role = one("Role", "statuspage-operator-leader-election")
+    assert role["metadata"]["namespace"] == "statuspage-system"
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+    subjects = one("RoleBinding", "statuspage-operator-leader-election")["subjects"]
+    assert subjects == [{"kind": "ServiceAccount", "name": NAME, "namespace": "statuspage-system"}]
 
 
 def test_deployment_runs_as_the_service_account() -> None:
@@ -210,7 +229,7 @@ def test_deployment_runs_as_the_service_account() -> None:
 
 def test_deployment_serves_liveness() -> None:
     """The operator is started with kopf's liveness endpoint."""
-    assert container()["args"] == [f"--liveness={LIVENESS_URL}"]
+    assert f"--liveness={LIVENESS_URL}" in container()["args"]
 
 
 def test_deployment_image_is_pinned() -> None:

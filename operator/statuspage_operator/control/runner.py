@@ -62,6 +62,16 @@ class Runner:
             )
         return ", ".join(f"{self.engine.store.count(kind)} {kind}" for kind in Kind)
 
+    def check_health(self) -> None:
+        """Raise if a part that should run forever has stopped (the liveness probe asks)."""
+        dead = [str(informer.kind) for informer in self._informers if not informer.alive]
+        if dead:
+            raise RuntimeError(f"watch of {', '.join(dead)} stopped")
+        for task in (self._task, self._engine_task):
+            if task is not None and task.done():
+                failure = None if task.cancelled() else task.exception()
+                raise RuntimeError(f"{task.get_name()} stopped: {failure!r}")
+
     async def stop(self) -> None:
         """Stop electing (releasing the lease), the engine, the watches and the client."""
         for task in (self._task, self._engine_task):

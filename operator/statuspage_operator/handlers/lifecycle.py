@@ -39,10 +39,11 @@ async def on_operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.probe(id="engine")
 def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
-    """Liveness detail: the engine's queue and counters."""
+    """Liveness: fails (kopf answers 500) when the engine or a watch has died; else counters."""
     runner: Runner | None = getattr(memo, "runner", None)
     if runner is None:
         return {}
+    runner.check_health()
     engine = runner.engine
     return {
         "queued": len(engine.queue),

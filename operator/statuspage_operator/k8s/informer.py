@@ -39,6 +39,7 @@ class Informer:
         self._sink = sink
         self._stopped = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._known: set[tuple[str, str]] = set()
 
     def list_objects(self) -> tuple[list[dict[str, Any]], str]:
@@ -70,10 +71,15 @@ class Informer:
     def start(self, version: str) -> None:
         """Watch from `version` in a daemon thread until stop()."""
         self._loop = asyncio.get_running_loop()
-        thread = threading.Thread(
+        self._thread = threading.Thread(
             target=self._run, args=(version,), name=f"watch-{self._kind}", daemon=True
         )
-        thread.start()
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the watch thread still runs (it retries every error, so it should)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         """Stop at the next event or server timeout."""
