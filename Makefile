@@ -12,7 +12,7 @@ export PYTHONPATH := $(CURDIR)/tests
 .PHONY: help install controlplane lint test test-unit test-e2e verify run cluster-up cluster-down bench
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed ## Create .venv and install the package with its dev tools
 
-controlplane: ## Build etcd, kube-apiserver, kube-controller-manager (cached in ~/.cache; first time ~5-20 min)
+controlplane: ## Build etcd, kube-apiserver, kube-controller-manager (cached in ~/.cache; first time ~9 min)
 	@bash tests/controlplane/build.sh >/dev/null
 
 lint: install ## ruff, ruff format, mypy strict, import-linter
@@ -48,7 +48,7 @@ cluster-up: install controlplane ## Start the local control plane in the backgro
 cluster-down: install ## Stop the local control plane and remove its files
 	$(BIN)/python -m controlplane down --state $(STATE)
 
-run: install ## Run the operator: on $$KUBECONFIG if set, else on the local control plane with the sample page
+run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on the local control plane with the sample page
 	@if [ -z "$$KUBECONFIG" ]; then \
 	  $(MAKE) --no-print-directory cluster-up && export KUBECONFIG=$(LOCAL_KUBECONFIG); \
 	  echo "using the local control plane: export KUBECONFIG=$(LOCAL_KUBECONFIG)"; \
