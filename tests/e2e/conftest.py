@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries
-from e2e.kube import Kube, wait_for
+from e2e.kube import Kube, component, wait_for
+from e2e.objects import make_component, make_page
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = str(Path(sys.executable).parent / "statuspage-operator")
@@ -136,3 +137,11 @@ def namespace(kube: Kube) -> Iterator[str]:
     kube.run("create", "namespace", name)
     yield name
     kube.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def page(kube: Kube, namespace: str) -> str:
+    """A page `example` with two components, api and db, reconciled."""
+    kube.apply(namespace, make_page(), make_component("api"), make_component("db"))
+    wait_for(lambda: component(kube, namespace, "db") == "Operational", what="components ready")
+    return "example"

@@ -104,3 +104,8 @@ def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
         if entry.get("type") == kind:
             return dict(entry)
     return {}
+
+
+def component(kube: Kube, namespace: str, name: str) -> str | None:
+    """A component's status as the operator last wrote it."""
+    return kube.status("comp", name, namespace).get("status")

@@ -8,15 +8,10 @@ import time
 import pytest
 
 from e2e.conftest import OperatorProcess
-from e2e.kube import Kube, condition, wait_for
-from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
+from e2e.kube import Kube, component, condition, wait_for
+from e2e.objects import in_seconds, make_incident, make_window
 
 pytestmark = pytest.mark.usefixtures("operator")
-
-
-def component(kube: Kube, namespace: str, name: str) -> str | None:
-    """A component's status."""
-    return kube.status("comp", name, namespace).get("status")
 
 
 def append(kube: Kube, namespace: str, name: str, status: str, message: str) -> None:
@@ -25,14 +20,6 @@ def append(kube: Kube, namespace: str, name: str, status: str, message: str) -> 
         {"op": "add", "path": "/spec/updates/-", "value": {"status": status, "message": message}}
     ]
     kube.run("patch", "si", name, "-n", namespace, "--type=json", "-p", json.dumps(patch))
-
-
-@pytest.fixture
-def page(kube: Kube, namespace: str) -> str:
-    """A page with components api and db."""
-    kube.apply(namespace, make_page(), make_component("api"), make_component("db"))
-    wait_for(lambda: component(kube, namespace, "db") == "Operational", what="components ready")
-    return "example"
 
 
 def test_incident_degrades_its_components(kube: Kube, namespace: str, page: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from e2e.kube import KUBECTL, Kube, wait_for
+from e2e.kube import KUBECTL, Kube, component, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window, stamp
 
 BIN = Path(sys.executable).parent
@@ -59,11 +59,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     """The output of a run that must succeed."""
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def component(kube: Kube, namespace: str, name: str) -> str | None:
-    """A component's status."""
-    return kube.status("comp", name, namespace).get("status")
 
 
 def incident(kube: Kube, namespace: str, name: str) -> dict[str, Any]:

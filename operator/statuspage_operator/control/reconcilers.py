@@ -7,10 +7,10 @@ as soon as they stop, so deleting a completed window or a resolved incident neve
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from statuspage_operator.api.conditions import Reason, Verdict, missing_message
-from statuspage_operator.api.names import Kind
+from statuspage_operator.api.names import FINALIZER, Kind
 from statuspage_operator.api.specs import (
     ComponentSpec,
     IncidentSpec,
@@ -83,6 +83,7 @@ async def _release(engine: Engine, record: Record) -> None:
 
 
 LATENESS_HORIZON = 60.0
+FINALIZER_GRACE = timedelta(seconds=2)
 
 _WINDOW_EVENTS = {
     WindowPhase.IN_PROGRESS: Reason.MAINTENANCE_STARTED,
@@ -127,10 +128,17 @@ async def reconcile_window(engine: Engine, record: Record, now: datetime) -> Non
         _observe_lateness(state, old_phase, now)
     if verdict.reason is not Reason.RECONCILED and _condition_changed(record, verdict):
         engine.event(record, verdict.reason, verdict.message, warning=True)
-    if not holds:
-        current = engine.store.get(record.key) or record
-        await engine.ensure_finalizer(current, wanted=False)
-    engine.scheduler.schedule(record.key, state.next_edge)
+    next_check = state.next_edge
+    if not holds and FINALIZER in record.finalizers:
+        if moved:
+            # At an edge the status goes first; the finalizer comes off a moment later, so a
+            # thousand windows ending together cost one write each at the instant, not two.
+            later = now + FINALIZER_GRACE
+            next_check = later if next_check is None else min(next_check, later)
+        else:
+            current = engine.store.get(record.key) or record
+            await engine.ensure_finalizer(current, wanted=False)
+    engine.scheduler.schedule(record.key, next_check)
 
 
 def _observe_lateness(state: WindowState, old_phase: object, now: datetime) -> None:

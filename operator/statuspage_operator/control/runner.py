@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 
@@ -48,10 +49,8 @@ class Runner:
 
     async def start(self) -> str:
         """List every kind into the store, start the watches, then the engine or the election."""
-        loop = asyncio.get_running_loop()
         for informer in self._informers:
-            items, version = await loop.run_in_executor(None, informer.prime)
-            self.engine.prime(informer.kind, items)
+            version = await informer.prime(functools.partial(self.engine.prime, informer.kind))
             informer.start(version)
         _release_free_memory()
         if self._elector is None:
