@@ -419,8 +419,20 @@ def main() -> None:
                 f"burst of {args.burst}: all windows Completed after end",
                 f"{last_done * 1000:.0f} ms",
             )
-            time.sleep(3)
+            # Events and finalizer removals trail the status writes: count once writes settle.
             after = apiserver_counters(kube)
+            for _ in range(20):
+                time.sleep(2)
+                settled, after = after, apiserver_counters(kube)
+                if all(
+                    delta(settled, after, verb, resource, sub) == 0
+                    for verb, resource, sub in (
+                        ("POST", "events", ""),
+                        ("PATCH", "maintenancewindows", ""),
+                        ("PATCH", "maintenancewindows", "status"),
+                    )
+                ):
+                    break
             status_writes = delta(before, after, "PATCH", "maintenancewindows", "status")
             meta_writes = delta(before, after, "PATCH", "maintenancewindows")
             events = delta(before, after, "POST", "events")
