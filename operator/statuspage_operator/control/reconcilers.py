@@ -93,7 +93,7 @@ _WINDOW_EVENTS = {
 
 
 async def reconcile_window(engine: Engine, record: Record, now: datetime) -> None:
-    """Phase from spec and now; finalizer while in progress; reschedule at the next edge."""
+    """Phase from spec and now; finalizer while it can change components; the next edge."""
     if record.deleting:
         await _release(engine, record)
         return
