@@ -109,3 +109,12 @@ def test_invalid_spec_is_kept_with_its_error() -> None:
     assert record is not None
     assert record.error is not None
     assert "spec.startTime" in str(record.error)
+
+
+def test_page_spec_edit_dirties_only_the_page() -> None:
+    """A new page title recomputes the page, not every component and window of it."""
+    store = Store()
+    store.apply(Kind.PAGE, "ADDED", body("StatusPage", "p", {"title": "P"}))
+    store.apply(Kind.WINDOW, "ADDED", window("w", ["a"]))
+    edited = body("StatusPage", "p", {"title": "Q"}, rv=2, generation=2)
+    assert store.apply(Kind.PAGE, "MODIFIED", edited) == {key(Kind.PAGE, "p")}

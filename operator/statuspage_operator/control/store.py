@@ -200,6 +200,9 @@ class Store:
         self._index(record)
         if previous is None or previous.uid != record.uid:
             return {key} | self._related(record)
+        if kind is Kind.PAGE and previous.deleting == record.deleting:
+            # What a page's members show depends on the page existing, not on its spec.
+            return {key} if previous.generation != record.generation else set()
         if (
             previous.generation != record.generation
             or previous.deleting != record.deleting
