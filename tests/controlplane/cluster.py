@@ -42,7 +42,8 @@ def build_binaries() -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nobody listens on at 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -106,7 +107,7 @@ class LocalCluster:
         service_accounts = service_account_keys(pki)
         try:
             etcd_url = self._start_etcd()
-            port = _free_port()
+            port = free_port()
             self.server = f"https://127.0.0.1:{port}"
             self._start_apiserver(port, etcd_url, ca, serving, service_accounts)
             self.kubeconfig = self.workdir / "kubeconfig"
@@ -163,7 +164,7 @@ class LocalCluster:
 
     def _start_etcd(self) -> str:
         assert self.workdir is not None
-        client, peer = _free_port(), _free_port()
+        client, peer = free_port(), free_port()
         url = f"http://127.0.0.1:{client}"
         self._spawn(
             "etcd",

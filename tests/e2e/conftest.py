@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries
+from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries, free_port
 from e2e.kube import Kube, component, wait_for
 from e2e.objects import make_component, make_page
 
@@ -27,13 +26,6 @@ CRD_NAMES = [
     f"crd/{plural}.statuspage.dev"
     for plural in ("statuspages", "components", "maintenancewindows", "statusincidents")
 ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +67,7 @@ class OperatorProcess:
         self.kube = Kube(kubeconfig, "operator")
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.extra_args: list[str] = []
 
     def start(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -191,3 +192,16 @@ def kubectl() -> str:
     if found is None:
         raise FileNotFoundError("kubectl: not in the virtualenv nor on PATH")
     return found
+
+
+def kustomize(directory: Path) -> list[JsonObject]:
+    """Return the objects `kubectl kustomize` renders from a directory."""
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import copy
 import re
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from unit.crd_schema import (
     API_VERSION,
@@ -23,7 +21,7 @@ from unit.crd_schema import (
     JsonObject,
     crd_files,
     crd_version,
-    kubectl,
+    kustomize,
     load_crd,
     load_documents,
     openapi_schema,
@@ -226,19 +224,6 @@ def sample(kind: str, name: str | None = None) -> JsonObject:
             if doc["kind"] == kind and name in (None, doc["metadata"]["name"]):
                 return copy.deepcopy(doc)
     raise LookupError(f"no sample {kind} {name or ''}")
-
-
-def kustomize(directory: Path) -> list[JsonObject]:
-    """Return the objects `kubectl kustomize` renders from a directory."""
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
 
 
 # --- CRD metadata -------------------------------------------------------------------------------

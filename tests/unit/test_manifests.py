@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-import subprocess
 import tomllib
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from unit.crd_schema import KINDS, REPO_ROOT, SAMPLES_DIR, kubectl
+from unit.crd_schema import KINDS, REPO_ROOT, SAMPLES_DIR, kustomize
 
 JsonObject = dict[str, Any]
 
@@ -31,22 +30,9 @@ SPEC_GUARD_MESSAGE = (
 )
 
 
-def render(directory: str) -> list[JsonObject]:
-    """The objects `kubectl kustomize` renders from a directory of the repo (offline)."""
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(REPO_ROOT / directory)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
-
-
 @functools.cache
 def _base() -> tuple[JsonObject, ...]:
-    return tuple(render("manifests"))
+    return tuple(kustomize(BASE_DIR))
 
 
 def base() -> list[JsonObject]:
@@ -118,7 +104,7 @@ def test_namespaced_objects_live_in_the_operator_namespace(kind: str) -> None:
 
 def test_samples_contain_no_namespace() -> None:
     """`kubectl kustomize manifests/samples` creates no Namespace: the user picks one."""
-    rendered = render(str(SAMPLES_DIR.relative_to(REPO_ROOT)))
+    rendered = kustomize(SAMPLES_DIR)
     assert rendered
     assert "Namespace" not in {d["kind"] for d in rendered}
 
