@@ -62,7 +62,6 @@ class Engine:
         self._events: asyncio.Queue[tuple[dict[str, str], str, str, bool]] = asyncio.Queue()
         # Per-key locks, kept only while someone holds or waits for them (memory at 10,000).
         self._locks: dict[Key, tuple[asyncio.Lock, list[int]]] = {}
-        self.synced = asyncio.Event()
         metrics.register_components(self._component_statuses)
         self.reconciles = 0
         self.errors = 0
@@ -154,7 +153,6 @@ class Engine:
         """Run the workers, the scheduler and the periodic resync until cancelled."""
         self.queue.add(self.store.keys([Kind.WINDOW, Kind.INCIDENT]))
         self.queue.add(self.store.keys([Kind.COMPONENT, Kind.PAGE]))
-        self.synced.set()
         tasks = [
             asyncio.create_task(self._worker(), name=f"worker-{i}") for i in range(self._workers)
         ]

@@ -50,7 +50,6 @@ class Client:
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
-        self.writes = 0
 
     def close(self) -> None:
         """Stop the thread pool."""
@@ -71,7 +70,6 @@ class Client:
         self, kind: Kind, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:
         """Merge-patch `.status`; returns the object as stored."""
-        self.writes += 1
         body = {"status": status}
 
         def call() -> dict[str, Any]:
@@ -93,7 +91,6 @@ class Client:
         resource_version: str,
     ) -> dict[str, Any]:
         """Replace metadata.finalizers, guarded by resourceVersion (409 if it moved)."""
-        self.writes += 1
         body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
 
         def call() -> dict[str, Any]:
@@ -116,7 +113,6 @@ class Client:
         warning: bool = False,
     ) -> None:
         """Record a core/v1 Event on an object; failures are logged, never raised."""
-        self.writes += 1
         stamp = format_time(now)
         event = client.CoreV1Event(
             metadata=client.V1ObjectMeta(
