@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import socket
+import sys
 from collections.abc import Sequence
 
 import kopf
@@ -13,7 +16,10 @@ import prometheus_client
 
 import statuspage_operator.handlers  # noqa: F401  (registers the handlers)
 from statuspage_operator.control import metrics
-from statuspage_operator.k8s.lease import LeaseConfig
+from statuspage_operator.k8s.client import load_config
+from statuspage_operator.k8s.lease import LeaderElector, LeaseConfig
+
+logger = logging.getLogger("statuspage_operator")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +69,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """kopf's operator until it stops (a signal, or `stop`); says when it is watching."""
+    ready = asyncio.Event()
+
+    async def announce_ready() -> None:
+        await ready.wait()
+        logger.info("watching StatusPage, Component, MaintenanceWindow, StatusIncident")
+
+    announcer = asyncio.create_task(announce_ready())
+    try:
+        await kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace,
+            # One active replica: standalone, or the Lease holder (see _elected).
+            standalone=True,
+            liveness_endpoint=args.liveness,
+            stop_flag=stop,
+            ready_flag=ready,
+        )
+    finally:
+        announcer.cancel()
+
+
+async def _elected(args: argparse.Namespace) -> int:
+    """Run the operator only while holding the Lease; exit when it is lost.
+
+    kopf has no Lease support; its peering would need its own CRD and a 60 s lifetime before a
+    standby notices. A Lease gating `kopf.operator(stop_flag=...)` is what kube-controller-manager
+    does: the standby waits cold, and a leader that loses the Lease stops and exits, so Kubernetes
+    restarts it as a fresh standby.
+    """
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    lease = LeaseConfig(
+        namespace=args.leader_election_namespace,
+        name=args.leader_election_id,
+        identity=identity,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.lease_duration * 2 / 3,
+        retry_period=max(0.5, args.lease_duration / 7.5),
+    )
+    elector = LeaderElector(load_config(), lease)
+    stop = asyncio.Event()
+    lost = asyncio.Event()
+    operator: asyncio.Task[None] | None = None
+
+    async def lead() -> None:
+        nonlocal operator
+        metrics.LEADER.set(1)
+        operator = asyncio.create_task(_serve(args, stop), name="kopf")
+
+    async def step_down() -> None:
+        metrics.LEADER.set(0)
+        lost.set()
+        stop.set()
+
+    logger.info("standing by for the lease %s/%s", lease.namespace, lease.name)
+    election = asyncio.create_task(elector.run(lead, step_down), name="election")
+    signalled = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, signalled.cancel)
+    while operator is None and not signalled.done():
+        await asyncio.wait({election, signalled}, timeout=0.2, return_when="FIRST_COMPLETED")
+    if operator is not None:
+        # kopf handles SIGTERM itself from here on; it returns when stopped.
+        await asyncio.wait({operator, election}, return_when="FIRST_COMPLETED")
+        stop.set()
+        await asyncio.gather(operator, return_exceptions=True)
+    election.cancel()
+    await asyncio.gather(election, return_exceptions=True)
+    return 1 if lost.is_set() else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
@@ -71,28 +149,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.verbose:
         # One line per watch event drowns the transitions at 10,000 windows.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    namespaces = args.namespace
     if args.metrics_port:
         prometheus_client.start_http_server(args.metrics_port, registry=metrics.REGISTRY)
-    memo = kopf.Memo()
     if args.leader_elect:
-        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-        memo.lease = LeaseConfig(
-            namespace=args.leader_election_namespace,
-            name=args.leader_election_id,
-            identity=identity,
-            lease_duration=args.lease_duration,
-            renew_deadline=args.lease_duration * 2 / 3,
-            retry_period=max(0.5, args.lease_duration / 7.5),
-        )
-    # kopf's peering pauses only kopf's own handlers; replicas are coordinated by our Lease.
-    kopf.run(
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=True,
-        liveness_endpoint=args.liveness,
-        memo=memo,
-    )
+        sys.exit(asyncio.run(_elected(args)))
+    metrics.LEADER.set(1)
+    asyncio.run(_serve(args, asyncio.Event()))
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ class OperatorProcess:
         self.extra_args: list[str] = []
 
     def start(self) -> None:
-        """Start the operator and wait until its engine has listed everything."""
+        """Start the operator and wait until kopf watches (or, as a standby, waits for the Lease)."""
         started = len(self.log.read_text(errors="replace")) if self.log.exists() else 0
         args = [OPERATOR, f"--metrics-port={self.metrics_port}", *self.extra_args]
         if os.environ.get("OPERATOR_DEBUG"):
@@ -83,11 +83,11 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 env={**self.kube.env(), "PYTHONUNBUFFERED": "1"},
             )
-        wait_for(
-            lambda: "listed" in self.log.read_text(errors="replace")[started:],
-            timeout=60,
-            what="the operator to list the cluster",
-        )
+        def ready() -> bool:
+            text = self.log.read_text(errors="replace")[started:]
+            return "watching StatusPage" in text or "standing by for the lease" in text
+
+        wait_for(ready, timeout=60, what="the operator to start watching")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop it (SIGTERM) or kill it (SIGKILL)."""

@@ -71,14 +71,17 @@ STATUS_FIELDS = {
         "activeMaintenances",
         "conditions",
         "observedGeneration",
+        "notices",
     },
     "Component": {
         "status",
         "activeMaintenanceWindows",
         "unresolvedIncidents",
         "lastStatusChangeTime",
+        "history",
         "conditions",
         "observedGeneration",
+        "notices",
     },
     "MaintenanceWindow": {
         "phase",
@@ -89,6 +92,7 @@ STATUS_FIELDS = {
         "completedAt",
         "conditions",
         "observedGeneration",
+        "notices",
     },
     "StatusIncident": {
         "phase",
@@ -97,6 +101,7 @@ STATUS_FIELDS = {
         "lastUpdateTime",
         "conditions",
         "observedGeneration",
+        "notices",
     },
 }
 

@@ -1,9 +1,13 @@
-"""kopf glue: settings, the engine's life cycle, liveness. The only package that imports kopf.
+"""kopf glue, one module per kind: the map of the operator, and the only package importing kopf.
 
-kopf runs the operator (start-up, clean-up, probes, peering, logging). Our objects are watched by
-the engine's own informers, not by kopf's per-object machinery (see k8s/informer.py for why).
+- lifecycle.py   @kopf.on.startup / on.cleanup / on.probe: settings, the runtime, liveness
+- windows.py     @kopf.daemon per window that can still change: edges at the instant;
+                 @kopf.on.event: the view, waking daemons; @kopf.on.delete: effect off first
+- incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
+- components.py  @kopf.on.event: the view; recompute the component and its page
+- pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
 """
 
-from statuspage_operator.handlers import lifecycle
+from statuspage_operator.handlers import components, incidents, lifecycle, pages, windows
 
-__all__ = ["lifecycle"]
+__all__ = ["components", "incidents", "lifecycle", "pages", "windows"]

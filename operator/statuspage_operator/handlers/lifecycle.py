@@ -1,4 +1,4 @@
-"""Operator start and stop: kopf settings, then the runner (informers, engine, election)."""
+"""Operator start and stop: kopf's settings, the runtime every handler uses, liveness."""
 
 from __future__ import annotations
 
@@ -6,48 +6,60 @@ from typing import Any
 
 import kopf
 
-from statuspage_operator.api.names import GROUP
-from statuspage_operator.control.runner import Runner
-from statuspage_operator.k8s.client import load_config
+from statuspage_operator.api.names import FINALIZER, GROUP
+from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.k8s.client import Client, load_config
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base at all: we have no on.create/on.update/on.resume handlers to feed one.
+
+    kopf stores `last-handled-configuration` for any object an on.delete handler matches, which
+    is an annotation patch per window and incident and per spec change, for nothing.
+    """
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        """Nothing was stored."""
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Store nothing."""
 
 
 @kopf.on.startup()
 async def on_operator_startup(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    """Keep kopf's bookkeeping under our group; list everything; start the engine or election."""
-    settings.persistence.finalizer = f"{GROUP}/kopf-finalizer"
+    """Keep kopf's bookkeeping under our group; make the runtime the handlers share."""
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration"
-    )
-    # Our Events carry our reasons; kopf's own per-handler Events would only add noise.
+    settings.persistence.diffbase_storage = NoDiffBase()
+    # Our Events carry our reasons and fixed names (control/writer.py); kopf's would be noise.
     settings.posting.enabled = False
-    runner = Runner(load_config(), memo.get("lease"))
-    listed = await runner.start()
-    logger.info("listed %s", listed)
-    memo.runner = runner
+    # A dead watch stream is noticed within a minute, not left hanging.
+    settings.watching.client_timeout = 300
+    settings.watching.server_timeout = 240
+    memo.runtime = Runtime(Client(load_config()))
+    logger.info("statuspage operator starting")
 
 
 @kopf.on.cleanup()
 async def on_operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Release the lease, stop the engine, the watches and the thread pool."""
-    runner: Runner | None = getattr(memo, "runner", None)
-    if runner is not None:
-        await runner.stop()
+    """Let pending Events go out; stop the client's threads."""
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        await runtime.close()
 
 
-@kopf.on.probe(id="engine")
-def engine_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
-    """Liveness: fails (kopf answers 500) when the engine or a watch has died; else counters."""
-    runner: Runner | None = getattr(memo, "runner", None)
-    if runner is None:
-        return {}
-    runner.check_health()
-    engine = runner.engine
+@kopf.on.probe(id="view")
+def view_probe(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    """Liveness (kopf answers 500 if this raises): what the operator holds in memory."""
+    runtime: Runtime = memo.runtime
+    view = runtime.view
     return {
-        "queued": len(engine.queue),
-        "scheduled": len(engine.scheduler),
-        "reconciles": engine.reconciles,
-        "errors": engine.errors,
+        "pages": len(view.pages),
+        "components": len(view.components),
+        "liveWindows": len(view.windows),
+        "openIncidents": len(view.incidents),
+        "daemons": len(view.wakers),
     }

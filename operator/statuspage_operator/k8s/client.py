@@ -1,7 +1,9 @@
-"""The few API calls the operator makes itself: status and finalizer patches, and Events.
+"""The API calls the operator makes itself, where kopf's timing is wrong for us.
 
-kopf's patch-on-return does not fit a scheduler that writes other objects' status, so these go
-through the official client, in a thread pool sized for bursts (1,000 windows starting at once).
+kopf applies a handler's `patch` when the handler returns: a daemon sleeping until its window's
+end, or a window's handler writing its components' status, needs its writes now. Events need
+fixed names (posting twice must be harmless), which kopf's event poster does not give. These go
+through the official client in a thread pool sized for bursts (1,000 windows starting at once).
 """
 
 from __future__ import annotations
@@ -82,42 +84,23 @@ class Client:
 
         return await self._run(call)
 
-    async def set_finalizers(
-        self,
-        kind: Kind,
-        namespace: str,
-        name: str,
-        finalizers: list[str],
-        resource_version: str,
-    ) -> dict[str, Any]:
-        """Replace metadata.finalizers, guarded by resourceVersion (409 if it moved)."""
-        body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
-
-        def call() -> dict[str, Any]:
-            return cast(
-                dict[str, Any],
-                self._custom.patch_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURALS[kind], name, body
-                ),
-            )
-
-        return await self._run(call)
-
     async def post_event(
         self,
         ref: dict[str, str],
+        name: str,
         reason: str,
         message: str,
-        now: datetime,
+        at: datetime,
         *,
         warning: bool = False,
-    ) -> None:
-        """Record a core/v1 Event on an object; failures are logged, never raised."""
-        stamp = format_time(now)
+    ) -> bool:
+        """Create a core/v1 Event with a fixed name; False if it already exists (posted before).
+
+        Other failures are logged and swallowed: an Event is worth a retry, never a crash.
+        """
+        stamp = format_time(at)
         event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(
-                generate_name=f"{ref['name']}.", namespace=ref["namespace"]
-            ),
+            metadata=client.V1ObjectMeta(name=name, namespace=ref["namespace"]),
             involved_object=client.V1ObjectReference(
                 api_version=API_VERSION,
                 kind=ref["kind"],
@@ -137,17 +120,12 @@ class Client:
         )
         try:
             await self._run(lambda: self._core.create_namespaced_event(ref["namespace"], event))
+        except ConflictError:
+            return False
         except ApiException as error:
             # A namespace being deleted refuses new Events; that is expected, not a problem.
             terminating = error.status == 403 and "being terminated" in str(error.body)
-            logger.log(
-                logging.DEBUG if terminating else logging.WARNING,
-                "could not post event %s on %s/%s: %s %s",
-                reason,
-                ref["namespace"],
-                ref["name"],
-                error.status,
-                error.reason,
-            )
-        except (NotFoundError, ConflictError) as error:
-            logger.warning("could not post event %s on %s: %s", reason, ref["name"], error)
+            if not terminating:
+                raise
+            logger.debug("namespace %s is terminating: Event %s dropped", ref["namespace"], name)
+        return True

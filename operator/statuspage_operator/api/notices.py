@@ -1,0 +1,88 @@
+"""Notices: what a status change announces (an Event now, subscriber notifications later).
+
+A change and its notices are written in one status patch (`status.notices`), so a restart finds
+what is still to be announced. Each notice carries the name of its Event, derived from the object's
+uid and the notice itself: posting it twice makes the API server answer AlreadyExists, so a notice
+is announced once whatever crashes in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from statuspage_operator.api.times import format_time, parse_time
+
+# Events live one hour in the API server (--event-ttl): a notice older than this is not replayed,
+# as its Event may be gone and posting it again would repeat it.
+REPLAY_HORIZON = timedelta(minutes=50)
+MAX_MESSAGE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One announcement of a change: an Event's reason, message, type and its stable name."""
+
+    reason: str
+    message: str
+    at: datetime
+    event: str
+    warning: bool = False
+
+    def to_status(self) -> dict[str, str]:
+        """The notice as kept in `status.notices`."""
+        return {
+            "reason": self.reason,
+            "message": self.message,
+            "type": "Warning" if self.warning else "Normal",
+            "at": format_time(self.at),
+            "event": self.event,
+        }
+
+
+def event_name(name: str, uid: str, reason: str, at: datetime, index: int) -> str:
+    """`<object>.<16 hex>`: the same notice always gets the same Event name."""
+    digest = hashlib.sha256(f"{uid}/{reason}/{format_time(at)}/{index}".encode()).hexdigest()
+    return f"{name[:200]}.{digest[:16]}"
+
+
+def make_notices(
+    name: str, uid: str, at: datetime, items: Iterable[tuple[str, str, bool]]
+) -> list[Notice]:
+    """Notices from (reason, message, warning) triples made by one change at `at`."""
+    return [
+        Notice(reason, message[:MAX_MESSAGE], at, event_name(name, uid, reason, at, i), warning)
+        for i, (reason, message, warning) in enumerate(items)
+    ]
+
+
+def parse_notices(status: Mapping[str, Any]) -> list[Notice]:
+    """The notices recorded in a status (malformed entries are skipped)."""
+    notices = []
+    for entry in status.get("notices") or ():
+        try:
+            notices.append(
+                Notice(
+                    reason=str(entry["reason"]),
+                    message=str(entry["message"]),
+                    at=parse_time(str(entry["at"])),
+                    event=str(entry["event"]),
+                    warning=entry.get("type") == "Warning",
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return notices
+
+
+def render_notices(notices: Sequence[Notice]) -> list[dict[str, str]]:
+    """`status.notices` for a list of notices."""
+    return [notice.to_status() for notice in notices]
+
+
+def replayable(notice: Notice, now: datetime) -> bool:
+    """Whether a recorded notice is recent enough to be announced after a restart."""
+    return now - notice.at <= REPLAY_HORIZON

@@ -1,0 +1,153 @@
+"""The running operator's state, made at start-up and handed to the handlers through kopf's memo.
+
+Each handler module calls into one of these; this module wires them and holds what spans kinds:
+the watch events of pages and components (they decide what the others show) and healing objects
+whose page or components were missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from statuspage_operator.api.conditions import render_conditions
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
+from statuspage_operator.control import metrics
+from statuspage_operator.control.components import Components
+from statuspage_operator.control.incidents import Incidents
+from statuspage_operator.control.view import Body, ComponentEntry, PageEntry, View
+from statuspage_operator.control.windows import Windows, key_of
+from statuspage_operator.control.writer import Writer
+from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.k8s.client import Client
+
+
+def utc_now() -> datetime:
+    """The wall clock: the only place the operator reads it."""
+    return datetime.now(UTC)
+
+
+def _gone(event_type: str | None, body: Body) -> bool:
+    return event_type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
+
+
+def _identity(body: Body) -> tuple[str, int]:
+    meta = body.get("metadata", {})
+    return str(meta.get("uid", "")), int(meta.get("generation") or 0)
+
+
+class Runtime:
+    """The view, the writer and the rules of each kind."""
+
+    def __init__(self, client: Client, clock: Callable[[], datetime] = utc_now) -> None:
+        self.client = client
+        self.clock = clock
+        self.view = View()
+        self.writer = Writer(client, clock)
+        self.components = Components(self.view, self.writer, clock)
+        self.windows = Windows(self.view, self.writer, self.components, clock)
+        self.incidents = Incidents(self.view, self.writer, self.components, clock)
+        metrics.register_components(self.view.component_statuses)
+
+    async def close(self) -> None:
+        """Let pending Events go out, then stop the client's threads."""
+        await self.writer.announcer.drain()
+        self.client.close()
+
+    # -- pages and components ----------------------------------------------------------------
+
+    async def page_event(self, event_type: str | None, body: Body) -> None:
+        """A page appeared, changed or went: its members and waiting objects learn of it."""
+        namespace, name = key = key_of(body)
+        uid, generation = _identity(body)
+        held = self.view.pages.get(key)
+        if _gone(event_type, body):
+            if held is None:
+                return
+            self.view.set_page(key, None)
+        elif held is not None and (held.uid, held.generation) == (uid, generation):
+            held.recorded.update(body)
+            if held.recorded.status.get("observedGeneration") != generation:
+                self.components.touch_page(namespace, name)
+            return
+        else:
+            error: InvalidSpecError | None = None
+            try:
+                check_zone("spec.timeZone", parse(PageSpec, body.get("spec")).time_zone)
+            except InvalidSpecError as problem:
+                error = problem
+            entry = PageEntry(uid, generation, error)
+            entry.recorded.update(body)
+            self.view.set_page(key, entry)
+            await self.components.recompute_page(namespace, name, self.clock())
+            if held is not None and held.uid == uid:
+                return
+        # The page appeared or went: its members' PageNotFound changes.
+        now = self.clock()
+        await self.components.recompute(namespace, self.view.members(namespace, name), now)
+        await self.heal(namespace)
+
+    async def component_event(self, event_type: str | None, body: Body) -> None:
+        """A component appeared, changed or went: recompute it, its page and what waited for it."""
+        namespace, name = key = key_of(body)
+        uid, generation = _identity(body)
+        held = self.view.components.get(key)
+        if _gone(event_type, body):
+            if held is None:
+                return
+            pages = self.view.set_component(key, None)
+        elif held is not None and (held.uid, held.generation) == (uid, generation):
+            held.recorded.update(body)
+            # Someone else's status write is undone; our own finds nothing to change.
+            await self.components.recompute_one(namespace, name, self.clock())
+            return
+        else:
+            spec: ComponentSpec | None = None
+            error: InvalidSpecError | None = None
+            try:
+                spec = parse(ComponentSpec, body.get("spec"))
+            except InvalidSpecError as problem:
+                error = problem
+            entry = ComponentEntry(uid, generation, spec, error)
+            entry.recorded.update(body)
+            pages = self.view.set_component(key, entry)
+            await self.components.recompute_one(namespace, name, self.clock())
+        for page in pages:
+            self.components.touch_page(namespace, page)
+        await self.heal(namespace)
+
+    async def heal(self, namespace: str) -> None:
+        """Objects whose page or components were missing: write their condition anew."""
+        now = self.clock()
+        for (kind, _, name), waiting in self.view.waiting_in(namespace):
+            if kind is Kind.WINDOW and (namespace, name) in self.view.wakers:
+                self.windows.wake((namespace, name))
+                continue
+            verdict = self.view.references(kind, namespace, waiting.page, waiting.names)
+            current = waiting.recorded.status
+            conditions = current.get("conditions") or []
+            ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+            if (ready.get("reason"), ready.get("message")) == (verdict.reason, verdict.message):
+                continue
+            body = {
+                "metadata": {
+                    "namespace": namespace,
+                    "name": name,
+                    "uid": waiting.uid,
+                    "generation": waiting.generation,
+                    "resourceVersion": str(waiting.recorded.version),
+                },
+                "status": current,
+            }
+            async with self.writer.lock((kind, namespace, name)):
+                current = self.writer.current((kind, namespace, name), body)
+                desired = {
+                    "conditions": render_conditions(
+                        verdict, waiting.generation, now, current.get("conditions")
+                    ),
+                    "observedGeneration": waiting.generation,
+                }
+                stored = await self.writer.write(kind, body, current, desired, remember=True)
+            self.view.track(kind, body, stored, waiting.page, waiting.names, verdict.ready)

@@ -1,0 +1,355 @@
+"""What the operator keeps in memory: pages, components, and what can change a component.
+
+Fed by kopf's `@kopf.on.event` handlers (idempotent: after a 410 Gone kopf re-lists and replays
+every object). A dict by component, not `@kopf.index`: an index's start-up grows quadratically with
+the object count (measured in the README). Only windows that can still change something (to come
+or in progress) and open incidents are held, so 9,000 completed windows cost nothing here.
+
+Components and pages are derived from the windows' and incidents' specs and `now`, never from their
+status, so the order in which events arrive cannot matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from statuspage_operator.api.conditions import Reason, Verdict, missing_message
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec
+from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.incidents import Impact, component_effects
+from statuspage_operator.domain.maintenance import Window, WindowPhase, window_state
+from statuspage_operator.domain.rollup import Rollup, rollup
+from statuspage_operator.domain.status import ComponentStatus, effective_status
+
+Key = tuple[str, str]
+Body = Mapping[str, Any]
+
+
+def version_of(body: Body) -> int:
+    """A body's resourceVersion as a number (etcd's are); 0 when it is not one."""
+    try:
+        return int(body.get("metadata", {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+@dataclass(slots=True)
+class Recorded:
+    """A status as last seen in a watch event or in the response to our own write.
+
+    Kept as compact JSON: a third of the memory of the parsed dict.
+    """
+
+    status_json: str = "{}"
+    version: int = 0
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The status as a dict."""
+        status: dict[str, Any] = json.loads(self.status_json)
+        return status
+
+    def update(self, body: Body) -> None:
+        """Take a newer body's status; an older one (a late event) is ignored."""
+        version = version_of(body)
+        if version and version < self.version:
+            return
+        self.version = version
+        self.status_json = json.dumps(body.get("status") or {}, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class PageEntry:
+    """A StatusPage."""
+
+    uid: str
+    generation: int
+    error: InvalidSpecError | None
+    recorded: Recorded = field(default_factory=Recorded)
+
+
+@dataclass(slots=True)
+class ComponentEntry:
+    """A Component: its spec (None while invalid) and its status."""
+
+    uid: str
+    generation: int
+    spec: ComponentSpec | None
+    error: InvalidSpecError | None
+    recorded: Recorded = field(default_factory=Recorded)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEntry:
+    """A maintenance window that can still put components under maintenance."""
+
+    uid: str
+    generation: int
+    spec: WindowSpec
+    window: Window
+
+    def in_progress(self, now: datetime) -> bool:
+        """Whether an occurrence runs at `now`."""
+        return window_state(self.window, now).phase is WindowPhase.IN_PROGRESS
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEntry:
+    """An unresolved incident and the status it gives each component it lists."""
+
+    uid: str
+    generation: int
+    spec: IncidentSpec
+    effects: dict[str, ComponentStatus]
+
+    @classmethod
+    def of(cls, uid: str, generation: int, spec: IncidentSpec) -> IncidentEntry:
+        """The entry of an open incident."""
+        pairs = [(c.name, c.status) for c in spec.components]
+        return cls(uid, generation, spec, component_effects(spec.impact, pairs))
+
+
+@dataclass(slots=True)
+class Change:
+    """What a change of the view touches: pages to roll up, components to recompute."""
+
+    pages: set[str] = field(default_factory=set)
+    components: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A window or incident whose page or components are missing: what it needs to heal."""
+
+    uid: str
+    generation: int
+    page: str
+    names: tuple[str, ...]
+    recorded: Recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    """A component's derived status and what causes it."""
+
+    status: ComponentStatus
+    windows: tuple[str, ...]
+    incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """A page's rollup and counts."""
+
+    rollup: Rollup
+    components: int
+    unresolved_incidents: int
+    active_maintenances: int
+
+
+@dataclass
+class View:
+    """Every page and component, the live windows and the open incidents, by namespace and name."""
+
+    pages: dict[Key, PageEntry] = field(default_factory=dict)
+    components: dict[Key, ComponentEntry] = field(default_factory=dict)
+    windows: dict[Key, WindowEntry] = field(default_factory=dict)
+    incidents: dict[Key, IncidentEntry] = field(default_factory=dict)
+    # Window daemons waiting for their next edge, to be woken when something they show changes.
+    wakers: dict[Key, asyncio.Event] = field(default_factory=dict)
+    _members: defaultdict[Key, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _naming: defaultdict[Key, set[tuple[Kind, str]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
+    # Windows and incidents whose page or components are missing, to heal when they appear.
+    waiting: dict[tuple[Kind, str, str], Waiting] = field(default_factory=dict)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def set_page(self, key: Key, entry: PageEntry | None) -> None:
+        """A page appeared, changed or went (None)."""
+        if entry is None:
+            self.pages.pop(key, None)
+        else:
+            self.pages[key] = entry
+
+    def set_component(self, key: Key, entry: ComponentEntry | None) -> set[str]:
+        """A component appeared, changed or went (None); returns the pages it was or is on."""
+        namespace, name = key
+        pages: set[str] = set()
+        old = self.components.pop(key, None)
+        if old is not None and old.spec is not None:
+            pages.add(old.spec.page)
+            _discard(self._members, (namespace, old.spec.page), name)
+        if entry is not None:
+            self.components[key] = entry
+            if entry.spec is not None:
+                pages.add(entry.spec.page)
+                self._members[(namespace, entry.spec.page)].add(name)
+        return pages
+
+    def set_window(self, key: Key, entry: WindowEntry | None) -> Change:
+        """Hold a live window, or drop it (None); returns the pages and components it touches."""
+        old = self.windows.pop(key, None)
+        if entry is not None:
+            self.windows[key] = entry
+        return self._relink(
+            Kind.WINDOW,
+            key,
+            (old.spec.page, old.spec.components) if old else None,
+            (entry.spec.page, entry.spec.components) if entry else None,
+        )
+
+    def set_incident(self, key: Key, entry: IncidentEntry | None) -> Change:
+        """Hold an open incident, or drop it (None); returns the pages and components it touches."""
+        old = self.incidents.pop(key, None)
+        if entry is not None:
+            self.incidents[key] = entry
+        return self._relink(
+            Kind.INCIDENT,
+            key,
+            (old.spec.page, tuple(c.name for c in old.spec.components)) if old else None,
+            (entry.spec.page, tuple(c.name for c in entry.spec.components)) if entry else None,
+        )
+
+    def _relink(
+        self,
+        kind: Kind,
+        key: Key,
+        before: tuple[str, tuple[str, ...]] | None,
+        after: tuple[str, tuple[str, ...]] | None,
+    ) -> Change:
+        namespace, name = key
+        change = Change()
+        for link in (before, after):
+            if link is not None:
+                change.pages.add(link[0])
+                change.components.update(link[1])
+        if before is not None:
+            for component in before[1]:
+                _discard(self._naming, (namespace, component), (kind, name))
+        if after is not None:
+            for component in after[1]:
+                self._naming[(namespace, component)].add((kind, name))
+        return change
+
+    def track(
+        self,
+        kind: Kind,
+        body: Body,
+        stored: Body | None,
+        page: str,
+        names: tuple[str, ...],
+        ready: bool,
+    ) -> None:
+        """Remember a window or incident whose page or components are missing, until found."""
+        meta = body.get("metadata", {})
+        key = (kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if ready:
+            self.waiting.pop(key, None)
+            return
+        recorded = Recorded()
+        recorded.update(body)
+        if stored is not None:
+            recorded.update(stored)
+        uid, generation = str(meta.get("uid", "")), int(meta.get("generation") or 0)
+        self.waiting[key] = Waiting(uid, generation, page, names, recorded)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def members(self, namespace: str, page: str) -> list[str]:
+        """Names of the components of a page."""
+        return sorted(self._members.get((namespace, page), ()))
+
+    def naming(self, namespace: str, component: str) -> set[tuple[Kind, str]]:
+        """Live windows and open incidents that list a component."""
+        return set(self._naming.get((namespace, component), ()))
+
+    def waiting_in(self, namespace: str) -> list[tuple[tuple[Kind, str, str], Waiting]]:
+        """Objects of a namespace waiting for a page or component to appear."""
+        return [(key, w) for key, w in self.waiting.items() if key[1] == namespace]
+
+    def references(self, kind: Kind, namespace: str, page: str, names: tuple[str, ...]) -> Verdict:
+        """Ready unless the page or some listed components are missing (or on another page)."""
+        if (namespace, page) not in self.pages:
+            return Verdict(
+                False,
+                Reason.PAGE_NOT_FOUND,
+                f"page {page} not found in namespace {namespace}; create it, or fix spec.page",
+            )
+        missing = []
+        for name in names:
+            entry = self.components.get((namespace, name))
+            if entry is None or entry.spec is None or entry.spec.page != page:
+                missing.append(name)
+        if missing:
+            return Verdict(False, Reason.COMPONENT_NOT_FOUND, missing_message(kind, missing, page))
+        return Verdict.ok()
+
+    def component_view(self, namespace: str, name: str, now: datetime) -> ComponentView | None:
+        """The worst of the manual status, maintenance in progress and open incidents."""
+        entry = self.components.get((namespace, name))
+        if entry is None or entry.spec is None:
+            return None
+        page = entry.spec.page
+        windows: list[str] = []
+        incidents: list[str] = []
+        statuses: list[ComponentStatus] = []
+        for kind, source in self._naming.get((namespace, name), ()):
+            if kind is Kind.WINDOW:
+                window = self.windows.get((namespace, source))
+                if (
+                    window is not None
+                    and window.spec.page == page
+                    and window.spec.auto_update_status
+                    and window.in_progress(now)
+                ):
+                    windows.append(source)
+            else:
+                incident = self.incidents.get((namespace, source))
+                if incident is not None and incident.spec.page == page:
+                    incidents.append(source)
+                    if name in incident.effects:
+                        statuses.append(incident.effects[name])
+        status = effective_status(entry.spec.manual_status, bool(windows), statuses)
+        return ComponentView(status, tuple(sorted(windows)), tuple(sorted(incidents)))
+
+    def page_view(self, namespace: str, page: str, now: datetime) -> PageView:
+        """Statuspage's rollup over the page's components, with its counts."""
+        statuses = [
+            view.status
+            for name in self.members(namespace, page)
+            if (view := self.component_view(namespace, name, now)) is not None
+        ]
+        open_incidents = [
+            i for (ns, _), i in self.incidents.items() if ns == namespace and i.spec.page == page
+        ]
+        active = sum(
+            1
+            for (ns, _), w in self.windows.items()
+            if ns == namespace and w.spec.page == page and w.in_progress(now)
+        )
+        impacts = [i.spec.impact for i in open_incidents if i.spec.impact is not Impact.NONE]
+        return PageView(rollup(statuses, impacts), len(statuses), len(open_incidents), active)
+
+    def component_statuses(self) -> Iterator[str]:
+        """Every component's last written status (for the metrics gauge)."""
+        for entry in list(self.components.values()):
+            status = entry.recorded.status.get("status")
+            if status is not None:
+                yield str(status)
+
+
+def _discard(index: defaultdict[Key, set[Any]], slot: Key, member: object) -> None:
+    members = index.get(slot)
+    if members is not None:
+        members.discard(member)
+        if not members:
+            del index[slot]

@@ -1,0 +1,229 @@
+"""Maintenance windows: held in the view while they can change, moved at their edges.
+
+`settle()` is the whole rule for one window: the phase from spec and now, components first when
+it moves, then its own status with the transition's notices. A window's daemon calls it at every
+edge; the watch handler calls it for windows no daemon runs for (completed while the operator was
+down, cancelled, created in the past, invalid), so every window reaches its state either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+
+from statuspage_operator.api.conditions import Reason, Verdict
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.notices import make_notices
+from statuspage_operator.api.specs import WindowSpec, parse, window_of
+from statuspage_operator.api.status import invalid_status, window_status
+from statuspage_operator.control import metrics
+from statuspage_operator.control.components import Components, warnings
+from statuspage_operator.control.edges import follow_edges
+from statuspage_operator.control.view import Body, Change, Key, View, WindowEntry
+from statuspage_operator.control.writer import Writer
+from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState, window_state
+
+LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
+TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
+LATENESS_HORIZON = 60.0
+PARSED_CACHE = 1024
+
+Parsed = tuple[WindowSpec, Window] | InvalidSpecError
+
+
+def key_of(body: Body) -> Key:
+    """(namespace, name) of an object."""
+    meta = body.get("metadata", {})
+    return str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def settled_for_good(body: Body) -> bool:
+    """Completed or Cancelled for the current spec: nothing can change it but a spec edit."""
+    meta, status = body.get("metadata", {}), body.get("status") or {}
+    return (
+        status.get("phase") in TERMINAL
+        and status.get("observedGeneration") == meta.get("generation")
+        and not any(c.get("type") == "Stalled" for c in status.get("conditions") or ())
+    )
+
+
+def transition_reasons(phase: WindowPhase, old_phase: object) -> list[Reason]:
+    """The Events of a move from `old_phase` (as written) to `phase`."""
+    if phase is WindowPhase.SCHEDULED:
+        return [Reason.MAINTENANCE_COMPLETED] if old_phase == WindowPhase.IN_PROGRESS else []
+    if phase is WindowPhase.IN_PROGRESS:
+        if old_phase == WindowPhase.IN_PROGRESS:
+            # One occurrence ended as the next began.
+            return [Reason.MAINTENANCE_COMPLETED, Reason.MAINTENANCE_STARTED]
+        return [Reason.MAINTENANCE_STARTED]
+    if phase is WindowPhase.COMPLETED:
+        return [Reason.MAINTENANCE_COMPLETED]
+    return [Reason.MAINTENANCE_CANCELLED]
+
+
+def _message(reason: Reason, spec: WindowSpec) -> str:
+    names = ", ".join(spec.components) or "no components"
+    verb = {
+        Reason.MAINTENANCE_STARTED: "started",
+        Reason.MAINTENANCE_COMPLETED: "completed",
+        Reason.MAINTENANCE_CANCELLED: "cancelled",
+    }[reason]
+    return f"Maintenance {spec.title!r} {verb} ({names})"
+
+
+def _observe_lateness(state: WindowState, old_phase: object, now: datetime) -> None:
+    """How late a start or end transition was, when it happened around its boundary."""
+    if state.current is not None:
+        boundary = state.current.start
+    elif old_phase == WindowPhase.IN_PROGRESS and state.last is not None:
+        boundary = state.last.end
+    else:
+        return
+    late = (now - boundary).total_seconds()
+    # A catch-up after downtime or a window created in the past is not lateness.
+    if 0 <= late < LATENESS_HORIZON:
+        metrics.LATENESS.observe(late)
+
+
+class Windows:
+    """The rules for MaintenanceWindows, over the view, the writer and the components."""
+
+    def __init__(
+        self, view: View, writer: Writer, components: Components, clock: Callable[[], datetime]
+    ) -> None:
+        self.view = view
+        self.writer = writer
+        self.components = components
+        self.clock = clock
+        self._parsed: OrderedDict[tuple[str, int], Parsed] = OrderedDict()
+
+    def parse(self, body: Body) -> Parsed:
+        """The spec as domain values, or why it cannot work (memoised per generation)."""
+        meta = body.get("metadata", {})
+        cache_key = (str(meta.get("uid", "")), int(meta.get("generation") or 0))
+        held = self.view.windows.get(key_of(body))
+        if held is not None and (held.uid, held.generation) == cache_key:
+            return held.spec, held.window
+        found = self._parsed.get(cache_key)
+        if found is None:
+            try:
+                spec = parse(WindowSpec, body.get("spec"))
+                found = (spec, window_of(spec))
+            except InvalidSpecError as error:
+                found = error
+            self._parsed[cache_key] = found
+            if len(self._parsed) > PARSED_CACHE:
+                self._parsed.popitem(last=False)
+        return found
+
+    # -- the view ----------------------------------------------------------------------------
+
+    def observe(self, event_type: str | None, body: Body, now: datetime) -> Change | None:
+        """Hold the window while it can still change; return what that touches (None: nothing)."""
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.writer.forget((Kind.WINDOW, *key))
+            self.view.waiting.pop((Kind.WINDOW, *key), None)
+            return self.view.set_window(key, None) if key in self.view.windows else None
+        waiting = self.view.waiting.get((Kind.WINDOW, *key))
+        if waiting is not None:
+            waiting.recorded.update(body)
+        meta = body.get("metadata", {})
+        uid, generation = str(meta.get("uid", "")), int(meta.get("generation") or 0)
+        held = self.view.windows.get(key)
+        entry: WindowEntry | None = None
+        if held is not None and (held.uid, held.generation) == (uid, generation):
+            entry = held
+        elif not settled_for_good(body):
+            parsed = self.parse(body)
+            if not isinstance(parsed, InvalidSpecError):
+                entry = WindowEntry(uid, generation, *parsed)
+        if entry is not None and window_state(entry.window, now).phase not in LIVE:
+            entry = None
+        if entry is held:
+            return None
+        return self.view.set_window(key, entry)
+
+    def is_live(self, body: Body) -> bool:
+        """Whether the window can still change: its daemon runs and it holds the finalizer."""
+        held = self.view.windows.get(key_of(body))
+        return held is not None and held.uid == body.get("metadata", {}).get("uid")
+
+    def wake(self, key: Key) -> None:
+        """Make the window's daemon settle now (its spec or what it shows changed)."""
+        waker = self.view.wakers.get(key)
+        if waker is not None:
+            waker.set()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def settle(self, body: Body, now: datetime) -> datetime | None:
+        """Bring the window's status to what spec and `now` say; return its next edge."""
+        namespace, name = key_of(body)
+        meta = body.get("metadata", {})
+        uid, generation = str(meta.get("uid", "")), int(meta.get("generation") or 0)
+        async with self.writer.lock((Kind.WINDOW, namespace, name)):
+            metrics.count_reconcile(Kind.WINDOW)
+            current = self.writer.current((Kind.WINDOW, namespace, name), body)
+            parsed = self.parse(body)
+            if isinstance(parsed, InvalidSpecError):
+                verdict = Verdict(False, Reason.INVALID_SPEC, str(parsed), stalled=True)
+                desired = invalid_status(current, verdict, generation, now)
+                notices = make_notices(name, uid, now, warnings(current, verdict))
+                await self.writer.write(Kind.WINDOW, body, current, desired, notices, remember=True)
+                return None
+            spec, window = parsed
+            state = window_state(window, now)
+            verdict = self.view.references(Kind.WINDOW, namespace, spec.page, spec.components)
+            old_phase = current.get("phase")
+            desired = window_status(state, current, verdict, generation, now)
+            moved = old_phase != desired["phase"] or current.get(
+                "currentOccurrence"
+            ) != desired.get("currentOccurrence")
+            if moved and spec.auto_update_status and spec.components:
+                # At an edge the page's components go first: that is what people look at.
+                await self.components.recompute(namespace, spec.components, now)
+            items: list[tuple[str, str, bool]] = []
+            if moved:
+                reasons = transition_reasons(state.phase, old_phase)
+                items = [(reason, _message(reason, spec), False) for reason in reasons]
+            items += warnings(current, verdict)
+            notices = make_notices(name, uid, now, items)
+            stored = await self.writer.write(
+                Kind.WINDOW, body, current, desired, notices, remember=True
+            )
+            self.view.track(Kind.WINDOW, body, stored, spec.page, spec.components, verdict.ready)
+        if moved:
+            self.components.touch_page(namespace, spec.page)
+            _observe_lateness(state, old_phase, now)
+        return state.next_edge
+
+    async def follow(self, body: Body, stopped: Callable[[], bool]) -> None:
+        """The daemon: settle at each edge until kopf stops it (the window is done or deleted)."""
+        key = key_of(body)
+        wake = asyncio.Event()
+        self.view.wakers[key] = wake
+
+        async def settle(now: datetime) -> datetime | None:
+            wake.clear()
+            return await self.settle(body, now)
+
+        async def sleep(seconds: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), seconds)
+
+        try:
+            await follow_edges(settle, self.clock, sleep, stopped)
+        finally:
+            if self.view.wakers.get(key) is wake:
+                del self.view.wakers[key]
+
+    async def release(self, body: Body) -> None:
+        """Deletion: take the window's effect off its components before kopf lets it go."""
+        key = key_of(body)
+        self.view.waiting.pop((Kind.WINDOW, *key), None)
+        await self.components.apply(key[0], self.view.set_window(key, None))

@@ -1,0 +1,58 @@
+"""MaintenanceWindow: a daemon per window that can still change moves it at its edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from statuspage_operator.api.names import GROUP, VERSION, Kind
+from statuspage_operator.control.runtime import Runtime
+
+PLURAL = "maintenancewindows"
+
+
+def can_still_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """To come or in progress, valid, not cancelled (decided by the watch handler, at the event)."""
+    runtime: Runtime = memo.runtime
+    return runtime.windows.is_live(dict(body))
+
+
+# Event handler, not on.create/update: it runs for every event with no diff-base annotation to
+# write, and after a re-list kopf replays every object through it.
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Hold the window in the view while it can change; settle the ones no daemon runs for."""
+    runtime: Runtime = memo.runtime
+    raw = dict(body)
+    runtime.writer.announcer.replay(Kind.WINDOW, raw)
+    now = runtime.clock()
+    change = runtime.windows.observe(type, raw, now)
+    await runtime.components.apply(str(body.meta.namespace), change)
+    if type == "DELETED" or body.meta.deletion_timestamp:
+        return
+    if runtime.windows.is_live(raw):
+        if change is not None:
+            runtime.windows.wake((str(body.meta.namespace), str(body.meta.name)))
+    else:
+        await runtime.windows.settle(raw, now)
+
+
+# A daemon, not a timer: it sleeps until the exact edge (a timer's interval starts when its task
+# does, and again at every restart). kopf stops it when can_still_change turns false, and its
+# finalizer comes off with it: a completed window carries none.
+@kopf.daemon(GROUP, VERSION, PLURAL, id="edges", when=can_still_change, cancellation_timeout=10.0)
+async def window_edges(
+    body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
+) -> None:
+    """Settle the window at every start and end (components first), then sleep until the next."""
+    runtime: Runtime = memo.runtime
+    # The body is kopf's live view: spec edits reach it, and the watch handler wakes us.
+    await runtime.windows.follow(body, lambda: bool(stopped))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=can_still_change)
+async def on_window_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Take the window's effect off its components before kopf lets it go."""
+    runtime: Runtime = memo.runtime
+    await runtime.windows.release(dict(body))
