@@ -87,6 +87,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
             liveness_endpoint=args.liveness,
             stop_flag=stop,
             ready_flag=ready,
+            memo=kopf.Memo(namespaces=list(args.namespace)),
         )
     finally:
         announcer.cancel()

@@ -85,7 +85,7 @@ class OperatorProcess:
             )
         def ready() -> bool:
             text = self.log.read_text(errors="replace")[started:]
-            return "watching StatusPage" in text or "standing by for the lease" in text
+            return "listed " in text or "standing by for the lease" in text
 
         wait_for(ready, timeout=60, what="the operator to start watching")
 

@@ -79,7 +79,8 @@ def test_impact_none_changes_nothing(kube: Kube, namespace: str, page: str) -> N
     kube.apply(namespace, make_incident("notice", [{"name": "api"}], impact="None"))
     wait_for(lambda: kube.status("si", "notice", namespace).get("phase") == "Investigating", 5)
     assert component(kube, namespace, "api") == "Operational"
-    assert kube.status("sp", page, namespace)["unresolvedIncidents"] == 1
+    # The page gathers a burst of changes into one write, 200 ms after the first.
+    wait_for(lambda: kube.status("sp", page, namespace)["unresolvedIncidents"] == 1, 2)
 
 
 def test_deleting_an_open_incident_restores_components(

@@ -7,6 +7,7 @@ whose page or components were missing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,27 @@ def _identity(body: Body) -> tuple[str, int]:
     return str(meta.get("uid", "")), int(meta.get("generation") or 0)
 
 
+def _page_error(body: Body) -> InvalidSpecError | None:
+    try:
+        check_zone("spec.timeZone", parse(PageSpec, body.get("spec")).time_zone)
+    except InvalidSpecError as error:
+        return error
+    return None
+
+
+def _component_entry(body: Body) -> ComponentEntry:
+    uid, generation = _identity(body)
+    spec: ComponentSpec | None = None
+    error: InvalidSpecError | None = None
+    try:
+        spec = parse(ComponentSpec, body.get("spec"))
+    except InvalidSpecError as problem:
+        error = problem
+    entry = ComponentEntry(uid, generation, spec, error)
+    entry.recorded.update(body)
+    return entry
+
+
 class Runtime:
     """The view, the writer and the rules of each kind."""
 
@@ -50,9 +72,80 @@ class Runtime:
         self.windows = Windows(self.view, self.writer, self.components, clock)
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         metrics.register_components(self.view.component_statuses)
+        self._confirming: asyncio.Task[None] | None = None
+
+    async def prime(self, namespaces: list[str]) -> str:
+        """Fill the view with one list of every kind, before kopf's watchers start.
+
+        kopf lists each kind in parallel: a component listed before the windows that put it
+        under maintenance would be written Operational, then UnderMaintenance again, at every
+        restart; a window listed before its page would be PageNotFound for a moment. With the
+        view primed, the first event of each object is judged against all the others. Objects
+        deleted between this list and kopf's are dropped by `forget_unconfirmed()`.
+        """
+        now = self.clock()
+        counts = []
+        for kind in (Kind.PAGE, Kind.COMPONENT, Kind.WINDOW, Kind.INCIDENT):
+            count = 0
+            async for items in self.client.list_pages(kind, namespaces):
+                for body in items:
+                    self._prime_one(kind, body, now)
+                    self.view.primed.add((kind, *key_of(body)))
+                count += len(items)
+            counts.append(f"{count} {kind}")
+        return ", ".join(counts)
+
+    def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
+        key = key_of(body)
+        uid, generation = _identity(body)
+        if kind is Kind.PAGE:
+            entry = PageEntry(uid, generation, _page_error(body))
+            entry.recorded.update(body)
+            self.view.set_page(key, entry)
+        elif kind is Kind.COMPONENT:
+            if not _gone(None, body):
+                self.view.set_component(key, _component_entry(body))
+        elif kind is Kind.WINDOW:
+            self.windows.observe(None, body, now)
+        else:
+            self.incidents.observe(None, body)
+
+    async def forget_unconfirmed(self) -> None:
+        """Drop primed objects kopf never reported (deleted before its watch began)."""
+        stale, self.view.primed = self.view.primed, set()
+        for kind, namespace, name in stale:
+            key = (namespace, name)
+            if kind is Kind.PAGE:
+                self.view.set_page(key, None)
+                await self.components.recompute(
+                    namespace, self.view.members(namespace, name), self.clock()
+                )
+            elif kind is Kind.COMPONENT:
+                for page in self.view.set_component(key, None):
+                    self.components.touch_page(namespace, page)
+            elif kind is Kind.WINDOW:
+                await self.components.apply(namespace, self.view.set_window(key, None))
+            else:
+                await self.components.apply(namespace, self.view.set_incident(key, None))
+
+    def confirm(self, kind: Kind, body: Body) -> None:
+        """kopf reported the object: it is not a leftover of the primed list."""
+        if self.view.primed:
+            self.view.primed.discard((kind, *key_of(body)))
+
+    def start_confirming(self, delay: float) -> None:
+        """Drop the primed objects kopf has not reported `delay` seconds from now."""
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            await self.forget_unconfirmed()
+
+        self._confirming = asyncio.create_task(later(), name="forget unconfirmed")
 
     async def close(self) -> None:
         """Let pending Events go out, then stop the client's threads."""
+        if self._confirming is not None:
+            self._confirming.cancel()
         await self.writer.announcer.drain()
         self.client.close()
 
@@ -73,12 +166,7 @@ class Runtime:
                 self.components.touch_page(namespace, name)
             return
         else:
-            error: InvalidSpecError | None = None
-            try:
-                check_zone("spec.timeZone", parse(PageSpec, body.get("spec")).time_zone)
-            except InvalidSpecError as problem:
-                error = problem
-            entry = PageEntry(uid, generation, error)
+            entry = PageEntry(uid, generation, _page_error(body))
             entry.recorded.update(body)
             self.view.set_page(key, entry)
             await self.components.recompute_page(namespace, name, self.clock())
@@ -104,15 +192,7 @@ class Runtime:
             await self.components.recompute_one(namespace, name, self.clock())
             return
         else:
-            spec: ComponentSpec | None = None
-            error: InvalidSpecError | None = None
-            try:
-                spec = parse(ComponentSpec, body.get("spec"))
-            except InvalidSpecError as problem:
-                error = problem
-            entry = ComponentEntry(uid, generation, spec, error)
-            entry.recorded.update(body)
-            pages = self.view.set_component(key, entry)
+            pages = self.view.set_component(key, _component_entry(body))
             await self.components.recompute_one(namespace, name, self.clock())
         for page in pages:
             self.components.touch_page(namespace, page)

@@ -10,6 +10,9 @@ from statuspage_operator.api.names import FINALIZER, GROUP
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import Client, load_config
 
+# kopf's own list follows ours within seconds; what it has not reported by then is gone.
+CONFIRM_AFTER = 60.0
+
 
 class NoDiffBase(kopf.DiffBaseStorage):
     """No diff base at all: we have no on.create/on.update/on.resume handlers to feed one.
@@ -39,8 +42,11 @@ async def on_operator_startup(
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
-    memo.runtime = Runtime(Client(load_config()))
-    logger.info("statuspage operator starting")
+    runtime = Runtime(Client(load_config()))
+    memo.runtime = runtime
+    listed = await runtime.prime(list(memo.get("namespaces") or []))
+    logger.info("listed %s", listed)
+    runtime.start_confirming(CONFIRM_AFTER)
 
 
 @kopf.on.cleanup()

@@ -8,6 +8,7 @@ import kopf
 
 from statuspage_operator.api.names import GROUP, VERSION, Kind
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.handlers.kopf_workarounds import without_finalizer
 
 PLURAL = "maintenancewindows"
 
@@ -18,6 +19,21 @@ def can_still_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
     return runtime.windows.is_live(dict(body))
 
 
+def changes_components(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """Can still change, and puts components under maintenance: deletion must restore them."""
+    return can_still_change(body, memo) and _affects(body)
+
+
+def changes_nothing(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
+    """Can still change, but no component shows it (autoUpdateStatus false, or none listed)."""
+    return can_still_change(body, memo) and not _affects(body)
+
+
+def _affects(body: kopf.Body) -> bool:
+    spec = body.get("spec") or {}
+    return bool(spec.get("components")) and spec.get("autoUpdateStatus", True) is not False
+
+
 # Event handler, not on.create/update: it runs for every event with no diff-base annotation to
 # write, and after a re-list kopf replays every object through it.
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -25,6 +41,7 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     """Hold the window in the view while it can change; settle the ones no daemon runs for."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
+    runtime.confirm(Kind.WINDOW, raw)
     runtime.writer.announcer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
@@ -39,9 +56,11 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
 
 
 # A daemon, not a timer: it sleeps until the exact edge (a timer's interval starts when its task
-# does, and again at every restart). kopf stops it when can_still_change turns false, and its
-# finalizer comes off with it: a completed window carries none.
-@kopf.daemon(GROUP, VERSION, PLURAL, id="edges", when=can_still_change, cancellation_timeout=10.0)
+# does, and again at every restart). kopf stops it when the filter turns false. kopf's finalizer
+# sits on a window only while its daemon runs and it changes components, so deleting it restores
+# them first; a completed window, or one that changes no component, carries none.
+@kopf.daemon(GROUP, VERSION, PLURAL, id="edges", when=changes_components, cancellation_timeout=10)
+@kopf.daemon(GROUP, VERSION, PLURAL, id="quiet", when=changes_nothing, cancellation_timeout=10)
 async def window_edges(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
@@ -51,7 +70,10 @@ async def window_edges(
     await runtime.windows.follow(body, lambda: bool(stopped))
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL, when=can_still_change)
+without_finalizer("quiet")
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, when=changes_components)
 async def on_window_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Take the window's effect off its components before kopf lets it go."""
     runtime: Runtime = memo.runtime

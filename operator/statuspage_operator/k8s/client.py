@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -83,6 +83,33 @@ class Client:
             )
 
         return await self._run(call)
+
+    async def list_pages(
+        self, kind: Kind, namespaces: list[str], limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of a kind (in some namespaces, or all), a page of `limit` at a time."""
+        scopes: list[str | None] = [*namespaces] or [None]
+        for namespace in scopes:
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"limit": limit}
+                if token:
+                    kwargs["_continue"] = token
+
+                def call(kwargs: dict[str, Any] = kwargs, namespace: str | None = namespace) -> Any:
+                    if namespace is None:
+                        return self._custom.list_cluster_custom_object(
+                            GROUP, VERSION, PLURALS[kind], **kwargs
+                        )
+                    return self._custom.list_namespaced_custom_object(
+                        GROUP, VERSION, namespace, PLURALS[kind], **kwargs
+                    )
+
+                page = await self._run(call)
+                yield list(page.get("items") or [])
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    break
 
     async def post_event(
         self,

@@ -1,0 +1,24 @@
+"""The one place where kopf's behaviour is wrong for us, worked around."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import kopf
+
+
+def without_finalizer(handler_id: str) -> None:
+    """Let a timer or daemon run on objects without putting kopf's finalizer on them.
+
+    kopf puts its finalizer on every object a daemon or timer matches (kopf issues 833, 1001,
+    1074), so that it can stop them before the object goes. Where the handler holds nothing a
+    deletion must wait for, the finalizer only means the object cannot be deleted while the
+    operator is down. kopf still stops the handler when the object is deleted (on the DELETED
+    event). kopf has no public switch for this, so the registered handler's flag is cleared here.
+    """
+    handlers = kopf.get_default_registry()._spawning._handlers
+    found = [i for i, handler in enumerate(handlers) if handler.id == handler_id]
+    if not found:
+        raise LookupError(f"no daemon or timer {handler_id!r} is registered")
+    for index in found:
+        handlers[index] = dataclasses.replace(handlers[index], requires_finalizer=False)
