@@ -90,3 +90,17 @@ def test_component_change_time_moves_with_the_status() -> None:
     assert same["lastStatusChangeTime"] == first["lastStatusChangeTime"]
     assert changed["lastStatusChangeTime"] == "2026-12-01T14:00:00Z"
     assert changed["activeMaintenanceWindows"] == ["w"]
+
+
+def test_component_history_is_written_with_the_change_only() -> None:
+    """A status change records its interval in the same status; no change, no new history."""
+    first = component_status(ComponentStatus.OPERATIONAL, (), (), {}, OK, 1, NOW)
+    assert first["history"] is None
+    down = component_status(ComponentStatus.MAJOR_OUTAGE, (), ("i",), first, OK, 1, NOW + HOUR)
+    again = component_status(ComponentStatus.MAJOR_OUTAGE, (), ("i",), down, OK, 1, NOW + 2 * HOUR)
+    up = component_status(ComponentStatus.OPERATIONAL, (), (), again, OK, 1, NOW + 3 * HOUR)
+    assert down["history"] == [{"status": "MajorOutage", "since": "2026-12-01T13:00:00Z"}]
+    assert again["history"] == down["history"]
+    assert up["history"] == [
+        {"status": "MajorOutage", "since": "2026-12-01T13:00:00Z", "until": "2026-12-01T15:00:00Z"}
+    ]

@@ -18,6 +18,7 @@ from statuspage_operator.domain.maintenance import WindowPhase, WindowState
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.rollup import Rollup
 from statuspage_operator.domain.status import ComponentStatus
+from statuspage_operator.domain.uptime import record_change
 
 Status = dict[str, Any]
 
@@ -92,12 +93,19 @@ def component_status(
     generation: int,
     now: datetime,
 ) -> Status:
-    """A Component's status; lastStatusChangeTime moves only when the status does."""
+    """A Component's status; lastStatusChangeTime and the history move only when the status does.
+
+    The history (for uptime) is written in the same patch as the change it records.
+    """
     changed_at = previous.get("lastStatusChangeTime")
-    if previous.get("status") != str(status) or changed_at is None:
+    history = previous.get("history")
+    old = previous.get("status")
+    if old != str(status) or changed_at is None:
         changed_at = format_time(now)
+        history = record_change(history or [], old, str(status), now) or None
     return {
         "status": str(status),
+        "history": history,
         "activeMaintenanceWindows": list(windows),
         "unresolvedIncidents": list(incidents),
         "lastStatusChangeTime": changed_at,
