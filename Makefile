@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STATE := .cluster
 LOCAL_KUBECONFIG := $(CURDIR)/$(STATE)/kubeconfig
+SERVER_PORT ?= 8080
 export PYTHONPATH := $(CURDIR)/tests
 
-.PHONY: help install controlplane lint test test-unit test-e2e verify run cluster-up cluster-down bench
+.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,19 +26,23 @@ install: $(BIN)/.installed ## Create .venv and install the package with its dev 
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager (cached in ~/.cache; first time ~9 min)
 	@bash tests/controlplane/build.sh >/dev/null
 
+browser: ## Debian's chromium and chromedriver for the browser test (installed only when missing)
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
 lint: install ## ruff, ruff format, mypy strict, import-linter
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install controlplane ## All tests: unit and e2e against the local control plane (the README's test command)
+test: install controlplane browser ## All tests: unit and e2e against the local control plane (the README's test command)
 	$(BIN)/pytest tests
 
 test-unit: install ## Unit tests only (no cluster)
 	$(BIN)/pytest tests/unit
 
-test-e2e: install controlplane ## End-to-end tests only
+test-e2e: install controlplane browser ## End-to-end tests only
 	$(BIN)/pytest tests/e2e
 
 verify: lint test ## Everything CI runs
@@ -56,8 +61,15 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	$(BIN)/kubectl apply -k crds && \
 	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev && \
 	$(BIN)/kubectl apply -k manifests/samples && \
-	exec $(BIN)/statuspage-operator
+	mkdir -p $(STATE) && \
+	{ $(BIN)/statuspage-server --host=127.0.0.1 --port=$(SERVER_PORT) --metrics-port=0 \
+	    >$(STATE)/server.log 2>&1 & } && \
+	trap "kill $$! 2>/dev/null" EXIT && \
+	namespace=$$($(BIN)/kubectl config view --minify -o jsonpath='{..namespace}') && \
+	echo "public page: http://127.0.0.1:$(SERVER_PORT)/$${namespace:-default}/example/ (server log: $(STATE)/server.log)" && \
+	$(BIN)/statuspage-operator
 
 bench: install controlplane ## Benchmarks against the local control plane; prints figures
 	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/server.py

@@ -71,7 +71,7 @@ class OperatorProcess:
         self.extra_args: list[str] = []
 
     def start(self) -> None:
-        """Start the operator and wait until kopf watches (or, as a standby, waits for the Lease)."""
+        """Start the operator; wait until it has listed the cluster (or stands by for the Lease)."""
         started = len(self.log.read_text(errors="replace")) if self.log.exists() else 0
         args = [OPERATOR, f"--metrics-port={self.metrics_port}", *self.extra_args]
         if os.environ.get("OPERATOR_DEBUG"):
@@ -83,6 +83,7 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 env={**self.kube.env(), "PYTHONUNBUFFERED": "1"},
             )
+
         def ready() -> bool:
             text = self.log.read_text(errors="replace")[started:]
             return "listed " in text or "standing by for the lease" in text

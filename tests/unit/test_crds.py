@@ -38,7 +38,7 @@ NAMES = {
 }
 
 SPEC_FIELDS = {
-    "StatusPage": {"title", "description", "timeZone"},
+    "StatusPage": {"title", "description", "timeZone", "hostnames", "url"},
     "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
     "MaintenanceWindow": {
         "page",

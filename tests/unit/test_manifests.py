@@ -75,15 +75,22 @@ def test_base_contains_no_samples() -> None:
 
 
 def test_base_contains_exactly_the_install() -> None:
-    """Namespace, ServiceAccount, RBAC (with the lease Role), Deployment and the policy."""
+    """Namespace, the operator (ServiceAccount, RBAC with the lease Role, Deployment, policy) and
+    the public page server (ServiceAccount, read-only ClusterRole and binding, Deployment, Service).
+    """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
         "ClusterRole",
+        "ClusterRole",
         "ClusterRoleBinding",
+        "ClusterRoleBinding",
+        "Deployment",
         "Deployment",
         "Namespace",
         "Role",
         "RoleBinding",
+        "Service",
+        "ServiceAccount",
         "ServiceAccount",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",

@@ -56,6 +56,11 @@ class Components:
         self._pending_pages: set[Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def close(self) -> None:
+        """Drop the page writes still waiting (the next start recomputes every page)."""
+        for task in self._tasks:
+            task.cancel()
+
     async def recompute(self, namespace: str, names: Iterable[str], now: datetime) -> bool:
         """Recompute some components of a namespace; True if any status changed."""
         changed = False

@@ -146,6 +146,7 @@ class Runtime:
         """Let pending Events go out, then stop the client's threads."""
         if self._confirming is not None:
             self._confirming.cancel()
+        self.components.close()
         await self.writer.announcer.drain()
         self.client.close()
 

@@ -1,0 +1,306 @@
+"""The aiohttp application: routing by path or Host, cached renderings, HTTP done right.
+
+Every response is built from memory. A rendering is cached per page and representation until the
+page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
+so a change is visible on the next request and a busy page costs one rendering per TTL.
+
+Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage lists in
+`spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
+`badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.server import feeds, statuspage_v2
+from statuspage_operator.server.badge import badge
+from statuspage_operator.server.cache import Cache, Key
+from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
+from statuspage_operator.server.view import PageView, WindowMemo, build
+
+RENDER_TTL = 30.0
+MAX_PATH = 512
+MAX_RENDERINGS = 10_000
+CACHE_CONTROL = "public, max-age=10"
+FEED_CACHE_CONTROL = "public, max-age=60"
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?P<name>[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$"
+)
+
+COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+HTML_HEADERS = {
+    **COMMON_HEADERS,
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Cache-Control": CACHE_CONTROL,
+}
+JSON_HEADERS = {
+    **COMMON_HEADERS,
+    "Content-Type": "application/json; charset=utf-8",
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag",
+    "Cache-Control": CACHE_CONTROL,
+}
+_LOCKED = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+FEED_HEADERS = {**COMMON_HEADERS, **_LOCKED, "Cache-Control": FEED_CACHE_CONTROL}
+BADGE_HEADERS = {
+    **COMMON_HEADERS,
+    **_LOCKED,
+    "Content-Type": "image/svg+xml; charset=utf-8",
+    "Access-Control-Allow-Origin": "*",
+    "Cache-Control": CACHE_CONTROL,
+}
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+class Metrics:
+    """Prometheus metrics of requests and of what the cache holds, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "statuspage_server_requests",
+            "HTTP requests served, by route and status code",
+            ["route", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "statuspage_server_request_duration_seconds",
+            "Time to answer a request, by route",
+            ["route"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
+        self.renderings = Counter(
+            "statuspage_server_renderings",
+            "Responses rendered (not answered from the rendering cache), by route",
+            ["route"],
+            registry=self.registry,
+        )
+        self.objects = Gauge(
+            "statuspage_server_objects",
+            "Objects held in memory, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A cached response body."""
+
+    version: int
+    expires: float
+    body: bytes
+    etag: str
+    headers: Mapping[str, str]
+
+
+Producer = Callable[[PageView], tuple[bytes, Mapping[str, str]]]
+
+
+def _json(render: Callable[[PageView], Any]) -> Producer:
+    def produce(view: PageView) -> tuple[bytes, Mapping[str, str]]:
+        body = json.dumps(render(view), separators=(",", ":"), ensure_ascii=False).encode()
+        return body, JSON_HEADERS
+
+    return produce
+
+
+def _feed(render: Callable[[PageView], bytes], content_type: str) -> Producer:
+    headers = {**FEED_HEADERS, "Content-Type": content_type}
+
+    def produce(view: PageView) -> tuple[bytes, Mapping[str, str]]:
+        return render(view), headers
+
+    return produce
+
+
+def _badge(view: PageView) -> tuple[bytes, Mapping[str, str]]:
+    return badge("status", view.indicator, view.indicator_description).encode(), BADGE_HEADERS
+
+
+# Route of each representation, for metrics (a fixed, small set of labels).
+ROUTES: dict[str, str] = {"": "html", "history.atom": "feed", "history.rss": "feed"}
+ROUTES["badge.svg"] = "badge"
+ROUTES.update({f"api/v2/{name}": "json" for name in statuspage_v2.ENDPOINTS})
+
+
+@dataclass
+class Server:
+    """The state behind the app: the cache, renderings, metrics."""
+
+    cache: Cache
+    base_url: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    shutting_down: bool = False
+    _memo: WindowMemo = field(default_factory=WindowMemo)
+    _renderer: Renderer = field(default_factory=Renderer)
+    _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
+    _views: dict[Key, tuple[int, float, PageView]] = field(default_factory=dict)
+    _producers: dict[str, Producer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._producers = {
+            "": self._html,
+            "history.atom": _feed(feeds.atom, "application/atom+xml; charset=utf-8"),
+            "history.rss": _feed(feeds.rss, "application/rss+xml; charset=utf-8"),
+            "badge.svg": _badge,
+        }
+        for name, render in statuspage_v2.ENDPOINTS.items():
+            self._producers[f"api/v2/{name}"] = _json(render)
+
+    @property
+    def ready(self) -> bool:
+        """Whether every kind has been listed and the server is not shutting down."""
+        return not self.shutting_down and self.cache.synced >= set(Kind)
+
+    def _html(self, view: PageView) -> tuple[bytes, Mapping[str, str]]:
+        return self._renderer.page(view).encode(), HTML_HEADERS
+
+    def _view(self, key: Key, version: int, now: float) -> PageView:
+        held = self._views.get(key)
+        if held is not None and held[0] == version and held[1] > now:
+            return held[2]
+        view = build(self.cache, key, self.clock(), self._memo, self.base_url)
+        self._views[key] = (version, now + RENDER_TTL, view)
+        return view
+
+    def rendering(self, key: Key, representation: str) -> Rendered | None:
+        """The response of one representation of a page; None if there is no such page."""
+        if self.cache.page(key) is None:
+            return None
+        version = self.cache.versions[key[0]]
+        now = time.monotonic()
+        held = self._renderings.get((key, representation))
+        if held is not None and held.version == version and held.expires > now:
+            return held
+        view = self._view(key, version, now)
+        body, headers = self._producers[representation](view)
+        self.metrics.renderings.labels(ROUTES[representation]).inc()
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
+        if len(self._renderings) >= MAX_RENDERINGS:
+            self._renderings.clear()
+            self._views.clear()
+        self._renderings[(key, representation)] = rendered
+        return rendered
+
+    def route(self, host: str | None, path: str) -> tuple[Key | None, str | None, str | None]:
+        """(page, representation, redirect) for a Host and path; None where nothing matches."""
+        if host:
+            match = _HOST.match(host)
+            name = match["name"].lower().rstrip(".") if match else ""
+            page = self.cache.hostnames.get(name)
+            if page is not None:
+                rest = path[1:]
+                return (page, rest, None) if rest in ROUTES else (None, None, None)
+        parts = path.split("/", 3)
+        if len(parts) < 3 or not _LABEL.match(parts[1]) or not _SUBDOMAIN.match(parts[2]):
+            return None, None, None
+        if len(parts[2]) > 253:
+            return None, None, None
+        key = (parts[1], parts[2])
+        if len(parts) == 3:
+            return key, None, f"/{parts[1]}/{parts[2]}/"
+        rest = parts[3]
+        return (key, rest, None) if rest in ROUTES else (None, None, None)
+
+
+def _matches(header: str, etag: str) -> bool:
+    for candidate in header.split(","):
+        value = candidate.strip()
+        if value == "*" or value.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def _text(status: int, message: str, extra: Mapping[str, str] | None = None) -> web.Response:
+    headers = {**COMMON_HEADERS, **_LOCKED, "Cache-Control": "no-store", **(extra or {})}
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
+def make_app(server: Server) -> web.Application:
+    """The aiohttp application serving `server`."""
+    metrics = server.metrics
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        route, response = await answer(request)
+        metrics.requests.labels(route, str(response.status)).inc()
+        metrics.duration.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    async def answer(request: web.Request) -> tuple[str, web.StreamResponse]:
+        route = "other"
+        path = request.raw_path.split("?", 1)[0]
+        if len(request.raw_path) > MAX_PATH:
+            return route, _text(414, "URI too long")
+        if path in ("/healthz", "/readyz"):
+            route = "health"
+            if path == "/readyz" and not server.ready:
+                return route, _text(503, "not ready")
+            return route, _text(200, "ok")
+        host = request.headers.get("Host")
+        if host is not None and (len(host) > 261 or not _HOST.match(host)):
+            return route, _text(400, "bad Host header")
+        key, representation, redirect = server.route(host, path)
+        if redirect is not None and key is not None and server.cache.page(key) is not None:
+            return route, _text(308, "moved", {"Location": redirect})
+        if key is None or representation is None:
+            return route, _text(404, "no such page")
+        route = ROUTES[representation]
+        if request.method == "OPTIONS":
+            return route, web.Response(status=204, headers={**COMMON_HEADERS, **CORS_PREFLIGHT})
+        if request.method not in ("GET", "HEAD"):
+            return route, _text(405, "method not allowed", {"Allow": "GET, HEAD, OPTIONS"})
+        rendered = server.rendering(key, representation)
+        if rendered is None:
+            return route, _text(404, "no such page")
+        headers = {**rendered.headers, "ETag": rendered.etag}
+        condition = request.headers.get("If-None-Match")
+        if condition is not None and _matches(condition, rendered.etag):
+            headers.pop("Content-Type", None)
+            return route, web.Response(status=304, headers=headers)
+        return route, web.Response(body=rendered.body, headers=headers)
+
+    app = web.Application(client_max_size=1024)
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+def make_metrics_app(server: Server) -> web.Application:
+    """The metrics endpoint, on its own port: not for the public."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    async def metrics(_: web.Request) -> web.Response:
+        for kind, count in server.cache.counts().items():
+            server.metrics.objects.labels(str(kind)).set(count)
+        body = generate_latest(server.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    return app

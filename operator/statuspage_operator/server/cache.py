@@ -1,0 +1,137 @@
+"""The objects the server holds, indexed by page, mutated only on the event loop's thread.
+
+Objects are kept compact: metadata reduced to what the page shows (name, namespace, uid,
+creationTimestamp, generation), spec, and status without conditions. Every change bumps the
+version of its namespace, which is what rendered responses are cached against.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from statuspage_operator.api.names import Kind
+
+JsonObject = dict[str, Any]
+Key = tuple[str, str]  # (namespace, name)
+
+_METADATA = ("name", "namespace", "uid", "creationTimestamp", "generation")
+
+
+def compact(obj: Mapping[str, Any]) -> JsonObject:
+    """What the server keeps of an object: no managedFields, annotations, labels, conditions."""
+    metadata = obj.get("metadata") or {}
+    status = {key: value for key, value in (obj.get("status") or {}).items() if key != "conditions"}
+    return {
+        "metadata": {key: metadata[key] for key in _METADATA if key in metadata},
+        "spec": obj.get("spec") or {},
+        "status": status,
+    }
+
+
+def key_of(obj: Mapping[str, Any]) -> Key:
+    """(namespace, name) of an object."""
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+
+
+def _page_of(kind: Kind, obj: Mapping[str, Any]) -> str | None:
+    if kind is Kind.PAGE:
+        return None
+    page = (obj.get("spec") or {}).get("page")
+    return page if isinstance(page, str) else None
+
+
+@dataclass
+class Cache:
+    """The four kinds by (namespace, name), the members of each page, and change versions."""
+
+    objects: dict[Kind, dict[Key, JsonObject]] = field(
+        default_factory=lambda: {kind: {} for kind in Kind}
+    )
+    # (namespace, page) -> kind -> names of the members that name that page.
+    members: dict[Key, dict[Kind, set[str]]] = field(
+        default_factory=lambda: defaultdict(
+            lambda: {kind: set() for kind in Kind if kind != Kind.PAGE}
+        )
+    )
+    versions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    hostnames: dict[str, Key] = field(default_factory=dict)
+    synced: set[Kind] = field(default_factory=set)
+    generation: int = 0  # bumped on every change anywhere
+
+    def upsert(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+        """Add or replace an object."""
+        kept = compact(obj)
+        key = key_of(kept)
+        self._unlink(kind, key)
+        self.objects[kind][key] = kept
+        page = _page_of(kind, kept)
+        if page is not None:
+            self.members[(key[0], page)][kind].add(key[1])
+        self._changed(kind, key[0])
+
+    def delete(self, kind: Kind, key: Key) -> None:
+        """Forget an object (no error if unknown)."""
+        self._unlink(kind, key)
+        self.objects[kind].pop(key, None)
+        self._changed(kind, key[0])
+
+    def replace(self, kind: Kind, objs: Iterable[Mapping[str, Any]]) -> None:
+        """A fresh list of a kind: the objects not in it are gone."""
+        fresh = {key_of(obj): obj for obj in objs}
+        for key in set(self.objects[kind]) - set(fresh):
+            self.delete(kind, key)
+        for obj in fresh.values():
+            self.upsert(kind, obj)
+        self.synced.add(kind)
+
+    def _unlink(self, kind: Kind, key: Key) -> None:
+        old = self.objects[kind].get(key)
+        if old is None:
+            return
+        page = _page_of(kind, old)
+        if page is not None:
+            names = self.members.get((key[0], page))
+            if names is not None:
+                names[kind].discard(key[1])
+                if not any(names.values()):
+                    del self.members[(key[0], page)]
+
+    def _changed(self, kind: Kind, namespace: str) -> None:
+        self.versions[namespace] += 1
+        self.generation += 1
+        if kind is Kind.PAGE:
+            self._index_hostnames()
+
+    def _index_hostnames(self) -> None:
+        # A hostname two pages claim goes to the oldest page (then by namespace and name).
+        claims: dict[str, tuple[str, Key]] = {}
+        for key, page in self.objects[Kind.PAGE].items():
+            created = str(page["metadata"].get("creationTimestamp", ""))
+            for hostname in page["spec"].get("hostnames") or ():
+                if not isinstance(hostname, str):
+                    continue
+                name = hostname.lower().rstrip(".")
+                claim = (created, key)
+                if name not in claims or claim < claims[name]:
+                    claims[name] = claim
+        self.hostnames = {name: claim[1] for name, claim in claims.items()}
+
+    def page(self, key: Key) -> JsonObject | None:
+        """A StatusPage by (namespace, name)."""
+        return self.objects[Kind.PAGE].get(key)
+
+    def members_of(self, key: Key, kind: Kind) -> list[JsonObject]:
+        """The objects of a kind that name the page."""
+        names = self.members.get(key)
+        if names is None:
+            return []
+        store = self.objects[kind]
+        return [store[(key[0], name)] for name in names[kind] if (key[0], name) in store]
+
+    def counts(self) -> Mapping[Kind, int]:
+        """How many objects of each kind are held."""
+        return {kind: len(objs) for kind, objs in self.objects.items()}

@@ -1,0 +1,108 @@
+"""`statuspage-server`: the public status page, served from memory.
+
+It needs get/list/watch on our four kinds and nothing else (manifests/server/). Every replica
+serves; there is no leader. On SIGTERM it reports not ready, keeps serving for `--shutdown-delay`
+seconds (so load balancers stop sending), then stops accepting, finishes the requests in flight,
+and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from aiohttp import web
+from kubernetes import client, config
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.server.app import Server, make_app, make_metrics_app
+from statuspage_operator.server.cache import Cache
+from statuspage_operator.server.watch import KindWatcher
+
+logger = logging.getLogger("statuspage_operator.server")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="statuspage-server", description="Serve the public status pages from memory."
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9091, help="Prometheus metrics port (0: off)"
+    )
+    parser.add_argument(
+        "--namespace", help="serve only this namespace (default: all; then a Role is enough)"
+    )
+    parser.add_argument(
+        "--public-url",
+        default="",
+        help="base URL of the server as the public sees it, for pages without spec.url",
+    )
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--shutdown-delay",
+        type=float,
+        default=0.0,
+        help="seconds to keep serving after SIGTERM while reporting not ready",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def _api_client(context: str | None) -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config(context=context)
+    return client.ApiClient()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Watch, serve, and stop gracefully on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    cache = Cache()
+    server = Server(cache, base_url=args.public_url.rstrip("/"))
+    api_client = _api_client(args.context)
+    watchers = [KindWatcher(api_client, kind, cache, loop, args.namespace) for kind in Kind]
+    for watcher in watchers:
+        watcher.start()
+
+    runner = web.AppRunner(make_app(server), access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.port, reuse_address=True).start()
+    metrics_runner: web.AppRunner | None = None
+    if args.metrics_port:
+        metrics_runner = web.AppRunner(make_metrics_app(server), access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, args.host, args.metrics_port).start()
+    logger.info("serving on http://%s:%d/<namespace>/<page>/", args.host, args.port)
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.shutting_down = True
+    logger.info("stopping: not ready; serving %.1f s more", args.shutdown_delay)
+    await asyncio.sleep(args.shutdown_delay)
+    await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
+    for watcher in watchers:
+        watcher.stop()
+    logger.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `statuspage-server`."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    asyncio.run(serve(args))

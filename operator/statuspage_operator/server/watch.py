@@ -1,0 +1,165 @@
+"""List, then watch, each of our four kinds with the kubernetes client, into the cache.
+
+Why the kubernetes client's watch and not kopf's: kopf needs to list CustomResourceDefinitions
+(and namespaces) at start-up, and keeps per-object handler state, while this server must run with
+get/list/watch on our four kinds and nothing else, holding only the objects' bodies. One watch
+stream per kind does that, and it is the client's own protocol: list (in pages) for a
+resourceVersion, watch from it with bookmarks, resume from the last version seen, and list again
+when the API server answers 410 Gone (the version is too old). A re-list replaces the kind's
+objects, so objects deleted meanwhile are dropped.
+
+The client is synchronous, so each kind runs in a daemon thread; batches of events are handed to
+the event loop, which alone touches the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, cast
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ProtocolError
+
+from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
+from statuspage_operator.server.cache import Cache, key_of
+
+logger = logging.getLogger(__name__)
+PAGE_SIZE = 500
+WATCH_TIMEOUT = 290  # seconds; the API server ends a watch by itself after 30-60 minutes
+RETRY_DELAY = 2.0
+Listener = Callable[[Kind], None]
+
+
+class KindWatcher:
+    """One kind: the list and the watch in a thread, events applied on the loop."""
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        kind: Kind,
+        cache: Cache,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str | None = None,
+        on_change: Listener | None = None,
+    ) -> None:
+        self._custom = client.CustomObjectsApi(api_client)
+        self.kind = kind
+        self._cache = cache
+        self._loop = loop
+        self._namespace = namespace
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._watch: watch.Watch | None = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{kind}", daemon=True)
+        self.relists = 0
+        self._version: str | None = None
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to stop; it ends at its next event or timeout (it is a daemon)."""
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
+
+    def _call(self, *, stream: bool = False) -> Callable[..., Any]:
+        plural = PLURALS[self.kind]
+        namespace = self._namespace
+        if namespace is not None:
+            namespaced = self._custom.list_namespaced_custom_object
+
+            def call(**kwargs: Any) -> Any:
+                return namespaced(GROUP, VERSION, namespace, plural, **kwargs)
+
+        else:
+            cluster = self._custom.list_cluster_custom_object
+
+            def call(**kwargs: Any) -> Any:
+                return cluster(GROUP, VERSION, plural, **kwargs)
+
+        # Without a `:return:` in its docstring, Watch.stream hands events over as plain dicts.
+        return call
+
+    def _list(self) -> str:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        version = ""
+        while True:
+            kwargs: dict[str, Any] = {"limit": PAGE_SIZE}
+            if token:
+                kwargs["_continue"] = token
+            page = cast(dict[str, Any], self._call()(**kwargs))
+            metadata = page.get("metadata") or {}
+            items.extend(page.get("items") or [])
+            version = str(metadata.get("resourceVersion", ""))
+            token = metadata.get("continue") or None
+            if token is None:
+                break
+        self._apply(lambda: self._cache.replace(self.kind, items))
+        logger.info("listed %d %s", len(items), PLURALS[self.kind])
+        return version
+
+    def _apply(self, change: Callable[[], None]) -> None:
+        def run() -> None:
+            change()
+            if self._on_change is not None:
+                self._on_change(self.kind)
+
+        self._loop.call_soon_threadsafe(run)
+
+    def _run(self) -> None:
+        version: str | None = None
+        while not self._stop.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                self._version = version
+                version = self._stream(version)
+            except ProtocolError:
+                # The stream was cut (the API server or a proxy closed it): resume where it was.
+                logger.debug("%s: watch stream ended early; resuming", self.kind)
+                version = self._version
+            except ApiException as error:
+                if error.status == 410:
+                    logger.info("%s: watch expired (410 Gone); listing again", self.kind)
+                    self.relists += 1
+                    version = None
+                    continue
+                logger.warning("%s: %s; retrying", self.kind, error.reason)
+                version = None
+                self._stop.wait(RETRY_DELAY)
+            except Exception:
+                logger.exception("%s: watch failed; listing again", self.kind)
+                version = None
+                self._stop.wait(RETRY_DELAY)
+
+    def _stream(self, version: str) -> str:
+        self._watch = watch.Watch()
+        stream = self._watch.stream(
+            self._call(),
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_TIMEOUT,
+        )
+        for event in stream:
+            if self._stop.is_set():
+                break
+            kind = event.get("type")
+            obj = event.get("raw_object") or {}
+            version = str((obj.get("metadata") or {}).get("resourceVersion", version))
+            self._version = version
+            if kind == "ERROR":
+                code = obj.get("code")
+                raise ApiException(status=code, reason=str(obj.get("message", "")))
+            if kind in ("ADDED", "MODIFIED"):
+                self._apply(functools.partial(self._cache.upsert, self.kind, obj))
+            elif kind == "DELETED":
+                self._apply(functools.partial(self._cache.delete, self.kind, key_of(obj)))
+        return version
