@@ -276,7 +276,7 @@ def past_and_future(
     """`count` windows over the components: `to_come` in 30 days, the rest ended days ago."""
     now = datetime.now(UTC)
     far = now + timedelta(days=30)
-    gone = now - timedelta(days=3)
+    gone = now - timedelta(days=30)
     bodies = []
     for i in range(count):
         component = components[i % len(components)]

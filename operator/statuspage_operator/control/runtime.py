@@ -148,7 +148,7 @@ class Runtime:
             self._confirming.cancel()
         self.components.close()
         await self.writer.announcer.drain()
-        self.client.close()
+        await self.client.close()
 
     # -- pages and components ----------------------------------------------------------------
 

@@ -16,9 +16,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
-
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import (
     REPLAY_HORIZON,
@@ -29,7 +26,7 @@ from statuspage_operator.api.notices import (
 )
 from statuspage_operator.control import metrics
 from statuspage_operator.control.view import Body, version_of
-from statuspage_operator.k8s.client import Client, NotFoundError
+from statuspage_operator.k8s.client import Client, NotFoundError, transient
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +44,6 @@ def ref_of(kind: Kind, body: Body) -> dict[str, str]:
         "name": str(meta.get("name", "")),
         "uid": str(meta.get("uid", "")),
     }
-
-
-def _transient(error: Exception) -> bool:
-    if isinstance(error, ApiException):
-        return error.status in (0, 429) or error.status >= 500
-    return isinstance(error, HTTPError | OSError)
 
 
 class Writer:
@@ -157,7 +148,7 @@ class Writer:
                 return None
             except Exception as error:
                 metrics.RECONCILE_ERRORS.labels(kind=str(kind)).inc()
-                if not _transient(error) or attempt == ATTEMPTS - 1:
+                if not transient(error) or attempt == ATTEMPTS - 1:
                     raise
                 delay = 0.2 * 4**attempt * (1 + random.random() / 10)
                 logger.warning(
@@ -222,7 +213,7 @@ class Announcer:
                 except NotFoundError:
                     break
                 except Exception as error:
-                    if not _transient(error) or attempt == ATTEMPTS - 1:
+                    if not transient(error) or attempt == ATTEMPTS - 1:
                         # Left unconfirmed: the next write of the object carries it again.
                         logger.warning("could not post Event %s: %s", notice.event, error)
                         return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import kopf
 
 from statuspage_operator.api.names import FINALIZER, GROUP
 from statuspage_operator.control.runtime import Runtime
-from statuspage_operator.k8s.client import Client, load_config
+from statuspage_operator.k8s.client import Client, Credentials
 
 # kopf's own list follows ours within seconds; what it has not reported by then is gone.
 CONFIRM_AFTER = 60.0
@@ -29,6 +30,47 @@ class NoDiffBase(kopf.DiffBaseStorage):
         """Store nothing."""
 
 
+def login(settings: kopf.OperatorSettings, logger: kopf.Logger) -> kopf.ConnectionInfo:
+    """The pod's service account, else the kubeconfig ($KUBECONFIG, read now).
+
+    kopf's own minimal logins, so the official client (33 MB) is not even imported; it is used
+    only for what they cannot do: kubeconfig users with an exec plugin or an auth provider.
+    """
+    info = kopf.login_with_service_account(settings=settings, logger=logger)
+    if info is None:
+        info = kopf.login_with_kubeconfig(settings=settings, logger=logger)
+    if info is None or not (
+        info.token or info.certificate_path or info.certificate_data or info.username
+    ):
+        if sys.modules.get("kubernetes", ...) is None:
+            del sys.modules["kubernetes"]  # kept out by main.py until needed, as now
+        info = kopf.login_via_client(settings=settings, logger=logger)
+    if info is None:
+        raise kopf.LoginError("no service account and no kubeconfig to log in with")
+    return info
+
+
+def credentials(info: kopf.ConnectionInfo) -> Credentials:
+    """What our own client needs of kopf's login."""
+    tls = info.as_ssl_context() if info.server.startswith("https:") else None
+    return Credentials(info.server, tls, info.as_http_headers())
+
+
+def make_client(settings: kopf.OperatorSettings, logger: kopf.Logger) -> Client:
+    """Our client, logged in as kopf is; it logs in again if the API server says 401."""
+
+    async def relogin() -> Credentials:
+        return credentials(login(settings, logger))
+
+    return Client(credentials(login(settings, logger)), relogin)
+
+
+@kopf.on.login()
+def on_login(settings: kopf.OperatorSettings, logger: kopf.Logger, **_: Any) -> kopf.ConnectionInfo:
+    """kopf logs in the same way as our client."""
+    return login(settings, logger)
+
+
 @kopf.on.startup()
 async def on_operator_startup(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
@@ -42,7 +84,7 @@ async def on_operator_startup(
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
-    runtime = Runtime(Client(load_config()))
+    runtime = Runtime(make_client(settings, logger))
     memo.runtime = runtime
     listed = await runtime.prime(list(memo.get("namespaces") or []))
     logger.info("listed %s", listed)

@@ -2,114 +2,175 @@
 
 kopf applies a handler's `patch` when the handler returns: a daemon sleeping until its window's
 end, or a window's handler writing its components' status, needs its writes now. Events need
-fixed names (posting twice must be harmless), which kopf's event poster does not give. These go
-through the official client in a thread pool sized for bursts (1,000 windows starting at once).
+fixed names (posting twice must be harmless), which kopf's event poster does not give. The Lease
+needs reads and writes kopf does not make.
+
+These go over one aiohttp session (aiohttp comes with kopf), with the credentials kopf logged in
+with. Not the official client: importing it costs 33 MB of the operator's memory, and its calls
+would need a thread pool.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+import aiohttp
 
 from statuspage_operator.api.names import API_VERSION, GROUP, PLURALS, VERSION, Kind
 from statuspage_operator.api.times import format_time
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 COMPONENT = "statuspage-operator"
+MERGE_PATCH = "application/merge-patch+json"
+CONNECTIONS = 32
+TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 
 
-class NotFoundError(Exception):
+class ApiError(Exception):
+    """The API server refused a request."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+    @property
+    def transient(self) -> bool:
+        """Worth a retry: throttled or a server-side failure."""
+        return self.status == 429 or self.status >= 500
+
+
+class NotFoundError(ApiError):
     """The object is gone (404): nothing left to write."""
 
 
-class ConflictError(Exception):
-    """The object changed under us (409): reconcile again from fresh state."""
+class ConflictError(ApiError):
+    """The object changed under us, or already exists (409)."""
 
 
-def load_config(context: str | None = None) -> client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig (honours KUBECONFIG)."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config(context=context)
-    configuration = client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = 32
-    return client.ApiClient(configuration)
+@dataclass(frozen=True)
+class Credentials:
+    """Where the API server is and how to talk to it (from kopf's login)."""
+
+    server: str
+    ssl_context: ssl.SSLContext | None
+    headers: dict[str, str]
+
+
+Relogin = Callable[[], Awaitable[Credentials]]
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a failed call is worth retrying (throttling, a server or network failure)."""
+    if isinstance(error, ApiError):
+        return error.transient
+    return isinstance(error, aiohttp.ClientError | TimeoutError | OSError)
+
+
+def _custom_path(kind: Kind, namespace: str, name: str = "", sub: str = "") -> str:
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURALS[kind]}"
+    if name:
+        path += f"/{name}"
+    if sub:
+        path += f"/{sub}"
+    return path
 
 
 class Client:
-    """Async facade over the synchronous client; every call runs in a dedicated pool."""
+    """Async calls to the API server; one connection pool, re-login on 401."""
 
-    def __init__(self, api_client: client.ApiClient, workers: int = 16) -> None:
-        self._custom = client.CustomObjectsApi(api_client)
-        self._core = client.CoreV1Api(api_client)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="k8s")
+    def __init__(self, credentials: Credentials, relogin: Relogin | None = None) -> None:
+        self._credentials = credentials
+        self._relogin = relogin
+        self._session: aiohttp.ClientSession | None = None
 
-    def close(self) -> None:
-        """Stop the thread pool."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=CONNECTIONS, ssl=self._credentials.ssl_context or True
+            )
+            self._session = aiohttp.ClientSession(
+                base_url=self._credentials.server.rstrip("/"),
+                connector=connector,
+                headers={**self._credentials.headers, "User-Agent": COMPONENT},
+                timeout=TIMEOUT,
+            )
+        return self._session
 
-    async def _run(self, call: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, call)
-        except ApiException as error:
-            if error.status == 404:
-                raise NotFoundError(str(error.reason)) from error
-            if error.status == 409:
-                raise ConflictError(str(error.reason)) from error
-            raise
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        """One call; the response's JSON, or an ApiError (NotFoundError, ConflictError)."""
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        for attempt in (1, 2):
+            session = self._open()
+            async with session.request(
+                method,
+                path,
+                data=data,
+                params=params,
+                headers={"Content-Type": content_type},
+            ) as response:
+                if response.status == 401 and attempt == 1 and self._relogin is not None:
+                    self._credentials = await self._relogin()
+                    await session.close()
+                    continue
+                if response.status >= 400:
+                    raise _error(response.status, await response.text())
+                found: dict[str, Any] = await response.json(content_type=None)
+                return found
+        raise ApiError(401, "Unauthorized")
+
+    # -- our kinds ---------------------------------------------------------------------------
 
     async def patch_status(
         self, kind: Kind, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:
         """Merge-patch `.status`; returns the object as stored."""
-        body = {"status": status}
-
-        def call() -> dict[str, Any]:
-            return cast(
-                dict[str, Any],
-                self._custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURALS[kind], name, body
-                ),
-            )
-
-        return await self._run(call)
+        return await self.request(
+            "PATCH",
+            _custom_path(kind, namespace, name, "status"),
+            body={"status": status},
+            content_type=MERGE_PATCH,
+        )
 
     async def list_pages(
         self, kind: Kind, namespaces: list[str], limit: int = 500
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Every object of a kind (in some namespaces, or all), a page of `limit` at a time."""
-        scopes: list[str | None] = [*namespaces] or [None]
-        for namespace in scopes:
-            token: str | None = None
+        paths = [_custom_path(kind, ns) for ns in namespaces] or [
+            f"/apis/{GROUP}/{VERSION}/{PLURALS[kind]}"
+        ]
+        for path in paths:
+            token = ""
             while True:
-                kwargs: dict[str, Any] = {"limit": limit}
+                params = {"limit": str(limit)}
                 if token:
-                    kwargs["_continue"] = token
-
-                def call(kwargs: dict[str, Any] = kwargs, namespace: str | None = namespace) -> Any:
-                    if namespace is None:
-                        return self._custom.list_cluster_custom_object(
-                            GROUP, VERSION, PLURALS[kind], **kwargs
-                        )
-                    return self._custom.list_namespaced_custom_object(
-                        GROUP, VERSION, namespace, PLURALS[kind], **kwargs
-                    )
-
-                page = await self._run(call)
+                    params["continue"] = token
+                page = await self.request("GET", path, params=params)
                 yield list(page.get("items") or [])
-                token = (page.get("metadata") or {}).get("continue")
+                token = (page.get("metadata") or {}).get("continue") or ""
                 if not token:
                     break
+
+    # -- Events ------------------------------------------------------------------------------
 
     async def post_event(
         self,
@@ -121,38 +182,73 @@ class Client:
         *,
         warning: bool = False,
     ) -> bool:
-        """Create a core/v1 Event with a fixed name; False if it already exists (posted before).
-
-        Other failures are logged and swallowed: an Event is worth a retry, never a crash.
-        """
+        """Create a core/v1 Event with a fixed name; False if it already exists (posted before)."""
         stamp = format_time(at)
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(name=name, namespace=ref["namespace"]),
-            involved_object=client.V1ObjectReference(
-                api_version=API_VERSION,
-                kind=ref["kind"],
-                name=ref["name"],
-                namespace=ref["namespace"],
-                uid=ref.get("uid"),
-            ),
-            reason=reason,
-            message=message[:1024],
-            type="Warning" if warning else "Normal",
-            first_timestamp=stamp,
-            last_timestamp=stamp,
-            count=1,
-            source=client.V1EventSource(component=COMPONENT),
-            reporting_component=COMPONENT,
-            reporting_instance=COMPONENT,
-        )
+        namespace = ref["namespace"]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": ref["kind"],
+                "name": ref["name"],
+                "namespace": namespace,
+                "uid": ref.get("uid"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": "Warning" if warning else "Normal",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": COMPONENT,
+        }
         try:
-            await self._run(lambda: self._core.create_namespaced_event(ref["namespace"], event))
+            await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
         except ConflictError:
             return False
-        except ApiException as error:
+        except ApiError as error:
             # A namespace being deleted refuses new Events; that is expected, not a problem.
-            terminating = error.status == 403 and "being terminated" in str(error.body)
-            if not terminating:
+            if error.status != 403 or "being terminated" not in error.reason:
                 raise
-            logger.debug("namespace %s is terminating: Event %s dropped", ref["namespace"], name)
+            logger.debug("namespace %s is terminating: Event %s dropped", namespace, name)
         return True
+
+    # -- Leases ------------------------------------------------------------------------------
+
+    def _lease_path(self, namespace: str, name: str = "") -> str:
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        return f"{path}/{name}" if name else path
+
+    async def read_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Lease, or None if there is none."""
+        try:
+            return await self.request("GET", self._lease_path(namespace, name))
+        except NotFoundError:
+            return None
+
+    async def create_lease(self, namespace: str, lease: dict[str, Any]) -> dict[str, Any]:
+        """Create a Lease (ConflictError if someone else just did)."""
+        return await self.request("POST", self._lease_path(namespace), body=lease)
+
+    async def replace_lease(
+        self, namespace: str, name: str, lease: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Replace a Lease, guarded by its resourceVersion (ConflictError if it moved)."""
+        return await self.request("PUT", self._lease_path(namespace, name), body=lease)
+
+
+def _error(status: int, text: str) -> ApiError:
+    try:
+        reason = str(json.loads(text).get("message") or text)
+    except (ValueError, AttributeError):
+        reason = text
+    reason = reason[:500]
+    if status == 404:
+        return NotFoundError(status, reason)
+    if status == 409:
+        return ConflictError(status, reason)
+    return ApiError(status, reason)

@@ -1,8 +1,7 @@
 """Leader election on a coordination.k8s.io Lease, as kube-controller-manager does.
 
-Why not kopf's peering: it pauses kopf's own watchers and handlers, but our engine is not a kopf
-handler (k8s/informer.py says why), so it would keep writing in every replica. A Lease gives one
-active replica; standbys keep their informers warm and take over when the holder stops renewing.
+Only the holder runs kopf (main.py); a standby takes over when the holder stops renewing, or at
+once when it releases the Lease on a clean stop.
 
 Expiry is judged by our own monotonic clock from the moment we last saw the record change, never
 by comparing the holder's timestamps with ours (clock skew between nodes cannot elect two leaders).
@@ -17,9 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from statuspage_operator.api.times import parse_time
+from statuspage_operator.k8s.client import Client, ConflictError
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ class LeaseConfig:
 class LeaderElector:
     """Acquire, renew and release one Lease; call back when leadership starts and stops."""
 
-    def __init__(self, api_client: client.ApiClient, config: LeaseConfig) -> None:
-        self._api = client.CoordinationV1Api(api_client)
+    def __init__(self, client: Client, config: LeaseConfig) -> None:
+        self._client = client
         self.config = config
         self.leading = False
         self._observed: tuple[str, str] | None = None
@@ -52,12 +52,11 @@ class LeaderElector:
         on_stopped: Callable[[], Awaitable[None]],
     ) -> None:
         """Forever: try to lead; while leading, renew; step down when renewing fails."""
-        loop = asyncio.get_running_loop()
         last_renewal = time.monotonic()
         try:
             while True:
                 try:
-                    held = await loop.run_in_executor(None, self._try_acquire_or_renew)
+                    held = await self._try_acquire_or_renew()
                 except Exception as error:
                     logger.warning("lease %s: %s", self.config.name, error)
                     held = False
@@ -77,69 +76,73 @@ class LeaderElector:
             if self.leading:
                 self.leading = False
                 await on_stopped()
-                await loop.run_in_executor(None, self._release)
+                await self._release()
 
     def _lease_ref(self) -> str:
         return f"{self.config.namespace}/{self.config.name}"
 
-    def _try_acquire_or_renew(self) -> bool:
+    async def _try_acquire_or_renew(self) -> bool:
         config = self.config
         now = datetime.now(UTC)
-        try:
-            lease = self._api.read_namespaced_lease(config.name, config.namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            body = client.V1Lease(
-                metadata=client.V1ObjectMeta(name=config.name, namespace=config.namespace),
-                spec=self._spec(now, now, transitions=0),
-            )
+        lease = await self._client.read_lease(config.namespace, config.name)
+        if lease is None:
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": config.name, "namespace": config.namespace},
+                "spec": self._spec(now, now, transitions=0),
+            }
             try:
-                self._api.create_namespaced_lease(config.namespace, body)
-            except ApiException as conflict:
-                if conflict.status == 409:
-                    return False
-                raise
+                await self._client.create_lease(config.namespace, body)
+            except ConflictError:
+                return False
             return True
-        spec = lease.spec or client.V1LeaseSpec()
-        holder = spec.holder_identity or ""
-        record = (holder, str(spec.renew_time))
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity") or ""
+        record = (holder, str(spec.get("renewTime")))
         if record != self._observed:
             self._observed, self._observed_at = record, time.monotonic()
-        duration = spec.lease_duration_seconds or config.lease_duration
+        duration = spec.get("leaseDurationSeconds") or config.lease_duration
         expired = time.monotonic() - self._observed_at > duration
         if holder and holder != config.identity and not expired:
             return False
-        transitions = (spec.lease_transitions or 0) + (0 if holder == config.identity else 1)
-        acquired = spec.acquire_time if holder == config.identity else now
-        lease.spec = self._spec(acquired or now, now, transitions)
+        transitions = int(spec.get("leaseTransitions") or 0) + (holder != config.identity)
+        acquired = now
+        if holder == config.identity and spec.get("acquireTime"):
+            acquired = parse_time(spec["acquireTime"])
+        lease["spec"] = self._spec(acquired, now, transitions)
         try:
-            self._api.replace_namespaced_lease(config.name, config.namespace, lease)
-        except ApiException as conflict:
-            if conflict.status == 409:
-                return False
-            raise
+            await self._client.replace_lease(config.namespace, config.name, lease)
+        except ConflictError:
+            return False
         self._observed, self._observed_at = (config.identity, str(now)), time.monotonic()
         return True
 
-    def _spec(self, acquired: datetime, renewed: datetime, transitions: int) -> client.V1LeaseSpec:
-        return client.V1LeaseSpec(
-            holder_identity=self.config.identity,
-            lease_duration_seconds=max(1, round(self.config.lease_duration)),
-            acquire_time=acquired,
-            renew_time=renewed,
-            lease_transitions=transitions,
-        )
+    def _spec(self, acquired: datetime, renewed: datetime, transitions: int) -> dict[str, Any]:
+        return {
+            "holderIdentity": self.config.identity,
+            "leaseDurationSeconds": max(1, round(self.config.lease_duration)),
+            "acquireTime": _micro(acquired),
+            "renewTime": _micro(renewed),
+            "leaseTransitions": transitions,
+        }
 
-    def _release(self) -> None:
+    async def _release(self) -> None:
         """Give the lease up on a clean stop, so a standby takes over at once."""
         try:
-            lease = self._api.read_namespaced_lease(self.config.name, self.config.namespace)
-            if lease.spec is None or lease.spec.holder_identity != self.config.identity:
+            lease = await self._client.read_lease(self.config.namespace, self.config.name)
+            spec = (lease or {}).get("spec") or {}
+            if lease is None or spec.get("holderIdentity") != self.config.identity:
                 return
-            lease.spec.holder_identity = ""
-            lease.spec.lease_duration_seconds = 1
-            self._api.replace_namespaced_lease(self.config.name, self.config.namespace, lease)
+            spec["holderIdentity"] = ""
+            spec["leaseDurationSeconds"] = 1
+            lease["spec"] = spec
+            await self._client.replace_lease(self.config.namespace, self.config.name, lease)
             logger.info("released the lease %s", self._lease_ref())
-        except ApiException as error:
-            logger.warning("could not release the lease %s: %s", self._lease_ref(), error.reason)
+        except Exception as error:
+            logger.warning("could not release the lease %s: %s", self._lease_ref(), error)
+
+
+def _micro(instant: datetime) -> str:
+    """MicroTime as the Lease API wants it: RFC 3339 with microseconds."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
