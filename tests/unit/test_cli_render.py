@@ -384,3 +384,18 @@ def test_render_history_of_one_day_with_nothing() -> None:
     text = render_history(make_page(), 1, since, [], [], NOW)
     assert "History of today: since 2026-05-10 00:00 CEST" in text
     assert text.endswith("newest first:\n  none\n")
+
+
+def test_render_status_shows_uptime() -> None:
+    """Components with a known creation time show their 90-day uptime, as the public page does."""
+    created = z(NOW - timedelta(days=200))
+    outage = {"status": "MajorOutage", "since": z(ago(hours=36)), "until": z(ago(hours=36 - 9))}
+    body = {
+        "metadata": {"name": "api", "creationTimestamp": created},
+        "spec": {"page": "example"},
+        "status": {"status": "Operational", "history": [outage]},
+    }
+    quiet = {**body, "metadata": {"name": "db", "creationTimestamp": created}, "status": {}}
+    text = render_status(make_page(), [Component.parse(body), Component.parse(quiet)], [], [], NOW)
+    assert "  api  Operational                    99.58% uptime (90 days)\n" in text
+    assert "  db   Unknown (not reconciled yet)  100.00% uptime (90 days)\n" in text

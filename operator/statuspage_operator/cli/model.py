@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from statuspage_operator.api.times import parse_time
 from statuspage_operator.domain.incidents import IncidentPhase
+from statuspage_operator.domain.uptime import uptime
 
 Object = Mapping[str, Any]
 
@@ -98,19 +99,35 @@ class Component:
     group: str | None
     position: int | None
     status: str | None
+    created: datetime | None = None
+    history: tuple[Mapping[str, Any], ...] = ()
 
     @classmethod
     def parse(cls, obj: Object) -> Component:
         """From a Component object."""
         spec, status = _section(obj, "spec"), _section(obj, "status")
         position = spec.get("position")
+        history = status.get("history")
         return cls(
             name=_name(obj),
             display_name=str(spec.get("displayName") or _name(obj)),
             group=spec.get("group") or None,
             position=position if isinstance(position, int) else None,
             status=status.get("status"),
+            created=_time(_section(obj, "metadata").get("creationTimestamp")),
+            history=tuple(e for e in history if isinstance(e, Mapping))
+            if isinstance(history, list)
+            else (),
         )
+
+    def uptime(self, now: datetime, zone: tzinfo) -> float | None:
+        """The 90-day uptime percentage, as the public page shows it (None: not known)."""
+        if self.created is None:
+            return None
+        try:
+            return uptime(self.history, self.created, now, zone).percent
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,15 +65,26 @@ def _status_text(status: str | None) -> str:
     return humanize(status) if status else "Unknown (not reconciled yet)"
 
 
-def _component_lines(components: Sequence[Component]) -> list[str]:
-    rows: list[tuple[str, str]] = []
+def _uptime_text(component: Component, now: datetime, zone: tzinfo) -> str:
+    percent = component.uptime(now, zone)
+    return "" if percent is None else f"{percent:6.2f}% uptime (90 days)"
+
+
+def _component_lines(components: Sequence[Component], now: datetime, zone: tzinfo) -> list[str]:
+    rows: list[tuple[str, str, str]] = []
     for group, members in layout(components):
         if group is not None:
-            rows.append((f"{INDENT}{group}", ""))
+            rows.append((f"{INDENT}{group}", "", ""))
         prefix = INDENT * (2 if group is not None else 1)
-        rows.extend((f"{prefix}{c.display_name}", _status_text(c.status)) for c in members)
-    width = max((len(label) for label, status in rows if status), default=0)
-    return [f"{label:<{width}}  {status}".rstrip() for label, status in rows] or [NONE]
+        rows.extend(
+            (f"{prefix}{c.display_name}", _status_text(c.status), _uptime_text(c, now, zone))
+            for c in members
+        )
+    width = max((len(label) for label, status, _ in rows if status), default=0)
+    status_width = max((len(status) for _, status, up in rows if up), default=0)
+    return [
+        f"{label:<{width}}  {status:<{status_width}}  {up}".rstrip() for label, status, up in rows
+    ] or [NONE]
 
 
 def _affects(names: Sequence[str], shown: Mapping[str, str]) -> str:
@@ -148,7 +159,7 @@ def render_status(
         _as_of(page, now),
         "",
         "Components:",
-        *_component_lines(components),
+        *_component_lines(components, now, zone),
         *_section(
             "Open incidents", (incident_lines(i, zone, shown) for i in unresolved(incidents))
         ),
