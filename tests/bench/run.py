@@ -418,7 +418,7 @@ def main() -> None:
         with running_operator(kube, workdir / "operator.log") as operator:
             assert operator.process is not None
             pid = operator.process.pid
-            cold = wait_until(lambda: count_with_phase("bench") >= args.windows, 600)
+            cold = wait_until(lambda: count_with_phase("bench") >= args.windows, 600, interval=2)
             report("operator start until every window has its phase (cold)", f"{cold:.1f} s")
             time.sleep(5)
             rss, peak = rss_mb(pid)

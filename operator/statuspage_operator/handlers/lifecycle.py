@@ -11,6 +11,7 @@ from statuspage_operator.api.names import FINALIZER, GROUP
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import Client, Credentials
 
+WORKERS = 64
 # kopf's own list follows ours within seconds; what it has not reported by then is gone.
 CONFIRM_AFTER = 60.0
 
@@ -81,6 +82,10 @@ async def on_operator_startup(
     settings.persistence.diffbase_storage = NoDiffBase()
     # Our Events carry our reasons and fixed names (control/writer.py); kopf's would be noise.
     settings.posting.enabled = False
+    # At most this many objects of a kind are handled at once: a start-up over 10,000 windows
+    # otherwise runs 10,000 handlers together, and memory peaks with them. Daemons are not
+    # counted: edges are never held up by it.
+    settings.queueing.worker_limit = WORKERS
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 COMPONENT = "statuspage-operator"
 MERGE_PATCH = "application/merge-patch+json"
 CONNECTIONS = 32
-TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+# No limit on waiting for a free connection (a burst queues for the pool), but on the socket.
+TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
 
 
 class ApiError(Exception):
