@@ -8,6 +8,7 @@ whose page or components were missing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,7 @@ class Runtime:
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         metrics.register_components(self.view.component_statuses)
         self._confirming: asyncio.Task[None] | None = None
+        self._listed_at: dict[Kind, float] = {}
 
     async def prime(self, namespaces: list[str]) -> str:
         """Fill the view with one list of every kind, before kopf's watchers start.
@@ -110,9 +112,9 @@ class Runtime:
         else:
             self.incidents.observe(None, body)
 
-    async def forget_unconfirmed(self) -> None:
+    async def forget_unconfirmed(self, stale: set[tuple[Kind, str, str]]) -> None:
         """Drop primed objects kopf never reported (deleted before its watch began)."""
-        stale, self.view.primed = self.view.primed, set()
+        self.view.primed -= stale
         for kind, namespace, name in stale:
             key = (namespace, name)
             if kind is Kind.PAGE:
@@ -128,19 +130,31 @@ class Runtime:
             else:
                 await self.components.apply(namespace, self.view.set_incident(key, None))
 
-    def confirm(self, kind: Kind, body: Body) -> None:
+    def confirm(self, kind: Kind, event_type: str | None, body: Body) -> None:
         """kopf reported the object: it is not a leftover of the primed list."""
+        if event_type is None:
+            self._listed_at[kind] = time.monotonic()
         if self.view.primed:
             self.view.primed.discard((kind, *key_of(body)))
 
-    def start_confirming(self, delay: float) -> None:
-        """Drop the primed objects kopf has not reported `delay` seconds from now."""
+    def start_confirming(self, quiet: float) -> None:
+        """Drop the primed objects kopf has not reported once its listing of their kind is over.
 
-        async def later() -> None:
-            await asyncio.sleep(delay)
-            await self.forget_unconfirmed()
+        kopf hands listed objects (event type None) to the handlers as workers free up, so a big
+        kind can take minutes: its listing is over when none has come for `quiet` seconds.
+        """
 
-        self._confirming = asyncio.create_task(later(), name="forget unconfirmed")
+        async def confirm() -> None:
+            started = time.monotonic()
+            while self.view.primed:
+                await asyncio.sleep(quiet / 6)
+                now = time.monotonic()
+                over = {k for k in Kind if now - self._listed_at.get(k, started) > quiet}
+                stale = {key for key in self.view.primed if key[0] in over}
+                if stale:
+                    await self.forget_unconfirmed(stale)
+
+        self._confirming = asyncio.create_task(confirm(), name="forget unconfirmed")
 
     async def close(self) -> None:
         """Let pending Events go out, then stop the client's threads."""

@@ -12,8 +12,8 @@ from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import Client, Credentials
 
 WORKERS = 64
-# kopf's own list follows ours within seconds; what it has not reported by then is gone.
-CONFIRM_AFTER = 60.0
+# kopf's listing of a kind is over when it has handed us no listed object for this long.
+LISTING_QUIET = 30.0
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -93,7 +93,7 @@ async def on_operator_startup(
     memo.runtime = runtime
     listed = await runtime.prime(list(memo.get("namespaces") or []))
     logger.info("listed %s", listed)
-    runtime.start_confirming(CONFIRM_AFTER)
+    runtime.start_confirming(LISTING_QUIET)
 
 
 @kopf.on.cleanup()
