@@ -86,6 +86,9 @@ async def on_operator_startup(
     # otherwise runs 10,000 handlers together, and memory peaks with them. Daemons are not
     # counted: edges are never held up by it.
     settings.queueing.worker_limit = WORKERS
+    # A worker whose object has no new event leaves at once, so the next object gets its slot
+    # (kopf keeps it 5 s by default: with a limit, a start-up would crawl at 64 objects per 5 s).
+    settings.queueing.idle_timeout = 0.1
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
