@@ -70,6 +70,10 @@ class Components:
 
     async def recompute_one(self, namespace: str, name: str, now: datetime) -> bool:
         """Write one component's status if it differs; True if its `status` changed."""
+        with self.writer.recomputing_component():
+            return await self._recompute_one(namespace, name, now)
+
+    async def _recompute_one(self, namespace: str, name: str, now: datetime) -> bool:
         async with self.writer.lock((Kind.COMPONENT, namespace, name)):
             entry = self.view.components.get((namespace, name))
             if entry is None:

@@ -193,6 +193,8 @@ class Windows:
                 items = [(reason, _message(reason, spec), False) for reason in reasons]
             items += warnings(current, verdict)
             notices = make_notices(name, uid, now, items)
+            if moved:
+                await self.writer.after_components()
             stored = await self.writer.write(
                 Kind.WINDOW, body, current, desired, notices, remember=True
             )

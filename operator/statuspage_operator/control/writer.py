@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 ObjectKey = tuple[Kind, str, str]
 ATTEMPTS = 5
 EVENT_PATIENCE = 5.0
+COMPONENTS_PATIENCE = 1.0
 
 
 def ref_of(kind: Kind, body: Body) -> dict[str, str]:
@@ -59,6 +60,30 @@ class Writer:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._recomputing = 0
+        self._components_done = asyncio.Event()
+        self._components_done.set()
+
+    @contextlib.contextmanager
+    def recomputing_component(self) -> Iterator[None]:
+        """Mark a component being recomputed: windows at an edge let it go first."""
+        self._recomputing += 1
+        self._components_done.clear()
+        try:
+            yield
+        finally:
+            self._recomputing -= 1
+            if not self._recomputing:
+                self._components_done.set()
+
+    async def after_components(self, patience: float = COMPONENTS_PATIENCE) -> None:
+        """Wait until no component is being recomputed (at most `patience` seconds).
+
+        At a shared edge a thousand daemons wake together: without this, their own status writes
+        would take the connections the components need, and the page would show maintenance late.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._components_done.wait(), patience)
 
     @contextlib.asynccontextmanager
     async def lock(self, key: ObjectKey) -> AsyncIterator[None]:
