@@ -89,6 +89,9 @@ async def on_operator_startup(
     # A worker whose object has no new event leaves at once, so the next object gets its slot
     # (kopf keeps it 5 s by default: with a limit, a start-up would crawl at 64 objects per 5 s).
     settings.queueing.idle_timeout = 0.1
+    # A daemon stopped at its window's end may still be finishing that write: wait for it (its
+    # exit is quick) rather than let kopf poll it back with an annotation patch (touch-dummy).
+    settings.background.instant_exit_timeout = 1.0
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
