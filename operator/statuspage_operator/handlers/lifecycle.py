@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -22,6 +23,12 @@ class NoDiffBase(kopf.DiffBaseStorage):
     kopf stores `last-handled-configuration` for any object an on.delete handler matches, which
     is an annotation patch per window and incident and per spec change, for nothing.
     """
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        """No essence either: kopf would deep-copy every body on every event to make one."""
+        return kopf.BodyEssence()
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         """Nothing was stored."""
