@@ -719,7 +719,7 @@ def main() -> None:
         minute = (int(now_s // 60) + 1) * 60
         if minute - now_s < 5:
             minute += 60
-        jobs.wait(args.cronjobs, minute - now_s + 60)
+        jobs.wait(args.cronjobs, minute - now_s + 120)
         jobs.stop()
         cron_lateness = [(t - minute) * 1000 for t in jobs.seen.values() if t >= minute]
         if cron_lateness:
