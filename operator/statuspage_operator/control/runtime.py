@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,11 @@ from statuspage_operator.control.windows import Windows, key_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.k8s.client import Client
+
+logger = logging.getLogger(__name__)
+
+# Catching up after downtime shares the connections with kopf; it never takes them all.
+CATCH_UP_CONCURRENCY = 16
 
 
 def release_free_memory() -> None:
@@ -88,6 +94,7 @@ class Runtime:
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         metrics.register_components(self.view.component_statuses)
         self._confirming: asyncio.Task[None] | None = None
+        self._catching_up: asyncio.Task[None] | None = None
         self._listed_at: dict[Kind, float] = {}
 
     async def prime(self, namespaces: list[str]) -> str:
@@ -101,15 +108,35 @@ class Runtime:
         """
         now = self.clock()
         counts = []
+        behind: list[Body] = []
         for kind in (Kind.PAGE, Kind.COMPONENT, Kind.WINDOW, Kind.INCIDENT):
             count = 0
             async for items in self.client.list_pages(kind, namespaces):
                 for body in items:
                     self._prime_one(kind, body, now)
+                    if kind is Kind.WINDOW and self.windows.behind(body, now):
+                        behind.append(body)
                     self.view.primed.add((kind, *key_of(body)))
                 count += len(items)
             counts.append(f"{count} {kind}")
+        # Windows whose edge passed while the operator was down move now, from this list,
+        # rather than when kopf gets to them among thousands of others (its daemon then finds
+        # nothing left to do).
+        self._catching_up = asyncio.create_task(self._catch_up(behind), name="catch up")
         return ", ".join(counts)
+
+    async def _catch_up(self, bodies: list[Body]) -> None:
+        concurrency = asyncio.Semaphore(CATCH_UP_CONCURRENCY)
+
+        async def settle(body: Body) -> None:
+            async with concurrency:
+                try:
+                    await self.windows.settle(body, self.clock())
+                except Exception as error:
+                    # Not lost: kopf hands the window to its handlers soon, and they settle it.
+                    logger.warning("catching up %s/%s failed: %s", *key_of(body), error)
+
+        await asyncio.gather(*(settle(body) for body in bodies))
 
     def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
         key = key_of(body)
@@ -174,8 +201,9 @@ class Runtime:
 
     async def close(self) -> None:
         """Let pending Events go out, then stop the client's threads."""
-        if self._confirming is not None:
-            self._confirming.cancel()
+        for task in (self._confirming, self._catching_up):
+            if task is not None:
+                task.cancel()
         self.components.close()
         await self.writer.announcer.drain()
         await self.client.close()

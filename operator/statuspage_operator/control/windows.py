@@ -19,6 +19,7 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import make_notices
 from statuspage_operator.api.specs import WindowSpec, parse, window_of
 from statuspage_operator.api.status import invalid_status, window_status
+from statuspage_operator.api.times import format_time
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components, warnings
 from statuspage_operator.control.edges import follow_edges
@@ -147,6 +148,19 @@ class Windows:
         if entry is held:
             return None
         return self.view.set_window(key, entry)
+
+    def behind(self, body: Body, now: datetime) -> bool:
+        """Whether the window's status is not what spec and now say (an edge passed unseen)."""
+        if settled_for_good(body):
+            return False
+        parsed = self.parse(body)
+        if isinstance(parsed, InvalidSpecError):
+            return False
+        state = window_state(parsed[1], now)
+        status = body.get("status") or {}
+        current = (status.get("currentOccurrence") or {}).get("start")
+        started = format_time(state.current.start) if state.current is not None else None
+        return status.get("phase") != state.phase or current != started
 
     def is_live(self, body: Body) -> bool:
         """Whether the window can still change: its daemon runs and it holds the finalizer."""
