@@ -150,17 +150,23 @@ class Windows:
         return self.view.set_window(key, entry)
 
     def behind(self, body: Body, now: datetime) -> bool:
-        """Whether the window's status is not what spec and now say (an edge passed unseen)."""
+        """Whether a start or an end passed unseen: the window is, or was, in progress.
+
+        Windows that never ran (created in the past, or whose whole occurrence passed while the
+        operator was down) change no component now: they wait their turn in kopf's list.
+        """
+        status = body.get("status") or {}
         if settled_for_good(body):
             return False
         parsed = self.parse(body)
         if isinstance(parsed, InvalidSpecError):
             return False
         state = window_state(parsed[1], now)
-        status = body.get("status") or {}
+        was = status.get("phase") == WindowPhase.IN_PROGRESS
+        if state.current is None:
+            return was
         current = (status.get("currentOccurrence") or {}).get("start")
-        started = format_time(state.current.start) if state.current is not None else None
-        return status.get("phase") != state.phase or current != started
+        return not was or current != format_time(state.current.start)
 
     def is_live(self, body: Body) -> bool:
         """Whether the window can still change: its daemon runs and it holds the finalizer."""
