@@ -179,3 +179,23 @@ def test_a_late_event_does_not_undo_our_write() -> None:
     )
     recorded.update({"metadata": {"resourceVersion": "9"}, "status": {"status": "Operational"}})
     assert recorded.status == {"status": "UnderMaintenance"}
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "status", "behind"),
+    [
+        pytest.param(-5, 5, {"phase": "Scheduled"}, True, id="started-while-down"),
+        pytest.param(-50, -5, {"phase": "InProgress"}, True, id="ended-while-down"),
+        pytest.param(-50, -5, {}, False, id="never-ran"),
+        pytest.param(-50, -5, {"phase": "Scheduled"}, False, id="whole-occurrence-passed"),
+        pytest.param(5, 50, {"phase": "Scheduled"}, False, id="still-to-come"),
+        pytest.param(-50, -5, {"phase": "Completed", "observedGeneration": 1}, False, id="settled"),
+    ],
+)
+def test_windows_to_catch_up_after_downtime(
+    start: int, end: int, status: dict[str, Any], behind: bool
+) -> None:
+    """Only windows that are or were in progress are moved straight from the start-up list."""
+    body = window_body("w", NOW + timedelta(minutes=start), NOW + timedelta(minutes=end))
+    body["status"] = status
+    assert make_windows(make_view()).behind(body, NOW) is behind
