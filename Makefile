@@ -59,7 +59,7 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	  echo "using the local control plane: export KUBECONFIG=$(LOCAL_KUBECONFIG)"; \
 	else echo "using KUBECONFIG=$$KUBECONFIG"; fi; \
 	$(BIN)/kubectl apply -k crds && \
-	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev && \
+	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev crd/subscribers.statuspage.dev && \
 	$(BIN)/kubectl apply -k manifests/samples && \
 	mkdir -p $(STATE) && \
 	{ $(BIN)/statuspage-server --host=127.0.0.1 --port=$(SERVER_PORT) --metrics-port=0 \
@@ -73,3 +73,4 @@ bench: install controlplane ## Benchmarks against the local control plane; print
 	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py
+	$(BIN)/python tests/bench/notify.py

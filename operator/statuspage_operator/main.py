@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=9090,
         help="serve Prometheus metrics on this port (0: off); default 9090",
     )
+    parser.add_argument(
+        "--notify-retry-base",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="first delay before retrying a failed subscriber delivery; it doubles, 3 attempts "
+        "in all (default 30)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -93,7 +101,9 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
             liveness_endpoint=args.liveness,
             stop_flag=stop,
             ready_flag=ready,
-            memo=kopf.Memo(namespaces=list(args.namespace)),
+            memo=kopf.Memo(
+                namespaces=list(args.namespace), notify_retry_base=args.notify_retry_base
+            ),
         )
     finally:
         announcer.cancel()

@@ -24,7 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = str(Path(sys.executable).parent / "statuspage-operator")
 CRD_NAMES = [
     f"crd/{plural}.statuspage.dev"
-    for plural in ("statuspages", "components", "maintenancewindows", "statusincidents")
+    for plural in (
+        "statuspages",
+        "components",
+        "maintenancewindows",
+        "statusincidents",
+        "subscribers",
+    )
 ]
 
 

@@ -125,7 +125,7 @@ def test_namespace_deletion_completes(widgets: Kube) -> None:
 
 
 def test_operator_user_is_denied_what_its_role_lacks(kube: Kube) -> None:
-    """The operator user may not read Secrets: RBAC is enforced."""
+    """The operator user may not list Secrets (only get one by name): RBAC is enforced."""
     denied = kube.as_user("operator").run("get", "secrets", "-A", check=False)
     assert denied.returncode != 0
     assert "forbidden" in denied.stderr.lower()

@@ -73,8 +73,10 @@ def test_base_applies_cleanly(base: subprocess.CompletedProcess[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "allowed"),
     [
-        pytest.param(("get", "secrets", "-A"), False, id="get-secrets"),
+        pytest.param(("get", "secrets", "-A"), True, id="get-secrets"),
         pytest.param(("list", "secrets", "-A"), False, id="list-secrets"),
+        pytest.param(("watch", "secrets", "-A"), False, id="watch-secrets"),
+        pytest.param(("create", "secrets", "-A"), False, id="create-secrets"),
         pytest.param(("create", "namespaces"), False, id="create-namespaces"),
         pytest.param(("create", "maintenancewindows.statuspage.dev", "-A"), False, id="create-mw"),
         pytest.param(("delete", "maintenancewindows.statuspage.dev", "-A"), False, id="delete-mw"),
@@ -92,8 +94,8 @@ def test_operator_permissions(kube: Kube, args: tuple[str, ...], allowed: bool) 
     assert can_i(kube, *args) is allowed
 
 
-def test_operator_cannot_read_secrets(kube: Kube, namespace: str) -> None:
-    """Listing Secrets as the operator is forbidden."""
+def test_operator_cannot_list_secrets(kube: Kube, namespace: str) -> None:
+    """Listing Secrets as the operator is forbidden (it gets a Subscriber's by name only)."""
     result = operator_user(kube).run("get", "secrets", "-n", namespace, check=False)
     assert result.returncode != 0
     assert "Forbidden" in result.stderr

@@ -38,7 +38,7 @@ NAMES = {
 }
 
 SPEC_FIELDS = {
-    "StatusPage": {"title", "description", "timeZone", "hostnames", "url"},
+    "StatusPage": {"title", "description", "timeZone", "hostnames", "url", "remindBefore"},
     "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
     "MaintenanceWindow": {
         "page",
@@ -50,9 +50,18 @@ SPEC_FIELDS = {
         "recurrence",
         "autoUpdateStatus",
         "notifySubscribers",
+        "remindBefore",
         "cancelled",
     },
-    "StatusIncident": {"page", "title", "impact", "components", "incidentRef", "updates"},
+    "StatusIncident": {
+        "page",
+        "title",
+        "impact",
+        "components",
+        "incidentRef",
+        "notifySubscribers",
+        "updates",
+    },
 }
 
 REQUIRED_SPEC_FIELDS = {
@@ -84,6 +93,7 @@ STATUS_FIELDS = {
         "notices",
     },
     "MaintenanceWindow": {
+        "lastReminder",
         "phase",
         "currentOccurrence",
         "nextOccurrence",
@@ -468,16 +478,17 @@ def test_resolve_json_path_rejects_a_missing_field() -> None:
 
 
 def test_crds_kustomization_lists_every_crd() -> None:
-    """crds/kustomization.yaml lists the four CRD files."""
+    """crds/kustomization.yaml lists every CRD file: the four kinds and Subscriber."""
     [kustomization] = load_documents(CRD_DIR / "kustomization.yaml")
     assert sorted(kustomization["resources"]) == sorted(path.name for path in crd_files())
-    assert len(crd_files()) == len(KINDS)
+    assert len(crd_files()) == len(KINDS) + 1
 
 
 def test_kubectl_kustomize_renders_the_crds() -> None:
-    """`kubectl kustomize crds` renders the four CRDs."""
+    """`kubectl kustomize crds` renders the four kinds' CRDs and Subscriber's."""
     rendered = kustomize(CRD_DIR)
-    assert sorted(doc["spec"]["names"]["kind"] for doc in rendered) == sorted(KINDS)
+    kinds = sorted(doc["spec"]["names"]["kind"] for doc in rendered)
+    assert kinds == sorted([*KINDS, "Subscriber"])
     assert {doc["kind"] for doc in rendered} == {"CustomResourceDefinition"}
 
 

@@ -64,9 +64,10 @@ def container() -> JsonObject:
 
 
 def test_base_includes_the_four_crds() -> None:
-    """The base installs the CRDs of our four kinds (via ../crds)."""
+    """The base installs the CRDs of our four kinds and Subscriber (via ../crds)."""
     crds = [d for d in base() if d["kind"] == "CustomResourceDefinition"]
-    assert sorted(c["spec"]["names"]["kind"] for c in crds) == sorted(KINDS)
+    kinds = sorted(c["spec"]["names"]["kind"] for c in crds)
+    assert kinds == sorted([*KINDS, "Subscriber"])
 
 
 def test_base_contains_no_samples() -> None:
@@ -137,10 +138,10 @@ def test_cluster_role_has_no_wildcards() -> None:
             assert "*" not in rule.get(field, []), rule
 
 
-def test_cluster_role_cannot_touch_secrets() -> None:
-    """No rule of the ClusterRole names Secrets."""
-    for rule in one("ClusterRole")["rules"]:
-        assert "secrets" not in rule["resources"], rule
+def test_cluster_role_only_gets_secrets() -> None:
+    """Secrets: `get` by name only (a Subscriber's URL), never list, watch or write."""
+    rules = [r for r in one("ClusterRole")["rules"] if "secrets" in r["resources"]]
+    assert [(r["resources"], r["verbs"]) for r in rules] == [(["secrets"], ["get"])]
 
 
 def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:

@@ -27,6 +27,11 @@ class Reason(StrEnum):
     COMPONENT_STATUS_CHANGED = "ComponentStatusChanged"
     INCIDENT_UPDATED = "IncidentUpdated"
     INCIDENT_RESOLVED = "IncidentResolved"
+    MAINTENANCE_SCHEDULED = "MaintenanceScheduled"
+    MAINTENANCE_REMINDER = "MaintenanceReminder"
+    SECRET_NOT_FOUND = "SecretNotFound"
+    INVALID_DESTINATION = "InvalidDestination"
+    DELIVERY_FAILED = "DeliveryFailed"
 
 
 @dataclass(frozen=True, slots=True)

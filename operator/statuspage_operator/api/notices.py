@@ -1,4 +1,4 @@
-"""Notices: what a status change announces (an Event now, subscriber notifications later).
+"""Notices: what a status change announces: an Event, and subscriber notifications.
 
 A change and its notices are written in one status patch (`status.notices`), so a restart finds
 what is still to be announced. Each notice carries the name of its Event, derived from the object's
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,16 +31,29 @@ class Notice:
     at: datetime
     event: str
     warning: bool = False
+    # What the news is about, for subscribers: an occurrence's start, an update's index.
+    subject: str = ""
+    # The catch-up rule's deadline: after it, subscribers are no longer told.
+    until: datetime | None = None
 
     def to_status(self) -> dict[str, str]:
         """The notice as kept in `status.notices`."""
-        return {
+        entry = {
             "reason": self.reason,
             "message": self.message,
             "type": "Warning" if self.warning else "Normal",
             "at": format_time(self.at),
             "event": self.event,
         }
+        if self.subject:
+            entry["subject"] = self.subject
+        if self.until is not None:
+            entry["until"] = format_time(self.until)
+        return entry
+
+    def about(self, subject: str, until: datetime | None) -> Notice:
+        """The same notice, saying what it is about and until when subscribers may hear it."""
+        return replace(self, subject=subject, until=until)
 
 
 def event_name(name: str, uid: str, reason: str, at: datetime, index: int) -> str:
@@ -71,6 +84,8 @@ def parse_notices(status: Mapping[str, Any]) -> list[Notice]:
                     at=parse_time(str(entry["at"])),
                     event=str(entry["event"]),
                     warning=entry.get("type") == "Warning",
+                    subject=str(entry.get("subject") or ""),
+                    until=parse_time(str(entry["until"])) if entry.get("until") else None,
                 )
             )
         except (KeyError, TypeError, ValueError):

@@ -1,4 +1,4 @@
-"""The four kinds' specs: parsed at the boundary into typed values, errors with field paths.
+"""Our kinds' specs: parsed at the boundary into typed values, errors with field paths.
 
 The CRD schemas reject most bad input at admission; this is the second line, for what a schema
 cannot say (a real time zone, an RRULE that parses) and for objects written before a schema change.
@@ -6,7 +6,8 @@ cannot say (a real time zone, an RRULE that parses) and for objects written befo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,6 +17,7 @@ from pydantic.alias_generators import to_camel
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
 from statuspage_operator.domain.maintenance import Window
+from statuspage_operator.domain.notifications import DEFAULT_EVENTS, Interest, NotificationEvent
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.recurrence import compile_series
 from statuspage_operator.domain.status import ComponentStatus
@@ -33,6 +35,8 @@ class PageSpec(_Spec):
     title: str
     description: str | None = None
     time_zone: str = "UTC"
+    url: str | None = None
+    remind_before: str | None = None
 
 
 class ComponentSpec(_Spec):
@@ -65,6 +69,7 @@ class WindowSpec(_Spec):
     recurrence: RecurrenceSpec | None = None
     auto_update_status: bool = True
     notify_subscribers: bool = False
+    remind_before: str | None = None
     cancelled: bool = False
 
 
@@ -91,7 +96,30 @@ class IncidentSpec(_Spec):
     impact: Impact = Impact.MINOR
     components: tuple[AffectedComponent, ...] = ()
     incident_ref: str | None = None
+    notify_subscribers: bool = True
     updates: tuple[UpdateSpec, ...] = Field(default=())
+
+
+class SecretKeyRef(_Spec):
+    """A key of a Secret in the Subscriber's namespace."""
+
+    name: str
+    key: str
+
+
+class SubscriberSpec(_Spec):
+    """Subscriber.spec."""
+
+    page: str
+    components: tuple[str, ...] | None = None
+    events: tuple[NotificationEvent, ...] = tuple(sorted(DEFAULT_EVENTS))
+    url_secret_ref: SecretKeyRef
+    signing_secret_ref: SecretKeyRef | None = None
+
+    def interest(self, since: datetime | None) -> Interest:
+        """What the subscriber wants, as the domain rules take it."""
+        components = None if self.components is None else frozenset(self.components)
+        return Interest(frozenset(self.events), components, since)
 
 
 SpecT = TypeVar("SpecT", bound=_Spec)
@@ -133,6 +161,20 @@ def window_of(spec: WindowSpec) -> Window:
     if spec.recurrence is not None:
         series = compile_series(start, end, spec.recurrence.rrule, spec.recurrence.time_zone)
     return Window(first=Occurrence(start, end), cancelled=spec.cancelled, series=series)
+
+
+_DURATION = re.compile(r"([0-9]+)(h|m|s)")
+_UNIT = {"h": 3600, "m": 60, "s": 1}
+
+
+def parse_duration(field: str, text: str | None) -> timedelta | None:
+    """`1h30m` as a timedelta (None when unset); raise InvalidSpecError if it is not one."""
+    if text is None:
+        return None
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise InvalidSpecError(field, f"{text!r} is not a duration such as 1h, 30m or 1h30m")
+    return timedelta(seconds=sum(int(n) * _UNIT[u] for n, u in parts))
 
 
 def updates_of(spec: IncidentSpec) -> tuple[Update, ...]:

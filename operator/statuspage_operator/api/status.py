@@ -167,3 +167,39 @@ def incident_status(
         "lastUpdateTime": format_time(state.last_update_time) if state.last_update_time else None,
         **_conditions(verdict, generation, now, previous),
     }
+
+
+def render_delivered(record: Mapping[str, datetime]) -> list[dict[str, str]]:
+    """`status.delivered`: delivery keys with the deadline until which they can matter."""
+    ordered = sorted(record.items(), key=lambda item: (item[1], item[0]))
+    return [{"key": key, "until": format_time(until)} for key, until in ordered]
+
+
+def parse_delivered(previous: Mapping[str, Any]) -> dict[str, datetime]:
+    """The delivery keys recorded in a Subscriber's status (malformed entries are skipped)."""
+    record: dict[str, datetime] = {}
+    for entry in previous.get("delivered") or ():
+        try:
+            record[str(entry["key"])] = parse_time(str(entry["until"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return record
+
+
+def subscriber_status(
+    record: Mapping[str, datetime],
+    counts: Mapping[str, int],
+    last: Mapping[str, str] | None,
+    previous: Mapping[str, Any],
+    verdict: Verdict,
+    generation: int,
+    now: datetime,
+) -> Status:
+    """A Subscriber's status: what was delivered (bounded), counts, the last delivery."""
+    return {
+        "delivered": render_delivered(record),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "lastDelivery": dict(last) if last else previous.get("lastDelivery"),
+        **_conditions(verdict, generation, now, previous),
+    }

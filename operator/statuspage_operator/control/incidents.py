@@ -23,6 +23,7 @@ from statuspage_operator.control.windows import key_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import IncidentPhase, derive
+from statuspage_operator.domain.notifications import INCIDENT_HORIZON
 
 
 def open_and_affecting(spec: Mapping[str, Any]) -> bool:
@@ -112,8 +113,16 @@ class Incidents:
             ]
             if state.phase is IncidentPhase.RESOLVED and old_phase != IncidentPhase.RESOLVED:
                 items.append((Reason.INCIDENT_RESOLVED, f"Incident {spec.title!r} resolved", False))
+            # Subscribers hear of each update by its index in the timeline.
+            about = [
+                (str(old_length + i), entry.at + INCIDENT_HORIZON)
+                for i, entry in enumerate(state.timeline[old_length:])
+            ]
             items += warnings(current, verdict)
-            notices = make_notices(name, uid, now, items)
+            notices = [
+                notice.about(*about[i]) if i < len(about) else notice
+                for i, notice in enumerate(make_notices(name, uid, now, items))
+            ]
             stored = await self.writer.write(
                 Kind.INCIDENT, body, current, desired, notices, remember=True
             )

@@ -43,6 +43,13 @@ RECONCILES = PromCounter(
     ["kind"],
     registry=REGISTRY,
 )
+NOTIFICATIONS = PromCounter(
+    "statuspage_notifications_total",
+    "Subscriber deliveries by result: sent, retried (an attempt failed), failed (for good, or the "
+    "destination cannot work), expired (past the catch-up rule while retrying).",
+    ["result"],
+    registry=REGISTRY,
+)
 LEADER = Gauge(
     "statuspage_leader",
     "1 while this replica is the active one, else 0.",

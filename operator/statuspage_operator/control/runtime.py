@@ -23,13 +23,16 @@ from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, p
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
+from statuspage_operator.control.notify import RETRY_BASE, Notifier
 from statuspage_operator.control.view import Body, ComponentEntry, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
-from statuspage_operator.k8s.client import Client
+from statuspage_operator.k8s.client import Client, NotFoundError
+from statuspage_operator.k8s.subscribers import list_subscribers
 
 logger = logging.getLogger(__name__)
+
 
 # Catching up after downtime shares the connections with kopf; it never takes them all.
 CATCH_UP_CONCURRENCY = 16
@@ -84,13 +87,24 @@ def _component_entry(body: Body) -> ComponentEntry:
 class Runtime:
     """The view, the writer and the rules of each kind."""
 
-    def __init__(self, client: Client, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        client: Client,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        notify_retry_base: float = RETRY_BASE,
+    ) -> None:
         self.client = client
         self.clock = clock
         self.view = View()
         self.writer = Writer(client, clock)
+        self.notifier = Notifier(client, self.writer, clock, notify_retry_base)
+        self.writer.on_notices = self.notifier.offer
+        self.writer.owes = self.notifier.owes
         self.components = Components(self.view, self.writer, clock)
-        self.windows = Windows(self.view, self.writer, self.components, clock)
+        self.windows = Windows(
+            self.view, self.writer, self.components, clock, self.notifier.remind_before
+        )
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         metrics.register_components(self.view.component_statuses)
         self._confirming: asyncio.Task[None] | None = None
@@ -119,6 +133,17 @@ class Runtime:
                     self.view.primed.add((kind, *key_of(body)))
                 count += len(items)
             counts.append(f"{count} {kind}")
+            if kind is Kind.PAGE:
+                # Subscribers (and their record of deliveries) before any notice is replayed.
+                count = 0
+                try:
+                    async for items in list_subscribers(self.client, namespaces):
+                        for body in items:
+                            self.notifier.prime(body)
+                        count += len(items)
+                except NotFoundError:
+                    logger.warning("the Subscriber CRD is not installed: no notifications")
+                counts.append(f"{count} Subscriber")
         # Windows whose edge passed while the operator was down move now, from this list,
         # rather than when kopf gets to them among thousands of others (its daemon then finds
         # nothing left to do).
@@ -145,6 +170,7 @@ class Runtime:
             entry = PageEntry(uid, generation, _page_error(body))
             entry.recorded.update(body)
             self.view.set_page(key, entry)
+            self.notifier.page_event(False, body)
         elif kind is Kind.COMPONENT:
             if not _gone(None, body):
                 self.view.set_component(key, _component_entry(body))
@@ -205,6 +231,7 @@ class Runtime:
             if task is not None:
                 task.cancel()
         self.components.close()
+        await self.notifier.close()
         await self.writer.announcer.drain()
         await self.client.close()
 
@@ -215,6 +242,12 @@ class Runtime:
         namespace, name = key = key_of(body)
         uid, generation = _identity(body)
         held = self.view.pages.get(key)
+        if self.notifier.page_event(_gone(event_type, body), body):
+            # Its windows' reminders may move.
+            for (ns, window), live in self.view.windows.items():
+                if ns == namespace and live.spec.page == name:
+                    self.windows.wake((ns, window))
+        await self.notifier.heal(namespace, name)
         if _gone(event_type, body):
             if held is None:
                 return
@@ -256,6 +289,10 @@ class Runtime:
         for page in pages:
             self.components.touch_page(namespace, page)
         await self.heal(namespace)
+
+    async def subscriber_event(self, event_type: str | None, body: Body) -> None:
+        """A Subscriber appeared, changed or went."""
+        await self.notifier.subscriber_event(event_type, body)
 
     async def heal(self, namespace: str) -> None:
         """Objects whose page or components were missing: write their condition anew."""

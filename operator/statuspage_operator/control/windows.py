@@ -12,21 +12,35 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import make_notices
-from statuspage_operator.api.specs import WindowSpec, parse, window_of
+from statuspage_operator.api.specs import WindowSpec, parse, parse_duration, window_of
 from statuspage_operator.api.status import invalid_status, window_status
-from statuspage_operator.api.times import format_time
+from statuspage_operator.api.times import format_time, parse_time
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components, warnings
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.view import Body, Change, Key, View, WindowEntry
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
-from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState, window_state
+from statuspage_operator.domain.maintenance import (
+    Window,
+    WindowPhase,
+    WindowState,
+    next_reminder,
+    window_state,
+)
+from statuspage_operator.domain.notifications import (
+    Moment,
+    NotificationEvent,
+    deadline,
+    event_of,
+)
+from statuspage_operator.domain.occurrence import Occurrence
 
 LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
 TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
@@ -66,14 +80,44 @@ def transition_reasons(phase: WindowPhase, old_phase: object) -> list[Reason]:
     return [Reason.MAINTENANCE_CANCELLED]
 
 
-def _message(reason: Reason, spec: WindowSpec) -> str:
+def _message(reason: Reason, spec: WindowSpec, occurrence: Occurrence | None = None) -> str:
     names = ", ".join(spec.components) or "no components"
     verb = {
+        Reason.MAINTENANCE_SCHEDULED: "scheduled",
         Reason.MAINTENANCE_STARTED: "started",
         Reason.MAINTENANCE_COMPLETED: "completed",
         Reason.MAINTENANCE_CANCELLED: "cancelled",
-    }[reason]
+    }.get(reason)
+    if verb is None and occurrence is not None:
+        verb = f"starts at {format_time(occurrence.start)}"
     return f"Maintenance {spec.title!r} {verb} ({names})"
+
+
+def _about(
+    reason: str, state: WindowState, previous: dict[str, Any], now: datetime
+) -> tuple[str, datetime]:
+    """What a window's notice is about (its occurrence's start) and its catch-up deadline."""
+    occurrence: Occurrence | None = None
+    if reason in (Reason.MAINTENANCE_SCHEDULED, Reason.MAINTENANCE_REMINDER):
+        occurrence = state.next
+    elif reason == Reason.MAINTENANCE_STARTED:
+        occurrence = state.current
+    elif reason == Reason.MAINTENANCE_COMPLETED:
+        occurrence = state.last
+    elif reason == Reason.MAINTENANCE_CANCELLED:
+        cut = previous.get("currentOccurrence") or {}
+        if cut.get("start") and cut.get("end"):
+            occurrence = Occurrence(parse_time(cut["start"]), now)
+        else:
+            occurrence = state.next or state.last
+    event = event_of(reason)
+    if event is None or occurrence is None:
+        return "", now
+    if event is NotificationEvent.MAINTENANCE_CANCELLED:
+        moment = Moment(now, occurrence.start, None)
+    else:
+        moment = Moment(now, occurrence.start, occurrence.end)
+    return format_time(occurrence.start), deadline(event, moment)
 
 
 def _observe_lateness(state: WindowState, old_phase: object, now: datetime) -> None:
@@ -94,13 +138,27 @@ class Windows:
     """The rules for MaintenanceWindows, over the view, the writer and the components."""
 
     def __init__(
-        self, view: View, writer: Writer, components: Components, clock: Callable[[], datetime]
+        self,
+        view: View,
+        writer: Writer,
+        components: Components,
+        clock: Callable[[], datetime],
+        page_remind_before: Callable[[str, str], timedelta | None] = lambda namespace, page: None,
     ) -> None:
         self.view = view
         self.writer = writer
         self.components = components
         self.clock = clock
+        self.page_remind_before = page_remind_before
         self._parsed: OrderedDict[tuple[str, int], Parsed] = OrderedDict()
+
+    def _remind_before(self, namespace: str, spec: WindowSpec) -> timedelta | None:
+        """The window's own remindBefore, else its page's (an invalid one: none)."""
+        try:
+            own = parse_duration("spec.remindBefore", spec.remind_before)
+        except InvalidSpecError:
+            return None
+        return own if own is not None else self.page_remind_before(namespace, spec.page)
 
     def parse(self, body: Body) -> Parsed:
         """The spec as domain values, or why it cannot work (memoised per generation)."""
@@ -208,11 +266,38 @@ class Windows:
                 # At an edge the page's components go first: that is what people look at.
                 await self.components.recompute(namespace, spec.components, now)
             items: list[tuple[str, str, bool]] = []
+            if old_phase is None and state.phase is WindowPhase.SCHEDULED:
+                items.append(
+                    (
+                        Reason.MAINTENANCE_SCHEDULED,
+                        _message(Reason.MAINTENANCE_SCHEDULED, spec),
+                        False,
+                    )
+                )
             if moved:
                 reasons = transition_reasons(state.phase, old_phase)
-                items = [(reason, _message(reason, spec), False) for reason in reasons]
+                items += [(reason, _message(reason, spec), False) for reason in reasons]
+            edge = state.next_edge
+            reminder = next_reminder(state, self._remind_before(namespace, spec))
+            if reminder is not None:
+                occurrence, due_at = reminder
+                if due_at > now:
+                    edge = min(edge, due_at) if edge is not None else due_at
+                elif current.get("lastReminder") != format_time(occurrence.start):
+                    desired["lastReminder"] = format_time(occurrence.start)
+                    items.append(
+                        (
+                            Reason.MAINTENANCE_REMINDER,
+                            _message(Reason.MAINTENANCE_REMINDER, spec, occurrence),
+                            False,
+                        )
+                    )
+            about = [_about(reason, state, current, now) for reason, _, _ in items]
             items += warnings(current, verdict)
-            notices = make_notices(name, uid, now, items)
+            notices = [
+                notice.about(*about[i]) if i < len(about) else notice
+                for i, notice in enumerate(make_notices(name, uid, now, items))
+            ]
             if moved:
                 await self.writer.after_components()
             stored = await self.writer.write(
@@ -222,7 +307,7 @@ class Windows:
         if moved:
             self.components.touch_page(namespace, spec.page)
             _observe_lateness(state, old_phase, now)
-        return state.next_edge
+        return edge
 
     async def follow(self, body: Body, stopped: Callable[[], bool]) -> None:
         """The daemon: settle at each edge until kopf stops it (the window is done or deleted)."""

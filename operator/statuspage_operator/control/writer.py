@@ -54,6 +54,11 @@ class Writer:
         self.client = client
         self.clock = clock
         self.announcer = Announcer(client, self)
+        # Told of every notice recorded by a write or found by a replay (subscriber
+        # notifications ride on the same record as the Events).
+        self.on_notices: Callable[[Kind, Body, Sequence[Notice]], None] | None = None
+        # Whether a notice still has notifications in flight: a later write keeps it recorded.
+        self.owes: Callable[[str], bool] = lambda event: False
         self._locks: dict[ObjectKey, tuple[asyncio.Lock, list[int]]] = {}
         # Our last write per window or incident, until a watch event at least as new arrives.
         self._written: dict[ObjectKey, tuple[int, dict[str, Any]]] = {}
@@ -133,7 +138,9 @@ class Writer:
         """
         patch = {k: v for k, v in desired.items() if current.get(k) != v}
         if notices:
-            carried = self.announcer.unconfirmed(parse_notices(current), self.clock())
+            recorded = parse_notices(current)
+            unconfirmed = self.announcer.unconfirmed(recorded, self.clock())
+            carried = [n for n in recorded if n in unconfirmed or self.owes(n.event)]
             patch["notices"] = render_notices([*carried, *notices])
         if not patch:
             return None
@@ -161,6 +168,8 @@ class Writer:
                 level, "%s %s/%s: %s: %s", kind, namespace, name, notice.reason, notice.message
             )
         self.announcer.announce(ref_of(kind, stored), notices)
+        if self.on_notices is not None and notices:
+            self.on_notices(kind, stored, notices)
         return stored
 
     async def _patch(
@@ -207,8 +216,13 @@ class Announcer:
         """After a restart: announce what a status records and may not have been announced."""
         status = body.get("status") or {}
         if status.get("notices"):
-            notices = self.unconfirmed(parse_notices(status), self._writer.clock())
+            recorded = parse_notices(status)
+            notices = self.unconfirmed(recorded, self._writer.clock())
             self.announce(ref_of(kind, body), notices)
+            # Subscribers: every recorded notice; the notifier's catch-up rule and its record
+            # of deliveries decide (never the Events' horizon).
+            if self._writer.on_notices is not None:
+                self._writer.on_notices(kind, body, recorded)
 
     def announce(self, ref: dict[str, str], notices: Sequence[Notice]) -> None:
         """Post the notices' Events soon (each once)."""

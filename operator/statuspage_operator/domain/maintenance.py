@@ -8,7 +8,7 @@ the same answer, which is what makes every transition happen once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from statuspage_operator.domain.occurrence import Around, Occurrence
@@ -67,3 +67,17 @@ def window_state(window: Window, now: datetime) -> WindowState:
     if around.next is not None:
         return WindowState(WindowPhase.SCHEDULED, None, around.next, around.last, around.next.start)
     return WindowState(WindowPhase.COMPLETED, None, None, around.last, None)
+
+
+def next_reminder(
+    state: WindowState, remind_before: timedelta | None
+) -> tuple[Occurrence, datetime] | None:
+    """The occurrence to remind of next, and the instant its reminder is due (None: none).
+
+    Reminders are edges like starts and ends: the daemon wakes at `start - remind_before`.
+    """
+    if remind_before is None or state.next is None:
+        return None
+    if state.phase in (WindowPhase.COMPLETED, WindowPhase.CANCELLED):
+        return None
+    return state.next, state.next.start - remind_before

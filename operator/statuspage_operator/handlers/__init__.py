@@ -6,8 +6,16 @@
 - incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
 - components.py  @kopf.on.event: the view; recompute the component and its page
 - pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
+- subscribers.py @kopf.on.event: who hears of a page's news; its destination checked
 """
 
-from statuspage_operator.handlers import components, incidents, lifecycle, pages, windows
+from statuspage_operator.handlers import (
+    components,
+    incidents,
+    lifecycle,
+    pages,
+    subscribers,
+    windows,
+)
 
-__all__ = ["components", "incidents", "lifecycle", "pages", "windows"]
+__all__ = ["components", "incidents", "lifecycle", "pages", "subscribers", "windows"]

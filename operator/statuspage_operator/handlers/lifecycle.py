@@ -102,7 +102,10 @@ async def on_operator_startup(
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
-    runtime = Runtime(make_client(settings, logger))
+    runtime = Runtime(
+        make_client(settings, logger),
+        notify_retry_base=float(memo.get("notify_retry_base") or 30.0),
+    )
     memo.runtime = runtime
     listed = await runtime.prime(list(memo.get("namespaces") or []))
     logger.info("listed %s", listed)

@@ -1,0 +1,73 @@
+"""The API calls of subscriber notifications: Subscribers' status, and the Secrets they name.
+
+A Secret is read by name only where a Subscriber references it (the operator may `get` Secrets,
+never list or watch them), and its value is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from typing import Any
+
+from statuspage_operator.api.names import GROUP, VERSION
+from statuspage_operator.k8s.client import MERGE_PATCH, Client, NotFoundError
+
+KIND = "Subscriber"
+PLURAL = "subscribers"
+
+
+class SecretError(Exception):
+    """A referenced Secret or key is missing or unreadable; the message says what to fix."""
+
+
+def _path(namespace: str, name: str = "", sub: str = "") -> str:
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+    if name:
+        path += f"/{name}"
+    if sub:
+        path += f"/{sub}"
+    return path
+
+
+async def patch_status(
+    client: Client, namespace: str, name: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge-patch a Subscriber's `.status`; returns the object as stored."""
+    return await client.request(
+        "PATCH", _path(namespace, name, "status"), body={"status": status}, content_type=MERGE_PATCH
+    )
+
+
+async def list_subscribers(
+    client: Client, namespaces: list[str], limit: int = 500
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every Subscriber (in some namespaces, or all), a page at a time."""
+    paths = [_path(ns) for ns in namespaces] or [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
+    for path in paths:
+        token = ""
+        while True:
+            params = {"limit": str(limit)}
+            if token:
+                params["continue"] = token
+            page = await client.request("GET", path, params=params)
+            yield list(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                break
+
+
+async def read_secret_key(client: Client, namespace: str, name: str, key: str) -> bytes:
+    """The value of one key of a Secret; SecretError saying what is missing."""
+    try:
+        secret = await client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except NotFoundError as error:
+        raise SecretError(f"Secret {name} not found in namespace {namespace}") from error
+    data = secret.get("data") or {}
+    if key not in data:
+        raise SecretError(f"Secret {name} has no key {key!r}")
+    try:
+        return base64.b64decode(str(data[key]), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise SecretError(f"Secret {name} key {key!r} is not valid base64") from error
