@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -180,8 +181,9 @@ def test_status_shows_the_page(kube: Kube, namespace: str, outage: str) -> None:
     lines = text.splitlines()
     assert lines[:2] == ["Example", "Status: Minor Service Outage (indicator: Minor)"]
     assert "  Core" in lines
-    assert "    Public API  Partial Outage" in lines
-    assert "    Database    Operational" in lines
+    # Each component with its 90-day uptime (the component is seconds old: all of it counts).
+    assert re.search(r"^    Public API  Partial Outage +\d+\.\d\d% uptime \(90 days\)$", text, re.M)
+    assert re.search(r"^    Database    Operational +100\.00% uptime \(90 days\)$", text, re.M)
     assert f"  Incident {outage} (statusincident/{outage})" in lines
     assert "    Investigating, impact Major, since" in text
     assert "Latest update: Investigating at" in text

@@ -153,7 +153,9 @@ class Windows:
         self._parsed: OrderedDict[tuple[str, int], Parsed] = OrderedDict()
 
     def _remind_before(self, namespace: str, spec: WindowSpec) -> timedelta | None:
-        """The window's own remindBefore, else its page's (an invalid one: none)."""
+        """Its own remindBefore, else its page's; none if invalid or the window is silent."""
+        if not spec.notify_subscribers:
+            return None
         try:
             own = parse_duration("spec.remindBefore", spec.remind_before)
         except InvalidSpecError:
@@ -266,7 +268,12 @@ class Windows:
                 # At an edge the page's components go first: that is what people look at.
                 await self.components.recompute(namespace, spec.components, now)
             items: list[tuple[str, str, bool]] = []
-            if old_phase is None and state.phase is WindowPhase.SCHEDULED:
+            # Scheduled and reminder notices exist for subscribers: a silent window has none.
+            if (
+                spec.notify_subscribers
+                and old_phase is None
+                and state.phase is WindowPhase.SCHEDULED
+            ):
                 items.append(
                     (
                         Reason.MAINTENANCE_SCHEDULED,
