@@ -1,20 +1,7 @@
-"""RFC 3339 timestamps on the wire, always UTC with a `Z`."""
+"""RFC 3339 timestamps on the wire, always UTC with a `Z` (the rule lives in the domain)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from statuspage_operator.domain.timestamps import format_time, parse_time
 
-
-def format_time(instant: datetime) -> str:
-    """`2026-12-01T02:00:00Z`; sub-second precision only when there is some."""
-    utc = instant.astimezone(UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp into an aware UTC datetime."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone offset")
-    return parsed.astimezone(UTC)
+__all__ = ["format_time", "parse_time"]

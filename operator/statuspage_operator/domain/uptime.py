@@ -22,6 +22,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from statuspage_operator.domain.status import SEVERITY_ORDER, ComponentStatus
+from statuspage_operator.domain.timestamps import format_time as format_instant
+from statuspage_operator.domain.timestamps import parse_time as parse_instant
 
 RETENTION = timedelta(days=90)
 DAYS = 90
@@ -37,21 +39,6 @@ DOWN_WEIGHT: Mapping[ComponentStatus, float] = {
 }
 
 History = list[dict[str, Any]]
-
-
-def format_instant(instant: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, sub-second precision only when there is some."""
-    utc = instant.astimezone(UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
-
-
-def parse_instant(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp into an aware UTC datetime."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone offset")
-    return parsed.astimezone(UTC)
 
 
 def prune(history: Sequence[Mapping[str, Any]], now: datetime) -> History:

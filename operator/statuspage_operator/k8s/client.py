@@ -74,8 +74,9 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, aiohttp.ClientError | TimeoutError | OSError)
 
 
-def _custom_path(kind: Kind, namespace: str, name: str = "", sub: str = "") -> str:
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURALS[kind]}"
+def custom_path(plural: str, namespace: str, name: str = "", sub: str = "") -> str:
+    """Our group's objects of a plural in a namespace; or one of them, or its subresource."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}"
     if name:
         path += f"/{name}"
     if sub:
@@ -147,7 +148,7 @@ class Client:
         """Merge-patch `.status`; returns the object as stored."""
         return await self.request(
             "PATCH",
-            _custom_path(kind, namespace, name, "status"),
+            custom_path(PLURALS[kind], namespace, name, "status"),
             body={"status": status},
             content_type=MERGE_PATCH,
         )
@@ -156,8 +157,15 @@ class Client:
         self, kind: Kind, namespaces: list[str], limit: int = 500
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Every object of a kind (in some namespaces, or all), a page of `limit` at a time."""
-        paths = [_custom_path(kind, ns) for ns in namespaces] or [
-            f"/apis/{GROUP}/{VERSION}/{PLURALS[kind]}"
+        async for items in self.list_plural(PLURALS[kind], namespaces, limit):
+            yield items
+
+    async def list_plural(
+        self, plural: str, namespaces: list[str], limit: int = 500
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every object of one of our group's plurals, a page of `limit` at a time."""
+        paths = [custom_path(plural, ns) for ns in namespaces] or [
+            f"/apis/{GROUP}/{VERSION}/{plural}"
         ]
         for path in paths:
             token = ""

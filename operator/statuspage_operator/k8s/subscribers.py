@@ -11,8 +11,7 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
-from statuspage_operator.api.names import GROUP, VERSION
-from statuspage_operator.k8s.client import MERGE_PATCH, Client, NotFoundError
+from statuspage_operator.k8s.client import MERGE_PATCH, Client, NotFoundError, custom_path
 
 KIND = "Subscriber"
 PLURAL = "subscribers"
@@ -22,21 +21,15 @@ class SecretError(Exception):
     """A referenced Secret or key is missing or unreadable; the message says what to fix."""
 
 
-def _path(namespace: str, name: str = "", sub: str = "") -> str:
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
-    if name:
-        path += f"/{name}"
-    if sub:
-        path += f"/{sub}"
-    return path
-
-
 async def patch_status(
     client: Client, namespace: str, name: str, status: dict[str, Any]
 ) -> dict[str, Any]:
     """Merge-patch a Subscriber's `.status`; returns the object as stored."""
     return await client.request(
-        "PATCH", _path(namespace, name, "status"), body={"status": status}, content_type=MERGE_PATCH
+        "PATCH",
+        custom_path(PLURAL, namespace, name, "status"),
+        body={"status": status},
+        content_type=MERGE_PATCH,
     )
 
 
@@ -44,18 +37,8 @@ async def list_subscribers(
     client: Client, namespaces: list[str], limit: int = 500
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Every Subscriber (in some namespaces, or all), a page at a time."""
-    paths = [_path(ns) for ns in namespaces] or [f"/apis/{GROUP}/{VERSION}/{PLURAL}"]
-    for path in paths:
-        token = ""
-        while True:
-            params = {"limit": str(limit)}
-            if token:
-                params["continue"] = token
-            page = await client.request("GET", path, params=params)
-            yield list(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue") or ""
-            if not token:
-                break
+    async for items in client.list_plural(PLURAL, namespaces, limit):
+        yield items
 
 
 async def read_secret_key(client: Client, namespace: str, name: str, key: str) -> bytes:
