@@ -192,6 +192,50 @@ def test_status_shows_the_page(kube: Kube, namespace: str, outage: str) -> None:
     assert "CET" in upcoming[1] or "CEST" in upcoming[1]
 
 
+def test_status_at_a_time_to_come(kube: Kube, namespace: str, page: str) -> None:
+    """`status --at`: the window planned for then is in progress and its component with it."""
+    start = in_seconds(2 * 86400).replace(microsecond=0)
+    kube.apply(
+        namespace,
+        make_window("upgrade", start, start + timedelta(hours=2), ["db"], title="DB upgrade"),
+    )
+    wait_for(lambda: kube.status("mw", "upgrade", namespace).get("phase") == "Scheduled", 10)
+    at = stamp(start + timedelta(hours=1))
+    text = ok(kubectl_plugin(kube, "status", "example", "--at", at, "-n", namespace))
+    lines = text.splitlines()
+    assert lines[1] == "Status: Service Under Maintenance (indicator: Maintenance)"
+    assert lines[2].startswith("At ")
+    assert lines[3].startswith("Planned: maintenance as scheduled")
+    assert re.search(r"^    Database +Under Maintenance$", text, re.M), text
+    running = text.split("Maintenance in progress:")[1].split("Upcoming maintenance:")[0]
+    assert "DB upgrade (maintenancewindow/upgrade)" in running
+    # Now, the same page is operational and the window is to come.
+    now = ok(kubectl_plugin(kube, "status", "example", "-n", namespace))
+    assert "All Systems Operational" in now.splitlines()[1]
+
+
+def test_the_plugin_lists_a_page_with_a_field_selector(
+    kube: Kube, namespace: str, page: str
+) -> None:
+    """The server sends only the page's objects: spec.page is a selectable field."""
+    from statuspage_operator.api.names import Kind
+    from statuspage_operator.cli.client import Api, connect
+
+    kube.apply(
+        namespace,
+        make_page("other"),
+        make_component("elsewhere", page="other"),
+        make_window("there", in_seconds(3600), in_seconds(7200), ["elsewhere"], page="other"),
+    )
+    api = Api(connect(str(kube.kubeconfig), "admin"), namespace)
+    assert sorted(c["metadata"]["name"] for c in api.list(Kind.COMPONENT, page="example")) == [
+        "api",
+        "db",
+    ]
+    assert [w["metadata"]["name"] for w in api.list(Kind.WINDOW, page="other")] == ["there"]
+    assert len(api.list(Kind.COMPONENT)) == 3
+
+
 def test_history_shows_the_last_days(kube: Kube, namespace: str, page: str) -> None:
     """`history --days 7` lists a recent resolution and a completed window, not an old one."""
     long_ago = in_seconds(-31 * 86400)

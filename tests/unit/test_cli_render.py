@@ -399,3 +399,62 @@ def test_render_status_shows_uptime() -> None:
     text = render_status(make_page(), [Component.parse(body), Component.parse(quiet)], [], [], NOW)
     assert "  api  Operational                    99.58% uptime (90 days)\n" in text
     assert "  db   Unknown (not reconciled yet)  100.00% uptime (90 days)\n" in text
+
+
+def test_status_at_a_time_to_come_follows_the_maintenance_planned() -> None:
+    """--at: the window running then puts its component under maintenance; the open incident
+    counts as it is now; a resolved one does not; the header says what is planned."""
+    from statuspage_operator.cli.forecast import forecast
+
+    page_obj = {"metadata": {"name": "example"}, "spec": {"title": "Example Inc."}}
+
+    def component(name: str, **spec: Any) -> dict[str, Any]:
+        status = {"status": "Operational"}
+        return {"metadata": {"name": name}, "spec": {"page": "example", **spec}, "status": status}
+
+    at = NOW + timedelta(days=3, hours=1)
+    window = {
+        "metadata": {"name": "upgrade"},
+        "spec": {
+            "page": "example",
+            "title": "Database upgrade",
+            "components": ["db"],
+            "startTime": z(NOW + timedelta(days=3)),
+            "endTime": z(NOW + timedelta(days=3, hours=2)),
+        },
+        "status": {"phase": "Scheduled"},
+    }
+    incident = {
+        "metadata": {"name": "slow"},
+        "spec": {"page": "example", "title": "Slow API", "impact": "Minor",
+                 "components": [{"name": "api"}]},
+    }  # fmt: skip
+    page, components, windows = forecast(
+        Page.parse(page_obj),
+        [component("api"), component("db"), component("web", manualStatus="MajorOutage")],
+        [incident],
+        [window],
+        at,
+    )
+    statuses = {c.name: c.status for c in components}
+    assert statuses == {
+        "api": "DegradedPerformance",
+        "db": "UnderMaintenance",
+        "web": "MajorOutage",
+    }
+    assert (page.indicator, page.description) == ("Major", "Partial System Outage")
+    [planned] = windows
+    assert planned.phase == "InProgress"
+    assert planned.current == Span(NOW + timedelta(days=3), NOW + timedelta(days=3, hours=2))
+    text = render_status(page, components, [Incident.parse(incident)], windows, at, planned=True)
+    assert text.splitlines()[2].startswith("At 2026-05-13 13:07 UTC")
+    assert "incidents as they are now" in text.splitlines()[3]
+    assert (
+        "Database upgrade (maintenancewindow/upgrade)" in text.split("Maintenance in progress")[1]
+    )
+    assert "uptime" not in text
+    # Three hours later, the window is over and db is back.
+    _, later, _ = forecast(
+        Page.parse(page_obj), [component("db")], [], [window], at + timedelta(hours=2)
+    )
+    assert [c.status for c in later] == ["Operational"]

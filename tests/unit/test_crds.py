@@ -95,6 +95,8 @@ STATUS_FIELDS = {
     "MaintenanceWindow": {
         "lastReminder",
         "phase",
+        "occurrence",
+        "overlaps",
         "currentOccurrence",
         "nextOccurrence",
         "lastOccurrence",
@@ -159,7 +161,17 @@ DEFAULTS = [
 PRINTER_COLUMNS = {
     "StatusPage": ["Indicator", "Status", "Components", "Incidents", "Maintenance", "Ready", "Age"],
     "Component": ["Page", "Group", "Status", "Ready", "Age"],
-    "MaintenanceWindow": ["Page", "Phase", "Start", "End", "Next", "Ready", "Age"],
+    "MaintenanceWindow": [
+        "Page",
+        "Phase",
+        "Start",
+        "End",
+        "First-Start",
+        "Recurrence",
+        "Next",
+        "Ready",
+        "Age",
+    ],
     "StatusIncident": ["Page", "Phase", "Impact", "Resolved", "Ready", "Age"],
 }
 
@@ -466,6 +478,34 @@ def test_printer_column_names_a_schema_field_of_its_type(kind: str, column: Json
     assert node["type"] in COLUMN_TYPES[column["type"]], column
     if column["type"] == "date":
         assert node["format"] == "date-time", column
+
+
+# What `kubectl get --field-selector` can filter on (the plugin relies on spec.page).
+SELECTABLE_FIELDS = {
+    "StatusPage": [],
+    "Component": [".spec.page", ".status.status"],
+    "MaintenanceWindow": [".spec.page", ".status.phase"],
+    "StatusIncident": [".spec.page", ".status.phase", ".spec.impact"],
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_selectable_fields_are_the_ones_people_filter_on(kind: str) -> None:
+    """Each selectable field is a string of the schema: the API server accepts no other type."""
+    fields = [entry["jsonPath"] for entry in crd_version(kind).get("selectableFields") or ()]
+    assert fields == SELECTABLE_FIELDS[kind]
+    for path in fields:
+        assert resolve_json_path(openapi_schema(kind), path)["type"] == "string", path
+
+
+def test_only_start_and_end_of_the_shown_occurrence_are_default_columns() -> None:
+    """A recurring window's default columns show its current or next occurrence, not the first."""
+    columns = {c["name"]: c for c in crd_version("MaintenanceWindow")["additionalPrinterColumns"]}
+    assert columns["Start"]["jsonPath"] == ".status.occurrence.start"
+    assert columns["End"]["jsonPath"] == ".status.occurrence.end"
+    assert "priority" not in columns["Start"]
+    assert columns["First-Start"]["jsonPath"] == ".spec.startTime"
+    assert columns["First-Start"]["priority"] == 1
 
 
 def test_resolve_json_path_rejects_a_missing_field() -> None:

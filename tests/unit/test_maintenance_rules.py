@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from statuspage_operator.domain.maintenance import Window, WindowPhase, window_state
+from statuspage_operator.domain.maintenance import (
+    Window,
+    WindowPhase,
+    first_overlap,
+    upcoming,
+    window_state,
+)
 from statuspage_operator.domain.occurrence import Occurrence
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -65,3 +71,23 @@ def test_same_inputs_same_answer() -> None:
     """The phase is a function of spec and now: asking twice gives the same state."""
     window = make_window(NOW - HOUR, NOW + HOUR)
     assert window_state(window, NOW) == window_state(window, NOW)
+
+
+def test_first_overlap_of_two_lists_of_occurrences() -> None:
+    """The first span in which both run; touching ends are no overlap."""
+    ours = [Occurrence(NOW, NOW + HOUR), Occurrence(NOW + 5 * HOUR, NOW + 7 * HOUR)]
+    touching = [Occurrence(NOW + HOUR, NOW + 2 * HOUR)]
+    later = [*touching, Occurrence(NOW + 6 * HOUR, NOW + 9 * HOUR)]
+    assert first_overlap(ours, touching) is None
+    assert first_overlap(ours, later) == Occurrence(NOW + 6 * HOUR, NOW + 7 * HOUR)
+    assert first_overlap(later, ours) == Occurrence(NOW + 6 * HOUR, NOW + 7 * HOUR)
+    assert first_overlap([], later) is None
+
+
+def test_upcoming_occurrences_of_a_one_off_window() -> None:
+    """What is not over yet and starts before the horizon; nothing once cancelled."""
+    window = make_window(NOW - HOUR, NOW + HOUR)
+    assert upcoming(window, NOW, NOW + 24 * HOUR) == [window.first]
+    assert upcoming(window, NOW + HOUR, NOW + 24 * HOUR) == []
+    assert upcoming(make_window(NOW + 3 * HOUR, NOW + 4 * HOUR), NOW, NOW + 2 * HOUR) == []
+    assert upcoming(make_window(NOW, NOW + HOUR, cancelled=True), NOW, NOW + 24 * HOUR) == []

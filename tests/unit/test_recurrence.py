@@ -506,3 +506,17 @@ def test_occurrences_between_agrees_with_a_brute_force_expansion(
     before = after + timedelta(seconds=seconds)
     expected = [o for o in brute_force(name) if after <= o.start < before]
     assert compiled(name).occurrences_between(after, before) == expected
+
+
+def test_occurrences_between_stops_at_the_limit() -> None:
+    """A minutely rule over a year is cut at the limit, not enumerated to the end."""
+    minutely = compile_series(
+        datetime(2026, 12, 1, tzinfo=UTC),
+        datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC),
+        "FREQ=MINUTELY",
+        "UTC",
+    )
+    found = minutely.occurrences_between(
+        datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC), limit=5
+    )
+    assert [o.start.minute for o in found] == [0, 1, 2, 3, 4]

@@ -104,3 +104,29 @@ def test_component_history_is_written_with_the_change_only() -> None:
     assert up["history"] == [
         {"status": "MajorOutage", "since": "2026-12-01T13:00:00Z", "until": "2026-12-01T15:00:00Z"}
     ]
+
+
+def test_the_columns_show_the_occurrence_the_phase_is_about() -> None:
+    """status.occurrence: the next one while scheduled, the running one, then the last one."""
+    span = {"start": "2026-12-01T13:00:00Z", "end": "2026-12-01T14:00:00Z"}
+    scheduled = rendered_window(NOW + HOUR, NOW + 2 * HOUR, NOW, {})
+    running = rendered_window(NOW + HOUR, NOW + 2 * HOUR, NOW + HOUR, scheduled)
+    done = rendered_window(NOW + HOUR, NOW + 2 * HOUR, NOW + 3 * HOUR, running)
+    assert scheduled["occurrence"] == running["occurrence"] == done["occurrence"] == span
+
+
+def test_a_cancelled_window_shows_what_it_cancelled() -> None:
+    """Cancelled while scheduled: the occurrence it was to run; while running: the cut one."""
+    scheduled = rendered_window(NOW + HOUR, NOW + 2 * HOUR, NOW, {})
+    cancelled = rendered_window(NOW + HOUR, NOW + 2 * HOUR, NOW, scheduled, cancelled=True)
+    assert cancelled["occurrence"] == scheduled["occurrence"]
+    running = rendered_window(NOW - HOUR, NOW + HOUR, NOW - timedelta(minutes=30), {})
+    cut = rendered_window(NOW - HOUR, NOW + HOUR, NOW, running, cancelled=True)
+    assert cut["occurrence"] == {"start": "2026-12-01T11:00:00Z", "end": "2026-12-01T12:00:00Z"}
+
+
+def test_stamped_times_are_whole_seconds() -> None:
+    """The operator's stamps drop sub-seconds: no microseconds in status or the timeline."""
+    instant = NOW + timedelta(seconds=3, microseconds=999_999)
+    started = rendered_window(NOW, NOW + HOUR, instant, {"phase": "Scheduled"})
+    assert started["startedAt"] == "2026-12-01T12:00:03Z"

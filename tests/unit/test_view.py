@@ -199,3 +199,62 @@ def test_windows_to_catch_up_after_downtime(
     body = window_body("w", NOW + timedelta(minutes=start), NOW + timedelta(minutes=end))
     body["status"] = status
     assert make_windows(make_view()).behind(body, NOW) is behind
+
+
+def test_overlapping_windows_are_named_with_the_first_shared_span() -> None:
+    """A window on a component another window also has at that time names it; others do not."""
+    view = make_view()
+    windows = make_windows(view)
+    first = window_body("first", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
+    later = window_body("later", NOW + timedelta(hours=2), NOW + timedelta(hours=4))
+    apart = window_body("apart", NOW + timedelta(hours=3), NOW + timedelta(hours=5))
+    other = window_body("other", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
+    other["spec"]["components"] = ["db"]
+    for body in (first, later, apart, other):
+        windows.observe("ADDED", body, NOW)
+    parsed = windows.parse(later)
+    assert not isinstance(parsed, Exception)
+    found = windows.overlaps(NS, "later", *parsed, NOW)
+    assert found == [
+        {
+            "window": "first",
+            "components": ["api"],
+            "start": stamp(NOW + timedelta(hours=2)),
+            "end": stamp(NOW + timedelta(hours=3)),
+        },
+        {
+            "window": "apart",
+            "components": ["api"],
+            "start": stamp(NOW + timedelta(hours=3)),
+            "end": stamp(NOW + timedelta(hours=4)),
+        },
+    ]
+    # Ends touching is not an overlap: `first` ends as `apart` starts.
+    parsed_first = windows.parse(first)
+    assert not isinstance(parsed_first, Exception)
+    assert [o["window"] for o in windows.overlaps(NS, "first", *parsed_first, NOW)] == ["later"]
+
+
+def test_a_weekly_series_overlaps_a_one_off_window_on_its_occurrence() -> None:
+    """The overlap is found on the series' occurrence that meets the one-off window, weeks on."""
+    view = make_view()
+    windows = make_windows(view)
+    weekly = window_body(
+        "weekly",
+        NOW - timedelta(days=7),
+        NOW - timedelta(days=7) + timedelta(hours=2),
+        recurrence={"rrule": "FREQ=WEEKLY"},
+    )
+    one_off = window_body(
+        "one-off", NOW + timedelta(days=21, hours=1), NOW + timedelta(days=21, hours=5)
+    )
+    windows.observe("ADDED", weekly, NOW)
+    windows.observe("ADDED", one_off, NOW)
+    parsed = windows.parse(one_off)
+    assert not isinstance(parsed, Exception)
+    [found] = windows.overlaps(NS, "one-off", *parsed, NOW)
+    assert (found["window"], found["start"], found["end"]) == (
+        "weekly",
+        stamp(NOW + timedelta(days=21, hours=1)),
+        stamp(NOW + timedelta(days=21, hours=2)),
+    )

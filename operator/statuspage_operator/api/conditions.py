@@ -29,6 +29,7 @@ class Reason(StrEnum):
     INCIDENT_RESOLVED = "IncidentResolved"
     MAINTENANCE_SCHEDULED = "MaintenanceScheduled"
     MAINTENANCE_REMINDER = "MaintenanceReminder"
+    MAINTENANCE_OVERLAPS = "MaintenanceOverlaps"
     SECRET_NOT_FOUND = "SecretNotFound"
     INVALID_DESTINATION = "InvalidDestination"
     DELIVERY_FAILED = "DeliveryFailed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.times import format_time, parse_time
@@ -58,7 +58,10 @@ class Notice:
 
 def event_name(name: str, uid: str, reason: str, at: datetime, index: int) -> str:
     """`<object>.<16 hex>`: the same notice always gets the same Event name."""
-    digest = hashlib.sha256(f"{uid}/{reason}/{format_time(at)}/{index}".encode()).hexdigest()
+    # The instant to the microsecond (status shows whole seconds): two changes of one object
+    # within a second are two Events.
+    instant = at.astimezone(UTC).isoformat(timespec="microseconds")
+    digest = hashlib.sha256(f"{uid}/{reason}/{instant}/{index}".encode()).hexdigest()
     return f"{name[:200]}.{digest[:16]}"
 
 

@@ -66,8 +66,17 @@ def window_status(
         last = {"start": cut.get("start", started_at or completed_at), "end": completed_at}
     elif phase is WindowPhase.CANCELLED and old_phase == phase:
         last = previous.get("lastOccurrence")
+    # What the Start and End columns show: for a cancelled window, the occurrence it cut short,
+    # else the one it showed when it was cancelled.
+    shown = _occurrence(state.current or state.next or state.last)
+    if phase is WindowPhase.CANCELLED:
+        if old_phase == WindowPhase.IN_PROGRESS:
+            shown = last
+        elif old_phase is not None:
+            shown = previous.get("occurrence") or shown
     return {
         "phase": str(phase),
+        "occurrence": shown,
         "currentOccurrence": _occurrence(state.current),
         "nextOccurrence": _occurrence(state.next),
         "lastOccurrence": last,

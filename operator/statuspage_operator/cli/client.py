@@ -126,15 +126,35 @@ class Api:
             ),
         )
 
-    def list(self, kind: Kind) -> list[Object]:
-        """Every object of a kind in the namespace."""
-        listed = self._call(
-            kind,
-            None,
-            lambda: self._custom.list_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURALS[kind], _request_timeout=TIMEOUT
-            ),
-        )
+    def list(self, kind: Kind, page: str | None = None) -> list[Object]:
+        """Every object of a kind in the namespace, or those whose spec.page is `page`.
+
+        The page is a field selector (the CRDs' selectableFields), so the server sends only the
+        page's objects. An API server older than selectable fields (before Kubernetes 1.31)
+        refuses the selector: then everything is listed, and the caller filters.
+        """
+
+        def listing(selector: str | None) -> Object:
+            return self._call(
+                kind,
+                None,
+                lambda: self._custom.list_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURALS[kind],
+                    field_selector=selector,
+                    _request_timeout=TIMEOUT,
+                ),
+            )
+
+        selector = None if page is None else f"spec.page={page}"
+        try:
+            listed = listing(selector)
+        except CliError as error:
+            if selector is None or not _unsupported_selector(error.__cause__):
+                raise
+            listed = listing(None)
         return list(listed.get("items") or [])
 
     def patch(self, kind: Kind, name: str, body: Any, content_type: str) -> Object:
@@ -179,6 +199,15 @@ class Api:
             if not _did_not_apply(error.__cause__):
                 raise
             raise CliError(f"cannot append to spec.updates of statusincident/{name}") from error
+
+
+def _unsupported_selector(error: BaseException | None) -> bool:
+    """400 `field label not supported`: the server does not know the CRD's selectable fields."""
+    return (
+        isinstance(error, ApiException)
+        and error.status == 400
+        and "field label not supported" in _server_message(error)
+    )
 
 
 def _did_not_apply(error: BaseException | None) -> bool:

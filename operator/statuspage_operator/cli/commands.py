@@ -11,6 +11,7 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.api.times import format_time
 from statuspage_operator.cli.client import MERGE_PATCH, Api, Object
 from statuspage_operator.cli.errors import CliError
+from statuspage_operator.cli.forecast import forecast
 from statuspage_operator.cli.history import history_start, past_events, unresolved
 from statuspage_operator.cli.model import Component, Incident, Page, Window, on_page
 from statuspage_operator.cli.render import render_history, render_status
@@ -55,21 +56,33 @@ def maintenance_cancel(api: Api, name: str) -> str:
 
 
 def _page_objects(api: Api, name: str, *kinds: Kind) -> tuple[Page, list[list[Object]]]:
+    """The page and its objects of each kind: listed by spec.page, on the server when it can."""
     page = Page.parse(api.get(Kind.PAGE, name))
-    return page, [on_page(api.list(kind), name) for kind in kinds]
+    return page, [on_page(api.list(kind, page=name), name) for kind in kinds]
 
 
-def status(api: Api, name: str) -> str:
-    """The page as text."""
+def status(api: Api, name: str, at: datetime | None = None) -> str:
+    """The page as text: now, or as it will be `at` from the maintenance planned."""
     page, (components, incidents, windows) = _page_objects(
         api, name, Kind.COMPONENT, Kind.INCIDENT, Kind.WINDOW
     )
+    parsed = [Incident.parse(i) for i in incidents]
+    if at is None:
+        return render_status(
+            page,
+            [Component.parse(c) for c in components],
+            parsed,
+            [Window.parse(w) for w in windows],
+            datetime.now(UTC),
+        )
+    open_now = [
+        raw for raw, incident in zip(incidents, parsed, strict=True) if not incident.resolved
+    ]
+    planned_page, planned_components, planned_windows = forecast(
+        page, components, open_now, windows, at
+    )
     return render_status(
-        page,
-        [Component.parse(c) for c in components],
-        [Incident.parse(i) for i in incidents],
-        [Window.parse(w) for w in windows],
-        datetime.now(UTC),
+        planned_page, planned_components, parsed, planned_windows, at, planned=True
     )
 
 

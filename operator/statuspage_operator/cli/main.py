@@ -39,6 +39,10 @@ STATUS_HELP = """\
 The page as text: its indicator, its components (groups and ungrouped components in order of
 spec.position, then name), open incidents, maintenance in progress and upcoming. Times are in the
 page's spec.timeZone.
+
+With --at TIME, the page as it will be at TIME: maintenance windows in progress then (a window's
+phase follows from its spec and the time, so this is exact unless the windows change), and the
+incidents open now, as they are now.
 """
 
 
@@ -162,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = command(sub, "status", "show a page: components, incidents, maintenance", STATUS_HELP)
     status.add_argument("page", metavar="PAGE")
+    status.add_argument(
+        "--at",
+        type=instant,
+        help="show the page as it will be at this time (RFC 3339), from the maintenance planned",
+    )
     history = command(sub, "history", "list what happened in the last N days", HISTORY_HELP)
     history.add_argument("page", metavar="PAGE")
     history.add_argument("--days", type=days, default=30, help="how many days (default: 30)")
@@ -181,7 +190,7 @@ def run(args: argparse.Namespace) -> str:
         case "maintenance", "cancel":
             return commands.maintenance_cancel(api, args.name)
         case "status", _:
-            return commands.status(api, args.page)
+            return commands.status(api, args.page, args.at)
         case "history", _:
             return commands.history(api, args.page, args.days)
     raise AssertionError(f"unhandled command {args.command}")

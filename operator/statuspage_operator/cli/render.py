@@ -123,9 +123,15 @@ def _section(title: str, blocks: Iterable[list[str]]) -> list[str]:
     return ["", f"{title}:", *(lines or [NONE])]
 
 
-def _as_of(page: Page, now: datetime) -> str:
+PLANNED = (
+    "Planned: maintenance as scheduled now (exact unless windows change before then);"
+    " incidents as they are now."
+)
+
+
+def _as_of(page: Page, now: datetime, label: str = "As of") -> str:
     zone = page.zone_name if page.zone_known else f"{page.zone_name} is unknown here, times in UTC"
-    return f"As of {format_instant(now, page.zone)} ({zone})"
+    return f"{label} {format_instant(now, page.zone)} ({zone})"
 
 
 def render_status(
@@ -134,10 +140,12 @@ def render_status(
     incidents: Sequence[Incident],
     windows: Sequence[Window],
     now: datetime,
+    planned: bool = False,
 ) -> str:
     """The page as text: rollup, components by group, open incidents and maintenance.
 
     Open incidents come newest first; maintenance in progress and upcoming by start time.
+    `planned`: the page as it will be at `now`, a time to come (`status --at`).
     """
     zone = page.zone
     shown = {c.name: c.display_name for c in components}
@@ -145,6 +153,7 @@ def render_status(
         rollup = "Status: unknown (the operator has not reported yet)"
     else:
         rollup = f"Status: {page.description} (indicator: {page.indicator})"
+    header = [_as_of(page, now, "At"), PLANNED] if planned else [_as_of(page, now)]
     in_progress = sorted(
         ((w, w.current) for w in windows if w.phase == "InProgress" and w.current),
         key=lambda pair: (pair[1].start, pair[1].end, pair[0].name),
@@ -156,7 +165,7 @@ def render_status(
     lines = [
         page.title,
         rollup,
-        _as_of(page, now),
+        *header,
         "",
         "Components:",
         *_component_lines(components, now, zone),

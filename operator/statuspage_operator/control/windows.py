@@ -28,10 +28,13 @@ from statuspage_operator.control.view import Body, Change, Key, View, WindowEntr
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import (
+    OVERLAP_HORIZON,
     Window,
     WindowPhase,
     WindowState,
+    first_overlap,
     next_reminder,
+    upcoming,
     window_state,
 )
 from statuspage_operator.domain.notifications import (
@@ -46,6 +49,7 @@ LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
 TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
 LATENESS_HORIZON = 60.0
 PARSED_CACHE = 1024
+MAX_OVERLAPS = 10
 
 Parsed = tuple[WindowSpec, Window] | InvalidSpecError
 
@@ -120,6 +124,26 @@ def _about(
     return format_time(occurrence.start), deadline(event, moment)
 
 
+def _overlap_warning(
+    spec: WindowSpec, previous: dict[str, Any], overlaps: list[dict[str, Any]] | None
+) -> list[tuple[str, str, bool]]:
+    """A Warning Event naming the windows it newly overlaps (none if nothing is new)."""
+    known = {item.get("window") for item in previous.get("overlaps") or ()}
+    new = [item for item in overlaps or () if item["window"] not in known]
+    if not new:
+        return []
+    described = "; ".join(
+        f"maintenancewindow/{item['window']} on {', '.join(item['components'])}"
+        f" from {item['start']} to {item['end']}"
+        for item in new
+    )
+    message = (
+        f"Maintenance {spec.title!r} overlaps {described}. Both apply; "
+        "move one of them if that is not intended"
+    )
+    return [(Reason.MAINTENANCE_OVERLAPS, message, True)]
+
+
 def _observe_lateness(state: WindowState, old_phase: object, now: datetime) -> None:
     """How late a start or end transition was, when it happened around its boundary."""
     if state.current is not None:
@@ -189,7 +213,11 @@ class Windows:
         if event_type == "DELETED":
             self.writer.forget((Kind.WINDOW, *key))
             self.view.waiting.pop((Kind.WINDOW, *key), None)
-            return self.view.set_window(key, None) if key in self.view.windows else None
+            if key not in self.view.windows:
+                return None
+            change = self.view.set_window(key, None)
+            self._wake_sharing(key, change.components)
+            return change
         waiting = self.view.waiting.get((Kind.WINDOW, *key))
         if waiting is not None:
             waiting.recorded.update(body)
@@ -207,7 +235,19 @@ class Windows:
             entry = None
         if entry is held:
             return None
-        return self.view.set_window(key, entry)
+        change = self.view.set_window(key, entry)
+        if entry is not None or held is None or (held.uid, held.generation) != (uid, generation):
+            # Created, edited or gone (not merely over): the windows it shares a component with
+            # settle again to note or drop the overlap.
+            self._wake_sharing(key, change.components)
+        return change
+
+    def _wake_sharing(self, key: Key, components: set[str]) -> None:
+        namespace, name = key
+        for component in components:
+            for kind, other in self.view.naming(namespace, component):
+                if kind is Kind.WINDOW and other != name:
+                    self.wake((namespace, other))
 
     def behind(self, body: Body, now: datetime) -> bool:
         """Whether a start or an end passed unseen: the window is, or was, in progress.
@@ -261,6 +301,13 @@ class Windows:
             verdict = self.view.references(Kind.WINDOW, namespace, spec.page, spec.components)
             old_phase = current.get("phase")
             desired = window_status(state, current, verdict, generation, now)
+            if desired["occurrence"] is None:
+                # Cancelled before any occurrence ran: the columns show the one it cancelled.
+                desired["occurrence"] = {
+                    "start": format_time(window.first.start),
+                    "end": format_time(window.first.end),
+                }
+            desired["overlaps"] = self.overlaps(namespace, name, spec, window, now) or None
             moved = old_phase != desired["phase"] or current.get(
                 "currentOccurrence"
             ) != desired.get("currentOccurrence")
@@ -301,6 +348,9 @@ class Windows:
                     )
             about = [_about(reason, state, current, now) for reason, _, _ in items]
             items += warnings(current, verdict)
+            if current.get("observedGeneration") != generation:
+                # Told once, when this window's spec is applied: the planner is looking then.
+                items += _overlap_warning(spec, current, desired["overlaps"])
             notices = [
                 notice.about(*about[i]) if i < len(about) else notice
                 for i, notice in enumerate(make_notices(name, uid, now, items))
@@ -315,6 +365,39 @@ class Windows:
             self.components.touch_page(namespace, spec.page)
             _observe_lateness(state, old_phase, now)
         return edge
+
+    def overlaps(
+        self, namespace: str, name: str, spec: WindowSpec, window: Window, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Other live windows of the page on one of its components at the same time (capped).
+
+        Only windows the view holds (to come or in progress) can overlap from now on.
+        """
+        ours = upcoming(window, now, now + OVERLAP_HORIZON)
+        if not ours:
+            return []
+        shared: dict[str, list[str]] = {}
+        for component in spec.components:
+            for kind, other in self.view.naming(namespace, component):
+                if kind is Kind.WINDOW and other != name:
+                    shared.setdefault(other, []).append(component)
+        found: list[dict[str, Any]] = []
+        for other, components in shared.items():
+            entry = self.view.windows.get((namespace, other))
+            if entry is None or entry.spec.page != spec.page:
+                continue
+            span = first_overlap(ours, upcoming(entry.window, now, now + OVERLAP_HORIZON))
+            if span is not None:
+                found.append(
+                    {
+                        "window": other,
+                        "components": sorted(components),
+                        "start": format_time(span.start),
+                        "end": format_time(span.end),
+                    }
+                )
+        found.sort(key=lambda item: (item["start"], item["window"]))
+        return found[:MAX_OVERLAPS]
 
     async def follow(self, body: Body, stopped: Callable[[], bool]) -> None:
         """The daemon: settle at each edge until kopf stops it (the window is done or deleted)."""

@@ -69,6 +69,41 @@ def window_state(window: Window, now: datetime) -> WindowState:
     return WindowState(WindowPhase.COMPLETED, None, None, around.last, None)
 
 
+# How far ahead overlaps are looked for, and at most how many occurrences of a series are compared.
+OVERLAP_HORIZON = timedelta(days=366)
+OVERLAP_OCCURRENCES = 1000
+
+
+def upcoming(window: Window, now: datetime, until: datetime) -> list[Occurrence]:
+    """The occurrences not over at `now` that start before `until`, in order (capped)."""
+    if window.cancelled:
+        return []
+    if window.series is None:
+        first = window.first
+        return [first] if first.end > now and first.start < until else []
+    series = window.series
+    found = series.occurrences_between(now - series.duration, until, OVERLAP_OCCURRENCES + 1)
+    return [occurrence for occurrence in found if occurrence.end > now][:OVERLAP_OCCURRENCES]
+
+
+def first_overlap(ours: list[Occurrence], theirs: list[Occurrence]) -> Occurrence | None:
+    """The first span in which an occurrence of each runs (None: they never overlap).
+
+    Both lists are in order of start, as `upcoming` gives them; ends touching is no overlap.
+    """
+    i = j = 0
+    while i < len(ours) and j < len(theirs):
+        a, b = ours[i], theirs[j]
+        start, end = max(a.start, b.start), min(a.end, b.end)
+        if start < end:
+            return Occurrence(start, end)
+        if a.end <= b.end:
+            i += 1
+        else:
+            j += 1
+    return None
+
+
 def next_reminder(
     state: WindowState, remind_before: timedelta | None
 ) -> tuple[Occurrence, datetime] | None:

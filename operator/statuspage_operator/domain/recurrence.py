@@ -125,11 +125,16 @@ class Series:
                 current = start
         return Around(self._at(current), self._at(following), self._at(last))
 
-    def occurrences_between(self, after: datetime, before: datetime) -> list[Occurrence]:
-        """Every occurrence starting in [after, before); the cost grows with their number."""
-        found = []
+    def occurrences_between(
+        self, after: datetime, before: datetime, limit: int | None = None
+    ) -> list[Occurrence]:
+        """Every occurrence starting in [after, before), at most `limit` of them.
+
+        The cost grows with their number: pass a limit when the rule may be minutely.
+        """
+        found: list[Occurrence] = []
         for start in self._from(after):
-            if start >= before:
+            if start >= before or (limit is not None and len(found) >= limit):
                 break
             if start >= after:
                 found.append(Occurrence(start, start + self.duration))

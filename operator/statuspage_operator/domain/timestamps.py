@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 
 def format_time(instant: datetime) -> str:
-    """`2026-12-01T02:00:00Z`; sub-second precision only when there is some."""
-    utc = instant.astimezone(UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    """`2026-12-01T02:00:00Z`: whole seconds, as Kubernetes writes its own times.
+
+    Sub-seconds are dropped (not rounded), so a formatted time is never later than the instant.
+    """
+    return instant.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:

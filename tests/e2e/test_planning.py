@@ -1,0 +1,165 @@
+"""What people filter and plan with, against the real API server: field selectors, the columns
+of a recurring window, and overlapping maintenance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from e2e.kube import Kube, wait_for
+from e2e.objects import make_component, make_incident, make_page, make_window, stamp
+
+pytestmark = pytest.mark.usefixtures("operator")
+
+
+def names(kube: Kube, namespace: str, resource: str, selector: str) -> list[str]:
+    """`kubectl get RESOURCE --field-selector SELECTOR -o name`, without the kind prefix."""
+    out = kube.run("get", resource, "-n", namespace, "--field-selector", selector, "-o", "name")
+    return sorted(line.split("/", 1)[1] for line in out.stdout.split())
+
+
+def test_field_selectors_filter_by_page_and_status(kube: Kube, namespace: str) -> None:
+    """spec.page and status.phase for windows; phase and impact for incidents; components."""
+    now = datetime.now(UTC)
+    kube.apply(
+        namespace,
+        make_page(),
+        make_page("other"),
+        make_component("api"),
+        make_component("db"),
+        make_component("web", page="other"),
+        make_window("running", now - timedelta(minutes=5), now + timedelta(hours=1), ["api"]),
+        make_window("later", now + timedelta(days=1), now + timedelta(days=1, hours=1), ["db"]),
+        make_window(
+            "elsewhere", now - timedelta(minutes=5), now + timedelta(hours=1), page="other"
+        ),
+        make_incident("outage", [{"name": "db"}], impact="Major"),
+        make_incident(
+            "over", [], updates=[{"status": "Resolved", "message": "It is over."}], impact="Minor"
+        ),
+    )
+    wait_for(
+        lambda: names(kube, namespace, "mw", "status.phase=InProgress") == ["elsewhere", "running"],
+        what="windows InProgress",
+    )
+    assert names(kube, namespace, "mw", "spec.page=example,status.phase=InProgress") == ["running"]
+    assert names(kube, namespace, "mw", "spec.page=example,status.phase=Scheduled") == ["later"]
+    wait_for(
+        lambda: names(kube, namespace, "si", "status.phase=Resolved") == ["over"],
+        what="incident resolved",
+    )
+    assert names(kube, namespace, "si", "spec.page=example,status.phase!=Resolved") == ["outage"]
+    assert names(kube, namespace, "si", "spec.impact=Major") == ["outage"]
+    wait_for(
+        lambda: (
+            names(kube, namespace, "comp", "spec.page=example,status.status!=Operational")
+            == ["api", "db"]
+        ),
+        what="components under maintenance and in an outage",
+    )
+    assert names(kube, namespace, "comp", "status.status=UnderMaintenance") == ["api"]
+    assert names(kube, namespace, "comp", "spec.page=other") == ["web"]
+
+
+def test_a_weekly_series_shows_its_next_occurrence_in_the_default_columns(
+    kube: Kube, namespace: str
+) -> None:
+    """`kubectl get mw`: Start and End of the next occurrence; the first start only with -o wide."""
+    first = (datetime.now(UTC) - timedelta(days=20)).replace(microsecond=0)
+    kube.apply(
+        namespace,
+        make_page(),
+        make_component("api"),
+        make_window(
+            "weekly",
+            first,
+            first + timedelta(hours=1),
+            ["api"],
+            recurrence={"rrule": "FREQ=WEEKLY", "timeZone": "UTC"},
+        ),
+    )
+    following = first + timedelta(weeks=3)
+    wait_for(lambda: kube.status("mw", "weekly", namespace).get("occurrence"), what="occurrence")
+    table = kube.run("get", "mw", "weekly", "-n", namespace).stdout
+    header, row = table.splitlines()
+    assert header.split()[:5] == ["NAME", "PAGE", "PHASE", "START", "END"]
+    assert row.split()[:5] == [
+        "weekly",
+        "example",
+        "Scheduled",
+        stamp(following),
+        stamp(following + timedelta(hours=1)),
+    ]
+    assert stamp(first) not in table
+    wide = kube.run("get", "mw", "weekly", "-n", namespace, "-o", "wide").stdout
+    assert "FIRST-START" in wide
+    assert stamp(first) in wide
+    assert "FREQ=WEEKLY" in wide
+
+
+def test_an_overlapping_window_names_the_other_and_warns_once(kube: Kube, namespace: str) -> None:
+    """The second window on api at the same time gets a note and one Warning; it still applies."""
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    kube.apply(
+        namespace,
+        make_page(),
+        make_component("api"),
+        make_component("db"),
+        make_window("first", start, start + timedelta(hours=2), ["api"]),
+        make_window("apart", start, start + timedelta(hours=2), ["db"]),
+    )
+    wait_for(lambda: kube.status("mw", "first", namespace).get("phase"), what="first reconciled")
+    kube.apply(
+        namespace,
+        make_window("second", start + timedelta(hours=1), start + timedelta(hours=3), ["api"]),
+    )
+    status = wait_for(
+        lambda: (s := kube.status("mw", "second", namespace)).get("overlaps") and s,
+        what="the overlap noted",
+    )
+    assert status["overlaps"] == [
+        {
+            "window": "first",
+            "components": ["api"],
+            "start": stamp(start + timedelta(hours=1)),
+            "end": stamp(start + timedelta(hours=2)),
+        }
+    ]
+    assert status["phase"] == "Scheduled"
+    # The window that was there first is told too (a note, no Warning: its spec did not change).
+    wait_for(
+        lambda: (
+            [o["window"] for o in kube.status("mw", "first", namespace).get("overlaps") or ()]
+            == ["second"]
+        ),
+        what="the first window noting the second",
+    )
+    warnings = wait_for(
+        lambda: [
+            e for e in kube.events(namespace, "second") if e["reason"] == "MaintenanceOverlaps"
+        ],
+        what="the Warning Event",
+    )
+    [warning] = warnings
+    assert warning["type"] == "Warning"
+    assert "maintenancewindow/first on api" in warning["message"]
+    # An edit that keeps the overlap does not warn again; `apart` overlaps nothing.
+    kube.run(
+        "patch", "mw", "second", "-n", namespace, "--type=merge", "-p",
+        '{"spec": {"description": "moved by a minute"}}',
+    )  # fmt: skip
+    wait_for(
+        lambda: kube.status("mw", "second", namespace).get("observedGeneration") == 2,
+        what="the edit reconciled",
+    )
+    events = kube.events(namespace, "second")
+    assert [e["reason"] for e in events].count("MaintenanceOverlaps") == 1
+    assert "MaintenanceOverlaps" not in [e["reason"] for e in kube.events(namespace, "first")]
+    assert "overlaps" not in kube.status("mw", "apart", namespace)
+    # Deleting the second window drops the note from the first.
+    kube.run("delete", "mw", "second", "-n", namespace)
+    wait_for(
+        lambda: "overlaps" not in kube.status("mw", "first", namespace),
+        what="the note dropped",
+    )
