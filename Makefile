@@ -10,7 +10,7 @@ LOCAL_KUBECONFIG := $(CURDIR)/$(STATE)/kubeconfig
 SERVER_PORT ?= 8080
 export PYTHONPATH := $(CURDIR)/tests
 
-.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench
+.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench docs
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	else echo "using KUBECONFIG=$$KUBECONFIG"; fi; \
 	$(BIN)/kubectl apply -k crds && \
 	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev crd/subscribers.statuspage.dev && \
-	$(BIN)/kubectl apply -k manifests/samples && \
+	manifests/samples-now/times.sh && $(BIN)/kubectl apply -k manifests/samples-now && \
 	mkdir -p $(STATE) && \
 	{ $(BIN)/statuspage-server --host=127.0.0.1 --port=$(SERVER_PORT) --metrics-port=0 \
 	    >$(STATE)/server.log 2>&1 & } && \
@@ -68,6 +68,9 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	namespace=$$($(BIN)/kubectl config view --minify -o jsonpath='{..namespace}') && \
 	echo "public page: http://127.0.0.1:$(SERVER_PORT)/$${namespace:-default}/example/ (server log: $(STATE)/server.log)" && \
 	$(BIN)/statuspage-operator
+
+docs: install ## Write docs/reference.md from the CRDs (tests/tools/reference.py)
+	$(BIN)/python tests/tools/reference.py
 
 bench: install controlplane ## Benchmarks against the local control plane; prints figures
 	$(BIN)/python tests/bench/recurrence.py

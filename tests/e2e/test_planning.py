@@ -3,7 +3,9 @@ of a recurring window, and overlapping maintenance."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from e2e.kube import Kube, wait_for
 from e2e.objects import make_component, make_incident, make_page, make_window, stamp
 
 pytestmark = pytest.mark.usefixtures("operator")
+
+SAMPLES_NOW = Path(__file__).resolve().parents[2] / "manifests" / "samples-now"
 
 
 def names(kube: Kube, namespace: str, resource: str, selector: str) -> list[str]:
@@ -163,3 +167,45 @@ def test_an_overlapping_window_names_the_other_and_warns_once(kube: Kube, namesp
         lambda: "overlaps" not in kube.status("mw", "first", namespace),
         what="the note dropped",
     )
+
+
+def test_the_samples_show_the_walkthrough_on_any_day(kube: Kube, namespace: str) -> None:
+    """What `make run` applies: a window a minute away, one in days, a weekly series' next one."""
+    subprocess.run([str(SAMPLES_NOW / "times.sh")], check=True)
+    applied = datetime.now(UTC)
+    kube.run("apply", "-n", namespace, "-k", str(SAMPLES_NOW))
+
+    def occurrence(name: str) -> tuple[str, datetime, datetime] | None:
+        status = kube.status("mw", name, namespace)
+        shown = status.get("occurrence")
+        if not shown:
+            return None
+        start, end = (
+            datetime.fromisoformat(shown[k].replace("Z", "+00:00")) for k in ("start", "end")
+        )
+        return status["phase"], start, end
+
+    phase, start, end = wait_for(lambda: occurrence("cdn-cache-flush"), what="cdn-cache-flush")
+    assert phase == "Scheduled"
+    assert timedelta(seconds=50) < start - applied <= timedelta(seconds=60)
+    assert end - start == timedelta(minutes=10)
+    phase, start, _ = wait_for(lambda: occurrence("database-upgrade"), what="database-upgrade")
+    assert phase == "Scheduled"
+    assert timedelta(days=2) < start - applied < timedelta(days=4)
+    phase, start, end = wait_for(lambda: occurrence("weekly-patching"), what="weekly-patching")
+    # Sunday 02:00-03:00 Berlin: the next one, or the one running if this is that hour.
+    assert (phase == "Scheduled" and applied < start <= applied + timedelta(days=7)) or (
+        phase == "InProgress" and start <= applied < end
+    ), (phase, start, end)
+    assert (start.weekday(), end - start) == (6, timedelta(hours=1))
+    assert [
+        line.split()[0]
+        for line in kube.run("get", "sp", "-n", namespace, "--no-headers").stdout.splitlines()
+    ] == ["example"]
+    wait_for(
+        lambda: kube.status("si", "api-errors", namespace).get("phase") == "Identified",
+        what="the sample incident",
+    )
+    # No ConfigMap of the times is applied: it only carried them into the windows.
+    configmaps = kube.run("get", "configmap", "-n", namespace, "-o", "name").stdout
+    assert "sample-times" not in configmaps
