@@ -213,11 +213,7 @@ class Windows:
         if event_type == "DELETED":
             self.writer.forget((Kind.WINDOW, *key))
             self.view.waiting.pop((Kind.WINDOW, *key), None)
-            if key not in self.view.windows:
-                return None
-            change = self.view.set_window(key, None)
-            self._wake_sharing(key, change.components)
-            return change
+            return self.view.set_window(key, None) if key in self.view.windows else None
         waiting = self.view.waiting.get((Kind.WINDOW, *key))
         if waiting is not None:
             waiting.recorded.update(body)
@@ -235,19 +231,7 @@ class Windows:
             entry = None
         if entry is held:
             return None
-        change = self.view.set_window(key, entry)
-        if entry is not None or held is None or (held.uid, held.generation) != (uid, generation):
-            # Created, edited or gone (not merely over): the windows it shares a component with
-            # settle again to note or drop the overlap.
-            self._wake_sharing(key, change.components)
-        return change
-
-    def _wake_sharing(self, key: Key, components: set[str]) -> None:
-        namespace, name = key
-        for component in components:
-            for kind, other in self.view.naming(namespace, component):
-                if kind is Kind.WINDOW and other != name:
-                    self.wake((namespace, other))
+        return self.view.set_window(key, entry)
 
     def behind(self, body: Body, now: datetime) -> bool:
         """Whether a start or an end passed unseen: the window is, or was, in progress.
@@ -371,7 +355,11 @@ class Windows:
     ) -> list[dict[str, Any]]:
         """Other live windows of the page on one of its components at the same time (capped).
 
-        Only windows the view holds (to come or in progress) can overlap from now on.
+        Only windows the view holds (to come or in progress) can overlap from now on. A window's
+        note is refreshed when it is reconciled itself: created, edited, and at each edge. The
+        windows a new one overlaps are not rewritten at once: that would cost a status write per
+        neighbour (ten windows sharing a component and an hour would rewrite each other 45 times),
+        against the budget of three writes in a window's life; they note it at their next edge.
         """
         ours = upcoming(window, now, now + OVERLAP_HORIZON)
         if not ours:
