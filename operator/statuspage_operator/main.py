@@ -89,7 +89,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
     async def announce_ready() -> None:
         await ready.wait()
-        logger.info("watching StatusPage, Component, MaintenanceWindow, StatusIncident")
+        logger.info("watching StatusPage, Component, MaintenanceWindow, StatusIncident, Subscriber")
 
     announcer = asyncio.create_task(announce_ready())
     try:

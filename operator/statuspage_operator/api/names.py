@@ -11,7 +11,7 @@ FINALIZER = f"{GROUP}/finalizer"
 
 
 class Kind(StrEnum):
-    """Our four kinds."""
+    """Our kinds: the four of a page, and Subscriber."""
 
     PAGE = "StatusPage"
     COMPONENT = "Component"
