@@ -12,10 +12,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.notices import make_notices
+from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.api.status import component_status, invalid_status, page_status
 from statuspage_operator.control import metrics
 from statuspage_operator.control.view import Change, Key, View
@@ -44,6 +45,15 @@ def warnings(previous: dict[str, object], verdict: Verdict) -> list[tuple[str, s
     if verdict.ready or not condition_changed(previous, verdict):
         return []
     return [(verdict.reason, verdict.message, True)]
+
+
+def invalid(
+    name: str, uid: str, current: dict[str, Any], error: Exception, generation: int, now: datetime
+) -> tuple[dict[str, Any], list[Notice]]:
+    """The status of an object whose spec cannot work (Stalled), and a Warning when it is new."""
+    verdict = Verdict(False, Reason.INVALID_SPEC, str(error), stalled=True)
+    desired = invalid_status(current, verdict, generation, now)
+    return desired, make_notices(name, uid, now, warnings(current, verdict))
 
 
 class Components:
@@ -83,9 +93,7 @@ class Components:
             body = {"metadata": {"namespace": namespace, "name": name, "uid": entry.uid}}
             if entry.spec is None:
                 error = entry.error or InvalidSpecError("spec", "missing")
-                verdict = Verdict(False, Reason.INVALID_SPEC, str(error), stalled=True)
-                desired = invalid_status(current, verdict, entry.generation, now)
-                notices = make_notices(name, entry.uid, now, warnings(current, verdict))
+                desired, notices = invalid(name, entry.uid, current, error, entry.generation, now)
                 stored = await self.writer.write(Kind.COMPONENT, body, current, desired, notices)
                 if stored is not None:
                     entry.recorded.update(stored)
@@ -157,9 +165,9 @@ class Components:
             current = entry.recorded.status
             body = {"metadata": {"namespace": namespace, "name": name, "uid": entry.uid}}
             if entry.error is not None:
-                verdict = Verdict(False, Reason.INVALID_SPEC, str(entry.error), stalled=True)
-                desired = invalid_status(current, verdict, entry.generation, now)
-                notices = make_notices(name, entry.uid, now, warnings(current, verdict))
+                desired, notices = invalid(
+                    name, entry.uid, current, entry.error, entry.generation, now
+                )
             else:
                 view = self.view.page_view(namespace, name, now)
                 desired = page_status(

@@ -10,14 +10,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from statuspage_operator.api.conditions import Reason, Verdict
+from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import make_notices
 from statuspage_operator.api.specs import IncidentSpec, parse, updates_of
-from statuspage_operator.api.status import incident_status, invalid_status, parse_timeline
+from statuspage_operator.api.status import incident_status, parse_timeline
 from statuspage_operator.api.times import format_time
 from statuspage_operator.control import metrics
-from statuspage_operator.control.components import Components, warnings
+from statuspage_operator.control.components import Components, invalid, warnings
 from statuspage_operator.control.view import Body, Change, IncidentEntry, View
 from statuspage_operator.control.windows import key_of
 from statuspage_operator.control.writer import Writer
@@ -90,9 +90,7 @@ class Incidents:
             current = self.writer.current((Kind.INCIDENT, namespace, name), body)
             spec = self.parse(body)
             if isinstance(spec, InvalidSpecError):
-                verdict = Verdict(False, Reason.INVALID_SPEC, str(spec), stalled=True)
-                desired = invalid_status(current, verdict, generation, now)
-                notices = make_notices(name, uid, now, warnings(current, verdict))
+                desired, notices = invalid(name, uid, current, spec, generation, now)
                 await self.writer.write(
                     Kind.INCIDENT, body, current, desired, notices, remember=True
                 )

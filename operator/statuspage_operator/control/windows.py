@@ -15,14 +15,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from statuspage_operator.api.conditions import Reason, Verdict
+from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import make_notices
 from statuspage_operator.api.specs import WindowSpec, parse, parse_duration, window_of
-from statuspage_operator.api.status import invalid_status, window_status
+from statuspage_operator.api.status import window_status
 from statuspage_operator.api.times import format_time, parse_time
 from statuspage_operator.control import metrics
-from statuspage_operator.control.components import Components, warnings
+from statuspage_operator.control.components import Components, invalid, warnings
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.view import Body, Change, Key, View, WindowEntry
 from statuspage_operator.control.writer import Writer
@@ -275,9 +275,7 @@ class Windows:
             current = self.writer.current((Kind.WINDOW, namespace, name), body)
             parsed = self.parse(body)
             if isinstance(parsed, InvalidSpecError):
-                verdict = Verdict(False, Reason.INVALID_SPEC, str(parsed), stalled=True)
-                desired = invalid_status(current, verdict, generation, now)
-                notices = make_notices(name, uid, now, warnings(current, verdict))
+                desired, notices = invalid(name, uid, current, parsed, generation, now)
                 await self.writer.write(Kind.WINDOW, body, current, desired, notices, remember=True)
                 return None
             spec, window = parsed
