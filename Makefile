@@ -8,9 +8,12 @@ BIN := $(VENV)/bin
 STATE := .cluster
 LOCAL_KUBECONFIG := $(CURDIR)/$(STATE)/kubeconfig
 SERVER_PORT ?= 8080
+# `make image`: the tag it gets, and its base (empty: the Dockerfile's; debian: built offline)
+IMAGE ?= ghcr.io/statuspage-operator/statuspage-operator:0.1.0
+PYTHON_IMAGE ?=
 export PYTHONPATH := $(CURDIR)/tests
 
-.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench docs
+.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench docs image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,3 +80,6 @@ bench: install controlplane ## Benchmarks against the local control plane; print
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/notify.py
+
+image: install ## Build the container image with buildah, cached (PYTHON_IMAGE=debian: offline base; docs/image.md)
+	@IMAGE='$(IMAGE)' PYTHON_IMAGE='$(PYTHON_IMAGE)' HOST_PYTHON=$(CURDIR)/$(BIN)/python bash tests/image/build.sh

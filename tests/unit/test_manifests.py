@@ -231,6 +231,25 @@ def test_deployment_image_is_pinned() -> None:
     assert container()["image"] == "ghcr.io/statuspage-operator/statuspage-operator:0.1.0"
 
 
+def test_image_reference_is_set_in_one_place() -> None:
+    """Both Deployments name the image untagged; the kustomization's `images:` tags it, so one
+    `kustomize edit set image` points the operator and the page server at a build."""
+    name = "ghcr.io/statuspage-operator/statuspage-operator"
+    kustomization = yaml.safe_load((BASE_DIR / "kustomization.yaml").read_text())
+    assert kustomization["images"] == [{"name": name, "newTag": "0.1.0"}]
+    for path in ("deployment/deployment.yaml", "server/deployment.yaml"):
+        [deployment] = yaml.safe_load_all((BASE_DIR / path).read_text())
+        [spec] = deployment["spec"]["template"]["spec"]["containers"]
+        assert spec["image"] == name, path
+    images = {
+        c["image"]
+        for d in base()
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {f"{name}:0.1.0"}
+
+
 @pytest.mark.parametrize(
     ("field", "expected"),
     [
@@ -293,10 +312,11 @@ def test_probes_hit_the_liveness_endpoint(probe: str) -> None:
 
 
 def test_dockerfile_pins_python_by_version() -> None:
-    """Both stages build FROM python:3.11.<patch>-slim-<debian>, never a floating tag."""
+    """Both stages build FROM the official python:3.11.<patch>-slim-<debian>, fully qualified
+    (buildah and podman resolve no short names without asking), never a floating tag."""
     text = (REPO_ROOT / "Dockerfile").read_text()
     [image] = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", image)
+    assert re.fullmatch(r"docker\.io/library/python:3\.11\.\d+-slim-[a-z]+", image)
     assert re.findall(r"^FROM (\S+)", text, re.MULTILINE) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
 
 
