@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -209,8 +209,11 @@ def count_phase(namespace: str, phase: str) -> int:
         kwargs: dict[str, Any] = {"limit": 2000}
         if token:
             kwargs["_continue"] = token
-        page = api.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "maintenancewindows", **kwargs
+        page = cast(
+            dict[str, Any],
+            api.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, "maintenancewindows", **kwargs
+            ),
         )
         total += sum(
             1 for item in page["items"] if (item.get("status") or {}).get("phase") == phase
@@ -301,8 +304,11 @@ def windows_holding(namespace: str) -> tuple[int, int]:
         kwargs: dict[str, Any] = {"limit": 2000}
         if token:
             kwargs["_continue"] = token
-        page = api.list_namespaced_custom_object(
-            GROUP, VERSION, namespace, "maintenancewindows", **kwargs
+        page = cast(
+            dict[str, Any],
+            api.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, "maintenancewindows", **kwargs
+            ),
         )
         for item in page["items"]:
             meta = item["metadata"]
@@ -376,7 +382,9 @@ def main() -> None:
             f"--user={OPERATOR_USER}",
         )
         config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
-        client.Configuration._default.connection_pool_maxsize = 32
+        pooled = client.Configuration.get_default_copy()
+        pooled.connection_pool_maxsize = 32
+        client.Configuration.set_default(pooled)
 
         server = json.loads(kube.run("version", "-o", "json").stdout)["serverVersion"]
         print(f"# {os.cpu_count()} cores; kube-apiserver {server['gitVersion']}")

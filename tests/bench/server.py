@@ -271,7 +271,7 @@ def _up(url: str) -> bool:
 
     try:
         with urllib.request.urlopen(url) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 

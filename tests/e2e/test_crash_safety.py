@@ -32,7 +32,7 @@ def window_events(kube: Kube, namespace: str) -> Counter[tuple[str, str]]:
 def phases(kube: Kube, namespace: str) -> Counter[str]:
     """How many of the namespace's windows are in each phase."""
     items = json.loads(kube.run("get", "mw", "-n", namespace, "-o", "json").stdout)["items"]
-    return Counter((item.get("status") or {}).get("phase") for item in items)
+    return Counter(str((item.get("status") or {}).get("phase")) for item in items)
 
 
 def sleep_until(instant: datetime) -> None:
@@ -67,7 +67,7 @@ def test_sigkill_during_bursts_loses_and_repeats_no_event(
         )
         print(f"\nkilled after {phase} edge: {written} written, {announced} Events posted")
         operator.start()
-        wait_for(lambda phase=phase: phases(kube, namespace)[phase] == WINDOWS, 15, what=phase)
+        wait_for(lambda p=phase: phases(kube, namespace)[p] == WINDOWS, 15, what=phase)  # type: ignore[misc]
     wait_for(
         lambda: sum(window_events(kube, namespace).values()) >= 2 * WINDOWS,
         15,

@@ -15,6 +15,7 @@ from typing import Any
 import celpy
 import pytest
 import yaml
+from celpy.adapter import json_to_cel
 from lupa import lua51
 
 from e2e.conftest import ROOT
@@ -72,7 +73,7 @@ def cel(expression: str, obj: dict[str, Any]) -> bool:
     """Evaluate a CEL expression with the object's top-level fields as variables, as Flux does."""
     environment = celpy.Environment()
     program = environment.program(environment.compile(expression))
-    result = program.evaluate({key: celpy.json_to_cel(value) for key, value in obj.items()})
+    result = program.evaluate({key: json_to_cel(value) for key, value in obj.items()})
     assert isinstance(result, celpy.celtypes.BoolType), f"{expression!r} gave {result!r}"
     return bool(result)
 

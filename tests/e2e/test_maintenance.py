@@ -179,7 +179,7 @@ def test_completed_window_carries_no_finalizer(kube: Kube, namespace: str, page:
     for name in ("done", "ending"):
         # The status goes first at an edge; the finalizer comes off within a few seconds.
         wait_for(
-            lambda name=name: (
+            lambda name=name: (  # type: ignore[misc]
                 not (kube.get("mw", name, namespace) or {})["metadata"].get("finalizers")
             ),
             5,

@@ -44,17 +44,20 @@ def test_transitions_lateness_and_components(
     kube.apply(namespace, make_page(), make_component("api"))
     kube.apply(namespace, make_window("metered", in_seconds(2), in_seconds(60), ["api"]))
     wait_for(lambda: kube.status("comp", "api", namespace).get("status") == "UnderMaintenance", 10)
-    text = wait_for(
+    text: str = wait_for(
         lambda: (
-            (t := scrape(operator))
-            and sample(
-                t,
-                "statuspage_transitions_total",
-                kind="MaintenanceWindow",
-                reason="MaintenanceStarted",
+            (
+                (t := scrape(operator))
+                and sample(
+                    t,
+                    "statuspage_transitions_total",
+                    kind="MaintenanceWindow",
+                    reason="MaintenanceStarted",
+                )
+                > started_before
+                and t
             )
-            > started_before
-            and t
+            or None
         ),
         5,
     )

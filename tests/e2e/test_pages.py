@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from e2e.kube import Kube, condition, wait_for
@@ -10,7 +12,7 @@ from e2e.objects import in_seconds, make_component, make_page, make_window
 pytestmark = pytest.mark.usefixtures("operator")
 
 
-def page_status(kube: Kube, namespace: str) -> dict[str, object]:
+def page_status(kube: Kube, namespace: str) -> dict[str, Any]:
     """The example page's status."""
     return kube.status("sp", "example", namespace)
 

@@ -224,7 +224,7 @@ def test_window_start_shows_within_a_second(
 
     def under_maintenance() -> bool:
         summary = server.json(path)
-        return summary["components"][0]["status"] == "under_maintenance"
+        return bool(summary["components"][0]["status"] == "under_maintenance")
 
     wait_for(under_maintenance, timeout=15, interval=0.02, what="cdn under maintenance")
     seen = time.time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +31,9 @@ class FakeTime:
         self.now += timedelta(seconds=seconds * (1 + self.drift))
 
 
-def window_settler(time: FakeTime, settled: list[datetime], stop_after: datetime):
+def window_settler(
+    time: FakeTime, settled: list[datetime], stop_after: datetime
+) -> tuple[Callable[[datetime], Awaitable[datetime | None]], Callable[[], bool]]:
     """A one-off window's settle: records each call's now and returns the next edge."""
 
     async def settle(now: datetime) -> datetime | None:

@@ -16,10 +16,14 @@ OK = Verdict.ok()
 
 
 def rendered_window(
-    start: datetime, end: datetime, now: datetime, previous: dict[str, object], **flags: bool
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    previous: dict[str, object],
+    cancelled: bool = False,
 ) -> dict[str, object]:
     """A window's desired status at `now`, given the status it had."""
-    state = window_state(Window(first=Occurrence(start, end), **flags), now)
+    state = window_state(Window(first=Occurrence(start, end), cancelled=cancelled), now)
     return window_status(state, previous, OK, 1, now)
 
 

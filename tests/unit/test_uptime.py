@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from statuspage_operator.domain.timestamps import format_time as format_instant
 from statuspage_operator.domain.uptime import (
     MAX_INTERVALS,
-    format_instant,
     record_change,
     uptime,
 )
