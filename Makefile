@@ -80,6 +80,7 @@ bench: install controlplane ## Benchmarks against the local control plane; print
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/notify.py
+	$(BIN)/python tests/bench/plugin.py
 
 image: install ## Build the container image with buildah, cached (PYTHON_IMAGE=debian: offline base; docs/image.md)
 	@IMAGE='$(IMAGE)' PYTHON_IMAGE='$(PYTHON_IMAGE)' HOST_PYTHON=$(CURDIR)/$(BIN)/python bash tests/image/build.sh
