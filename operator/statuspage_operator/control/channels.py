@@ -23,7 +23,10 @@ from yarl import URL
 
 WEBHOOK_SCHEMES = ("json", "jsons")
 TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
-APPRISE_THREADS = 8
+# Each subscriber has at most a few sends in flight (control/notify.py): these bound them all, and
+# are large enough that a few slow endpoints holding theirs leave room for everyone else.
+CONNECTIONS = 512
+APPRISE_THREADS = 16
 
 
 class DestinationError(Exception):
@@ -155,7 +158,9 @@ class Channels:
         self, destination: Destination, payload: bytes, headers: dict[str, str]
     ) -> None:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+            self._session = aiohttp.ClientSession(
+                timeout=TIMEOUT, connector=aiohttp.TCPConnector(limit=CONNECTIONS)
+            )
         parsed = URL(destination.url)
         target = parsed.with_scheme("https" if destination.scheme == "jsons" else "http")
         auth = None

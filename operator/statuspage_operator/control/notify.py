@@ -6,11 +6,19 @@ Announcer's replay). For each, and each Subscriber of the page, it decides with 
 (domain/notifications.py: event, switch, filters, catch-up rule) whether a delivery is due, and
 derives its key from (subscriber, object, occurrence or update, event).
 
-Each delivery is its own task (bounded concurrency; in order per subscriber and object), so a slow
-or dead endpoint delays nothing else. A delivered key is recorded in the Subscriber's
-`status.delivered` as soon as the previous write of it returns (batched), and kept while its
-notice can still be sent, so a restart never sends it again; only a crash between the send and
-that write can, and the `Idempotency-Key` header lets a receiver drop it.
+Each subscriber has a lane of its own: a few sends at once (LANE; in order per object), worked by
+a few tasks that live while it has work, so a slow or dead endpoint holds only its own lane, and a
+retry waits on a timer, not in a task. Transitions go first: a send, like an Event, waits until no
+status write is in flight, so a burst of windows is written before its thousands of deliveries
+start.
+
+A delivered key is recorded in the Subscriber's `status.delivered` and kept while its notice can
+still be sent, so a restart never sends it again. A write carries every key sent since the last
+(at most one write per RECORD_INTERVAL per subscriber, sooner when sends wait for it): at most
+UNRECORDED deliveries per subscriber are sent, or being sent, and not recorded. Only those can be
+sent again after a crash, with the same key and body, and the `Idempotency-Key` header lets a
+receiver drop them. (Recording an intent before each send would not spare one of them: a key
+whose send may have happened has to be sent again.)
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,10 +56,11 @@ from statuspage_operator.control.channels import (
     SendError,
     parse_destination,
 )
-from statuspage_operator.control.view import Body, Key, Recorded
+from statuspage_operator.control.view import Body, Key, Recorded, version_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.notifications import (
+    Interest,
     Moment,
     NotificationEvent,
     allowed_by_source,
@@ -69,10 +78,22 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 RETRY_BASE = 30.0
-CONCURRENCY = 64
-# Recorded as soon as the previous write of the record returns: a burst batches by itself.
-FLUSH_DELAY = 0.0
+# Sends in flight per subscriber: webhooks, and Apprise channels (each holds one of its threads).
+LANE = 8
+APPRISE_LANE = 2
+# Deliveries and record writes wait at most this long for the status writes in flight.
+PATIENCE = 30.0
+# A subscriber's record is written at most once per interval: each write carries the whole record.
+RECORD_INTERVAL = 0.25
+# At most this many deliveries per subscriber sent and not yet recorded (in flight included): all
+# that a crash can make it send again, under the same keys. Beyond that, sends wait for the record
+# (unless it cannot be written). Not smaller: each write carries the whole record (90 KB for 1,000
+# keys), and a bound that binds in a burst multiplies them (32 per subscriber: five times the
+# writes, four times the API server's CPU, a third of the throughput; tests/bench/notify.py).
+UNRECORDED = 256
+RECORD_RETRY = 5.0
 RECORD_LIMIT = 10_000
+OFFERED_LIMIT = 20_000
 SECRET_TTL = 10.0
 RECHECK = 30.0
 
@@ -88,6 +109,29 @@ class PageInfo:
 
 
 @dataclass(slots=True)
+class Delivery:
+    """One piece of news for one subscriber."""
+
+    subscriber: SubscriberEntry
+    news: News
+    key: str
+    until: datetime
+    notice: str
+    attempts: int = 0
+    payload: bytes | None = None
+
+
+@dataclass(slots=True)
+class Lane:
+    """One subscriber's deliveries: per object, in order; the objects whose next can go now."""
+
+    chains: dict[str, deque[Delivery]] = field(default_factory=dict)
+    ready: deque[str] = field(default_factory=deque)
+    workers: int = 0
+    limit: int = LANE
+
+
+@dataclass(slots=True)
 class SubscriberEntry:
     """One Subscriber: its spec, what it was sent, and how its deliveries went."""
 
@@ -98,6 +142,7 @@ class SubscriberEntry:
     created: datetime | None
     spec: SubscriberSpec | None
     error: InvalidSpecError | None
+    interest: Interest | None = None
     recorded: Recorded = field(default_factory=Recorded)
     delivered: dict[str, datetime] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
@@ -107,22 +152,20 @@ class SubscriberEntry:
     dirty: bool = False
     # The generation whose destination was last checked.
     checked: int = -1
+    lane: Lane = field(default_factory=Lane)
+    # Deliveries sent and not recorded yet; with those being sent, at most UNRECORDED.
+    unrecorded: int = 0
+    outstanding: int = 0
+    # Set when a send may go (outstanding below UNRECORDED), and when one waits for that.
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+    full: asyncio.Event = field(default_factory=asyncio.Event)
+    # The last write of the record failed.
+    unwritable: bool = False
 
     @property
     def ref(self) -> dict[str, str]:
         """An object reference for Events."""
         return {"kind": api.KIND, "namespace": self.namespace, "name": self.name, "uid": self.uid}
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One piece of news for one subscriber."""
-
-    subscriber: SubscriberEntry
-    news: News
-    key: str
-    until: datetime
-    notice: str
 
 
 def _created(body: Body) -> datetime | None:
@@ -151,14 +194,16 @@ class Notifier:
         self.pages: dict[Key, PageInfo] = {}
         self.subscribers: dict[Key, SubscriberEntry] = {}
         self._inflight: set[str] = set()
+        # Notices (by Event name) already decided, with their deadline.
+        self._offered: dict[str, datetime] = {}
         # Notices (by Event name) with deliveries still in flight: a write carries them over.
         self._owed: Counter[str] = Counter()
-        self._chains: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._retries: set[asyncio.TimerHandle] = set()
         self._flushes: dict[Key, asyncio.Task[None]] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
         self._secrets: dict[tuple[str, str, str], tuple[float, bytes]] = {}
-        self._slots: asyncio.Semaphore | None = None
+        self._destinations: dict[str, Destination] = {}
         self._recheck: asyncio.Task[None] | None = None
 
     # -- pages -------------------------------------------------------------------------------
@@ -210,9 +255,10 @@ class Notifier:
             self.subscribers[key] = entry
         if entry.generation != generation or (entry.spec is None and entry.error is None):
             entry.generation = generation
-            entry.spec, entry.error = None, None
+            entry.spec, entry.error, entry.interest = None, None, None
             try:
                 entry.spec = parse(SubscriberSpec, body.get("spec"))
+                entry.interest = entry.spec.interest(entry.created)
             except InvalidSpecError as error:
                 entry.error = error
             if entry.problem is not None and entry.problem.reason != Reason.DELIVERY_FAILED:
@@ -234,6 +280,15 @@ class Notifier:
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         if event_type == "DELETED" or meta.get("deletionTimestamp"):
             self.subscribers.pop(key, None)
+            return
+        known = self.subscribers.get(key)
+        if (
+            known is not None
+            and known.uid == meta.get("uid")
+            and known.generation == int(meta.get("generation") or 0) == known.checked
+            and version_of(body) <= known.recorded.version
+        ):
+            # Our own record write coming back (or an older event): nothing new to read.
             return
         entry = self._observe(body)
         if self._recheck is None:
@@ -302,7 +357,7 @@ class Notifier:
             )
             raise DestinationError("not text") from error
         try:
-            destination = parse_destination(url)
+            destination = self._destinations.get(url) or parse_destination(url)
         except DestinationError as error:
             entry.problem = Verdict(
                 False,
@@ -310,6 +365,9 @@ class Notifier:
                 f"Secret {ref.name} key {ref.key!r}: {error}",
             )
             raise
+        if len(self._destinations) > 1024:
+            self._destinations.clear()
+        self._destinations[url] = destination
         if entry.problem is not None and entry.problem.reason != Reason.DELIVERY_FAILED:
             entry.problem = None
         return destination
@@ -343,22 +401,33 @@ class Notifier:
         info = self.pages.get((namespace, page)) or PageInfo(page, "UTC", None, None)
         now = self.clock()
         for notice in notices:
+            if notice.event in self._offered:
+                # Each watch event of the object offers its notices again: decided already.
+                continue
             news = self._news(kind, body, notice, page, info)
             if news is None:
+                self._remember_offered(notice.event, now, now)
                 continue
             until = notice.until or deadline(news.event, Moment(notice.at))
+            self._remember_offered(notice.event, until, now)
             if now > until:
                 continue
             subject = notice.subject or notice.event
             for subscriber in subscribers:
-                assert subscriber.spec is not None
-                interest = subscriber.spec.interest(subscriber.created)
-                if not wants(interest, news.event, news.components, notice.at):
+                interest = subscriber.interest
+                if interest is None or not wants(interest, news.event, news.components, notice.at):
                     continue
                 key = delivery_key(subscriber.uid, news.object_uid, subject, news.event)
                 if key in subscriber.delivered or key in self._inflight:
                     continue
                 self._start(Delivery(subscriber, news, key, until, notice.event))
+
+    def _remember_offered(self, event: str, until: datetime, now: datetime) -> None:
+        self._offered[event] = until
+        if len(self._offered) > OFFERED_LIMIT:
+            # Forgotten, a notice is only decided again (its keys say what was sent).
+            alive = {e: u for e, u in self._offered.items() if u >= now}
+            self._offered = dict(list(alive.items())[-OFFERED_LIMIT // 2 :])
 
     def _news(
         self, kind: Kind, body: Body, notice: Notice, page: str, info: PageInfo
@@ -433,95 +502,147 @@ class Notifier:
     def _start(self, delivery: Delivery) -> None:
         self._inflight.add(delivery.key)
         self._owed[delivery.notice] += 1
-        chain = (delivery.subscriber.uid, delivery.news.object_uid)
-        before = self._chains.get(chain)
-        task = asyncio.create_task(self._deliver(delivery, before), name=f"deliver {delivery.key}")
-        self._chains[chain] = task
-        self._tasks.add(task)
+        lane = delivery.subscriber.lane
+        chain = delivery.news.object_uid
+        waiting = lane.chains.get(chain)
+        if waiting is not None:
+            # The same subscriber hears of one object in order (created before updated).
+            waiting.append(delivery)
+            return
+        lane.chains[chain] = deque([delivery])
+        self._ready(delivery.subscriber, chain)
 
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            if self._chains.get(chain) is finished:
-                del self._chains[chain]
+    def _ready(self, entry: SubscriberEntry, chain: str) -> None:
+        """The object's next delivery can go: a worker of the lane takes it (one more if room)."""
+        lane = entry.lane
+        lane.ready.append(chain)
+        if lane.workers < lane.limit:
+            lane.workers += 1
+            task = asyncio.create_task(
+                self._work(entry), name=f"deliver to {entry.namespace}/{entry.name}"
+            )
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
 
-        task.add_done_callback(done)
-
-    async def _deliver(self, delivery: Delivery, before: asyncio.Task[None] | None) -> None:
+    async def _work(self, entry: SubscriberEntry) -> None:
+        """A worker of one lane: send while deliveries are ready, then end."""
+        lane = entry.lane
         try:
-            if before is not None:
-                # The same subscriber hears of one object in order (created before updated).
-                await asyncio.wait({before})
-            await self._attempts(delivery)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("delivery %s failed unexpectedly", delivery.key)
-        finally:
-            self._inflight.discard(delivery.key)
-            self._owed[delivery.notice] -= 1
-            if self._owed[delivery.notice] <= 0:
-                del self._owed[delivery.notice]
-
-    async def _attempts(self, delivery: Delivery) -> None:
-        subscriber, news = delivery.subscriber, delivery.news
-        assert subscriber.spec is not None
-        title, text = render_text(news)
-        payload = encode(render_webhook(news, delivery.key))
-        headers = {KEY_HEADER: delivery.key, EVENT_HEADER: str(news.event)}
-        error = ""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(CONCURRENCY)
-        for attempt in range(1, ATTEMPTS + 1):
-            async with self._slots:
+            while lane.ready and lane.workers <= lane.limit:
+                chain = lane.ready.popleft()
+                delivery = lane.chains[chain][0]
                 try:
-                    destination = await self._destination(subscriber)
-                    signing = subscriber.spec.signing_secret_ref
-                    if signing is not None and destination.webhook:
-                        secret = await self._secret(subscriber.namespace, signing.name, signing.key)
-                        headers[SIGNATURE_HEADER] = sign(payload, secret)
-                except (DestinationError, api.SecretError) as problem:
-                    # Nothing to retry until someone fixes it; the condition says what.
-                    if isinstance(problem, api.SecretError):
-                        subscriber.problem = Verdict(
-                            False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
-                        )
-                    self._finish(subscriber, news, "failed")
-                    return
-                except Exception as failure:
-                    error = f"reading the destination failed: {failure}"
-                    if not transient(failure):
-                        raise
-                else:
-                    try:
-                        await self.channels.send(destination, title, text, payload, headers)
-                    except SendError as failure:
-                        error = str(failure)
-                    else:
-                        subscriber.delivered[delivery.key] = delivery.until
-                        if subscriber.problem is not None and (
-                            subscriber.problem.reason == Reason.DELIVERY_FAILED
-                        ):
-                            subscriber.problem = None
-                        self._finish(subscriber, news, "sent")
-                        return
-            if attempt < ATTEMPTS:
-                metrics.NOTIFICATIONS.labels(result="retried").inc()
-                delay = backoff(self.retry_base, attempt)
-                logger.warning(
-                    "Subscriber %s/%s: %s for %s; retrying in %.1fs",
-                    subscriber.namespace,
-                    subscriber.name,
-                    error,
-                    news.event,
-                    delay,
+                    done = await self._attempt(delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("delivery %s failed unexpectedly", delivery.key)
+                    done = True
+                if done:
+                    self._next(entry, chain)
+        finally:
+            lane.workers -= 1
+
+    def _next(self, entry: SubscriberEntry, chain: str) -> None:
+        """The object's delivery in front is done: let its next one go."""
+        waiting = entry.lane.chains[chain]
+        delivery = waiting.popleft()
+        self._inflight.discard(delivery.key)
+        self._owed[delivery.notice] -= 1
+        if self._owed[delivery.notice] <= 0:
+            del self._owed[delivery.notice]
+        if waiting:
+            self._ready(entry, chain)
+        else:
+            del entry.lane.chains[chain]
+
+    def _retry_later(self, entry: SubscriberEntry, chain: str, delay: float) -> None:
+        """Try the object's delivery in front again after a while (its lane goes on meanwhile)."""
+
+        def again() -> None:
+            self._retries.discard(handle)
+            self._ready(entry, chain)
+
+        handle = asyncio.get_running_loop().call_later(delay, again)
+        self._retries.add(handle)
+
+    async def _attempt(self, delivery: Delivery) -> bool:
+        """One attempt; True when the delivery is done with (sent, failed, expired, dropped)."""
+        subscriber, news = delivery.subscriber, delivery.news
+        # Status first: during a burst, deliveries wait for the transitions' writes to go out.
+        await self.writer.idle(PATIENCE)
+        spec = subscriber.spec
+        if (
+            spec is None
+            or self.subscribers.get((subscriber.namespace, subscriber.name)) is not subscriber
+        ):
+            return True  # the Subscriber went, or its spec is invalid now: nothing to send to
+        if self.clock() > delivery.until:
+            self._finish(subscriber, news, "expired")
+            return True
+        delivery.attempts += 1
+        try:
+            destination = await self._destination(subscriber)
+            subscriber.lane.limit = LANE if destination.webhook else APPRISE_LANE
+            headers = {KEY_HEADER: delivery.key, EVENT_HEADER: str(news.event)}
+            title = text = ""
+            if destination.webhook:
+                if delivery.payload is None:
+                    delivery.payload = encode(render_webhook(news, delivery.key))
+                signing = spec.signing_secret_ref
+                if signing is not None:
+                    secret = await self._secret(subscriber.namespace, signing.name, signing.key)
+                    headers[SIGNATURE_HEADER] = sign(delivery.payload, secret)
+            else:
+                title, text = render_text(news)
+        except (DestinationError, api.SecretError) as problem:
+            # Nothing to retry until someone fixes it; the condition says what.
+            if isinstance(problem, api.SecretError):
+                subscriber.problem = Verdict(
+                    False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
                 )
-                await asyncio.sleep(delay)
-                if self.clock() > delivery.until:
-                    self._finish(subscriber, news, "expired")
-                    return
+            self._finish(subscriber, news, "failed")
+            return True
+        except Exception as failure:
+            if not transient(failure):
+                raise
+            error = f"reading the destination failed: {failure}"
+        else:
+            await self._room(subscriber)
+            subscriber.outstanding += 1
+            try:
+                await self.channels.send(destination, title, text, delivery.payload or b"", headers)
+            except BaseException as failure:
+                self._unhold(subscriber, 1)
+                if not isinstance(failure, SendError):
+                    raise
+                error = str(failure)
+            else:
+                subscriber.delivered[delivery.key] = delivery.until
+                subscriber.unrecorded += 1
+                if subscriber.problem is not None and (
+                    subscriber.problem.reason == Reason.DELIVERY_FAILED
+                ):
+                    subscriber.problem = None
+                self._finish(subscriber, news, "sent")
+                return True
+        if delivery.attempts < ATTEMPTS:
+            metrics.NOTIFICATIONS.labels(result="retried").inc()
+            delay = backoff(self.retry_base, delivery.attempts)
+            logger.warning(
+                "Subscriber %s/%s: %s for %s; retrying in %.1fs",
+                subscriber.namespace,
+                subscriber.name,
+                error,
+                news.event,
+                delay,
+            )
+            self._retry_later(subscriber, news.object_uid, delay)
+            return False
         message = f"{news.event} not delivered after {ATTEMPTS} attempts: {error}"
         subscriber.problem = Verdict(False, Reason.DELIVERY_FAILED, message[:1000])
         self._finish(subscriber, news, "failed")
+        return True
 
     def _finish(self, subscriber: SubscriberEntry, news: News, result: str) -> None:
         metrics.NOTIFICATIONS.labels(result=result).inc()
@@ -537,6 +658,19 @@ class Notifier:
 
     # -- the record --------------------------------------------------------------------------
 
+    async def _room(self, entry: SubscriberEntry) -> None:
+        """Wait while UNRECORDED of the subscriber's deliveries are sent or being sent, and not
+        recorded: what a crash can make it send twice."""
+        while entry.outstanding >= UNRECORDED and not entry.unwritable:
+            entry.room.clear()
+            entry.full.set()
+            await entry.room.wait()
+        entry.full.clear()
+
+    def _unhold(self, entry: SubscriberEntry, count: int) -> None:
+        entry.outstanding -= count
+        entry.room.set()
+
     def _flush_soon(self, subscriber: SubscriberEntry) -> None:
         key = (subscriber.namespace, subscriber.name)
         subscriber.dirty = True
@@ -544,13 +678,34 @@ class Notifier:
             return
 
         async def later() -> None:
+            loop = asyncio.get_running_loop()
             try:
-                await asyncio.sleep(FLUSH_DELAY)
                 while subscriber.dirty:
+                    # Like the sends: the status writes of a burst first.
+                    await self.writer.idle(PATIENCE)
                     subscriber.dirty = False
-                    await self._write(subscriber)
-            except Exception:
-                logger.exception("recording deliveries of Subscriber %s/%s failed", *key)
+                    taken = subscriber.unrecorded
+                    began = loop.time()
+                    try:
+                        await self._write(subscriber)
+                    except Exception:
+                        logger.exception("recording deliveries of Subscriber %s/%s failed", *key)
+                        # Sends do not wait for a record that cannot be written: they go on.
+                        subscriber.unwritable = True
+                        subscriber.room.set()
+                        subscriber.dirty = True
+                        await asyncio.sleep(RECORD_RETRY)
+                        continue
+                    subscriber.unwritable = False
+                    subscriber.unrecorded -= taken
+                    self._unhold(subscriber, taken)
+                    if subscriber.outstanding < UNRECORDED:
+                        # A burst's deliveries are recorded together, a few writes a second
+                        # (sooner when the sends wait for the record).
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                subscriber.full.wait(), RECORD_INTERVAL - (loop.time() - began)
+                            )
             finally:
                 del self._flushes[key]
 
@@ -615,7 +770,10 @@ class Notifier:
         """Record what was delivered, then stop (deliveries still in flight are dropped)."""
         if self._recheck is not None:
             self._recheck.cancel()
-        for task in list(self._tasks):
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
+        for task in list(self._workers):
             task.cancel()
         flushes = list(self._flushes.values())
         if flushes:
