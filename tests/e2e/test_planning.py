@@ -131,8 +131,8 @@ def test_an_overlapping_window_names_the_other_and_warns_once(kube: Kube, namesp
         }
     ]
     assert status["phase"] == "Scheduled"
-    # The window that was there first notes it when it is reconciled itself (here: an edit),
-    # without a Warning: what the planner is told of is the window being applied.
+    # The window that was there first notes it when its own spec is applied again (an edit),
+    # with a Warning then: its planner is looking.
     assert "overlaps" not in kube.status("mw", "first", namespace)
     kube.run(
         "patch", "mw", "first", "-n", namespace, "--type=merge", "-p",
@@ -165,6 +165,8 @@ def test_an_overlapping_window_names_the_other_and_warns_once(kube: Kube, namesp
     )
     events = kube.events(namespace, "second")
     assert [e["reason"] for e in events].count("MaintenanceOverlaps") == 1
+    first_events = [e["reason"] for e in kube.events(namespace, "first")]
+    assert first_events.count("MaintenanceOverlaps") == 1
     assert "overlaps" not in kube.status("mw", "apart", namespace)
 
 

@@ -258,3 +258,19 @@ def test_a_weekly_series_overlaps_a_one_off_window_on_its_occurrence() -> None:
         stamp(NOW + timedelta(days=21, hours=1)),
         stamp(NOW + timedelta(days=21, hours=2)),
     )
+
+
+def test_at_an_edge_only_the_windows_listed_are_followed() -> None:
+    """`among`: a window listed stays while it overlaps; one not listed is not added."""
+    view = make_view()
+    windows = make_windows(view)
+    first = window_body("first", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
+    later = window_body("later", NOW + timedelta(hours=2), NOW + timedelta(hours=4))
+    third = window_body("third", NOW + timedelta(hours=2), NOW + timedelta(hours=5))
+    for body in (first, later, third):
+        windows.observe("ADDED", body, NOW)
+    parsed = windows.parse(later)
+    assert not isinstance(parsed, Exception)
+    found = windows.overlaps(NS, "later", *parsed, NOW, among={"first", "gone"})
+    assert [o["window"] for o in found] == ["first"]
+    assert windows.overlaps(NS, "later", *parsed, NOW, among=set()) == []

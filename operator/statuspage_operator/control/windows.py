@@ -289,7 +289,10 @@ class Windows:
                     "start": format_time(window.first.start),
                     "end": format_time(window.first.end),
                 }
-            desired["overlaps"] = self.overlaps(namespace, name, spec, window, now) or None
+            applied = current.get("observedGeneration") != generation
+            # Looked for when the spec is applied; at an edge only the ones listed are followed.
+            among = None if applied else {o.get("window") for o in current.get("overlaps") or ()}
+            desired["overlaps"] = self.overlaps(namespace, name, spec, window, now, among) or None
             moved = old_phase != desired["phase"] or current.get(
                 "currentOccurrence"
             ) != desired.get("currentOccurrence")
@@ -330,7 +333,7 @@ class Windows:
                     )
             about = [_about(reason, state, current, now) for reason, _, _ in items]
             items += warnings(current, verdict)
-            if current.get("observedGeneration") != generation:
+            if applied:
                 # Told once, when this window's spec is applied: the planner is looking then.
                 items += _overlap_warning(spec, current, desired["overlaps"])
             notices = [
@@ -349,15 +352,22 @@ class Windows:
         return edge
 
     def overlaps(
-        self, namespace: str, name: str, spec: WindowSpec, window: Window, now: datetime
+        self,
+        namespace: str,
+        name: str,
+        spec: WindowSpec,
+        window: Window,
+        now: datetime,
+        among: set[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Other live windows of the page on one of its components at the same time (capped).
 
-        Only windows the view holds (to come or in progress) can overlap from now on. A window's
-        note is refreshed when it is reconciled itself: created, edited, and at each edge. The
-        windows a new one overlaps are not rewritten at once: that would cost a status write per
+        Only windows the view holds (to come or in progress) can overlap from now on. `among`:
+        look only at these (at an edge, the ones already listed: their span moves on, or they
+        drop out when they end or go). A window looks for new overlaps when its spec is applied;
+        the windows it overlaps are not rewritten for it: that would cost a status write per
         neighbour (ten windows sharing a component and an hour would rewrite each other 45 times),
-        against the budget of three writes in a window's life; they note it at their next edge.
+        against the budget of three writes in a window's life, and grow every edge's write.
         """
         ours = upcoming(window, now, now + OVERLAP_HORIZON)
         if not ours:
@@ -365,7 +375,7 @@ class Windows:
         shared: dict[str, list[str]] = {}
         for component in spec.components:
             for kind, other in self.view.naming(namespace, component):
-                if kind is Kind.WINDOW and other != name:
+                if kind is Kind.WINDOW and other != name and (among is None or other in among):
                     shared.setdefault(other, []).append(component)
         found: list[dict[str, Any]] = []
         for other, components in shared.items():
