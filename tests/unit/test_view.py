@@ -274,3 +274,29 @@ def test_at_an_edge_only_the_windows_listed_are_followed() -> None:
     found = windows.overlaps(NS, "later", *parsed, NOW, among={"first", "gone"})
     assert [o["window"] for o in found] == ["first"]
     assert windows.overlaps(NS, "later", *parsed, NOW, among=set()) == []
+
+
+def test_the_overlap_warning_names_three_and_counts_the_others() -> None:
+    """Five windows on api at once: the note keeps the earliest three, the Warning counts two."""
+    from statuspage_operator.api.specs import WindowSpec
+    from statuspage_operator.control.windows import MAX_OVERLAPS, _overlap_warning
+
+    view = make_view()
+    windows = make_windows(view)
+    bodies = [
+        window_body(f"w{i}", NOW + timedelta(hours=1, minutes=i), NOW + timedelta(hours=3))
+        for i in range(6)
+    ]
+    for body in bodies:
+        windows.observe("ADDED", body, NOW)
+    parsed = windows.parse(bodies[5])
+    assert not isinstance(parsed, Exception)
+    found = windows.overlaps(NS, "w5", *parsed, NOW)
+    assert [o["window"] for o in found] == ["w0", "w1", "w2", "w3", "w4"]
+    spec = parse(WindowSpec, bodies[5]["spec"])
+    [(reason, message, warning)] = _overlap_warning(spec, {}, found[:MAX_OVERLAPS], len(found))
+    assert (reason, warning) == ("MaintenanceOverlaps", True)
+    assert "maintenancewindow/w2 on api" in message
+    assert "maintenancewindow/w3" not in message
+    assert "(and 2 more)" in message
+    assert _overlap_warning(spec, {"overlaps": found[:3]}, found[:3], len(found)) == []

@@ -49,7 +49,9 @@ LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
 TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
 LATENESS_HORIZON = 60.0
 PARSED_CACHE = 1024
-MAX_OVERLAPS = 10
+# The earliest three: a note to look, not an index (every listed entry is kept in memory twice,
+# by kopf and by the writer, for every window; 100 windows sharing an instant would hold 10 each).
+MAX_OVERLAPS = 3
 
 Parsed = tuple[WindowSpec, Window] | InvalidSpecError
 
@@ -125,7 +127,7 @@ def _about(
 
 
 def _overlap_warning(
-    spec: WindowSpec, previous: dict[str, Any], overlaps: list[dict[str, Any]] | None
+    spec: WindowSpec, previous: dict[str, Any], overlaps: list[dict[str, Any]] | None, total: int
 ) -> list[tuple[str, str, bool]]:
     """A Warning Event naming the windows it newly overlaps (none if nothing is new)."""
     known = {item.get("window") for item in previous.get("overlaps") or ()}
@@ -137,8 +139,9 @@ def _overlap_warning(
         f" from {item['start']} to {item['end']}"
         for item in new
     )
+    more = f" (and {total - len(overlaps or ())} more)" if total > len(overlaps or ()) else ""
     message = (
-        f"Maintenance {spec.title!r} overlaps {described}. Both apply; "
+        f"Maintenance {spec.title!r} overlaps {described}{more}. Both apply; "
         "move one of them if that is not intended"
     )
     return [(Reason.MAINTENANCE_OVERLAPS, message, True)]
@@ -292,7 +295,8 @@ class Windows:
             applied = current.get("observedGeneration") != generation
             # Looked for when the spec is applied; at an edge only the ones listed are followed.
             among = None if applied else {o.get("window") for o in current.get("overlaps") or ()}
-            desired["overlaps"] = self.overlaps(namespace, name, spec, window, now, among) or None
+            found = self.overlaps(namespace, name, spec, window, now, among)
+            desired["overlaps"] = found[:MAX_OVERLAPS] or None
             moved = old_phase != desired["phase"] or current.get(
                 "currentOccurrence"
             ) != desired.get("currentOccurrence")
@@ -335,7 +339,7 @@ class Windows:
             items += warnings(current, verdict)
             if applied:
                 # Told once, when this window's spec is applied: the planner is looking then.
-                items += _overlap_warning(spec, current, desired["overlaps"])
+                items += _overlap_warning(spec, current, desired["overlaps"], len(found))
             notices = [
                 notice.about(*about[i]) if i < len(about) else notice
                 for i, notice in enumerate(make_notices(name, uid, now, items))
@@ -360,7 +364,7 @@ class Windows:
         now: datetime,
         among: set[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Other live windows of the page on one of its components at the same time (capped).
+        """Other live windows of the page on one of its components at the same time, earliest first.
 
         Only windows the view holds (to come or in progress) can overlap from now on. `among`:
         look only at these (at an edge, the ones already listed: their span moves on, or they
@@ -393,7 +397,7 @@ class Windows:
                     }
                 )
         found.sort(key=lambda item: (item["start"], item["window"]))
-        return found[:MAX_OVERLAPS]
+        return found
 
     async def follow(self, body: Body, stopped: Callable[[], bool]) -> None:
         """The daemon: settle at each edge until kopf stops it (the window is done or deleted)."""
