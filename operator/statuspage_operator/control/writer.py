@@ -116,10 +116,19 @@ class Writer:
         """The object is gone."""
         self._written.pop(key, None)
 
-    async def idle(self, patience: float = EVENT_PATIENCE) -> None:
-        """Wait until no status write is in flight (at most `patience` seconds)."""
-        with contextlib.suppress(TimeoutError):
+    async def idle(self, patience: float = EVENT_PATIENCE) -> bool:
+        """Wait until no status write is in flight (at most `patience` seconds); False if not.
+
+        Called before every Event and delivery: when nothing is in flight it returns at once,
+        without the task that `wait_for` would create.
+        """
+        if self._idle.is_set():
+            return True
+        try:
             await asyncio.wait_for(self._idle.wait(), patience)
+        except TimeoutError:
+            return False
+        return True
 
     async def write(
         self,
