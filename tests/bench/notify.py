@@ -51,10 +51,11 @@ from bench.run import (  # noqa: E402
     create_all,
     delta,
     phase_is,
+    prepare,
     rss_mb,
 )
-from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries, free_port  # noqa: E402
-from e2e.conftest import CRD_NAMES, ROOT, OperatorProcess  # noqa: E402
+from controlplane.cluster import LocalCluster, build_binaries, free_port  # noqa: E402
+from e2e.conftest import OperatorProcess  # noqa: E402
 from e2e.kube import Kube, wait_for  # noqa: E402
 from e2e.objects import make_component, make_page, make_window  # noqa: E402
 from e2e.test_notifications import secret, subscriber, wait_ready  # noqa: E402
@@ -434,25 +435,9 @@ def main() -> None:
         serve(int(args.receive[0]), Path(args.receive[1]))
         return
 
-    from kubernetes import client, config
-
     workdir = Path(tempfile.mkdtemp(prefix="statuspage-notify-bench-"))
     with LocalCluster(build_binaries()) as cluster:
-        kube = Kube(cluster.kubeconfig)
-        kube.run("apply", "-k", str(ROOT / "crds"))
-        kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-        kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
-        kube.run(
-            "create",
-            "clusterrolebinding",
-            "statuspage-operator-bench",
-            "--clusterrole=statuspage-operator",
-            f"--user={OPERATOR_USER}",
-        )
-        config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
-        pooled = client.Configuration.get_default_copy()
-        pooled.connection_pool_maxsize = 32
-        client.Configuration.set_default(pooled)
+        kube = prepare(cluster)
         print(f"# {os.cpu_count()} cores; operator log {workdir / 'operator.log'}", flush=True)
         receiver = Receiver(workdir)
         receiver.start()

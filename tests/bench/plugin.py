@@ -20,12 +20,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from kubernetes import config  # noqa: E402
 
-from bench.run import create_all, make_namespace, report, window  # noqa: E402
+from bench.run import create_all, make_namespace, prepare, report, window  # noqa: E402
 from controlplane.cluster import LocalCluster, build_binaries  # noqa: E402
-from e2e.conftest import CRD_NAMES, ROOT  # noqa: E402
-from e2e.kube import Kube  # noqa: E402
 from statuspage_operator.api.names import Kind  # noqa: E402
 from statuspage_operator.cli import commands  # noqa: E402
 from statuspage_operator.cli.client import Api, connect  # noqa: E402
@@ -68,10 +65,7 @@ def timed(api: Api) -> float:
 
 def main() -> None:
     with LocalCluster(build_binaries()) as cluster:
-        kube = Kube(cluster.kubeconfig)
-        kube.run("apply", "-k", str(ROOT / "crds"))
-        kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-        config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
+        kube = prepare(cluster)
         components = make_namespace(kube, "many", PAGES, COMPONENTS // PAGES)
         start = datetime.now(UTC) + timedelta(days=1)
         create_all(

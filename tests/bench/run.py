@@ -351,6 +351,26 @@ def lease_role(kube: Kube, namespace: str) -> None:
     )
 
 
+def prepare(cluster: LocalCluster) -> Kube:
+    """A bench cluster: the CRDs, the operator's role bound to its user, the client as admin."""
+    kube = Kube(cluster.kubeconfig)
+    kube.run("apply", "-k", str(ROOT / "crds"))
+    kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+    kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
+    kube.run(
+        "create",
+        "clusterrolebinding",
+        "bench",
+        "--clusterrole=statuspage-operator",
+        f"--user={OPERATOR_USER}",
+    )
+    config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
+    pooled = client.Configuration.get_default_copy()
+    pooled.connection_pool_maxsize = 32
+    client.Configuration.set_default(pooled)
+    return kube
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -370,21 +390,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
 
     with LocalCluster(build_binaries()) as cluster:
-        kube = Kube(cluster.kubeconfig)
-        kube.run("apply", "-k", str(ROOT / "crds"))
-        kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-        kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
-        kube.run(
-            "create",
-            "clusterrolebinding",
-            "bench",
-            "--clusterrole=statuspage-operator",
-            f"--user={OPERATOR_USER}",
-        )
-        config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
-        pooled = client.Configuration.get_default_copy()
-        pooled.connection_pool_maxsize = 32
-        client.Configuration.set_default(pooled)
+        kube = prepare(cluster)
 
         server = json.loads(kube.run("version", "-o", "json").stdout)["serverVersion"]
         print(f"# {os.cpu_count()} cores; kube-apiserver {server['gitVersion']}")
