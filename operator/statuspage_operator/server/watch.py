@@ -1,12 +1,14 @@
 """List, then watch, each of our four kinds with the kubernetes client, into the cache.
 
-Why the kubernetes client's watch and not kopf's: kopf needs to list CustomResourceDefinitions
-(and namespaces) at start-up, and keeps per-object handler state, while this server must run with
-get/list/watch on our four kinds and nothing else, holding only the objects' bodies. One watch
-stream per kind does that, and it is the client's own protocol: list (in pages) for a
-resourceVersion, watch from it with bookmarks, resume from the last version seen, and list again
-when the API server answers 410 Gone (the version is too old). A re-list replaces the kind's
-objects, so objects deleted meanwhile are dropped.
+Why the kubernetes client's watch and not kopf's `@kopf.on.event`: not the rights. kopf runs with
+this server's read-only role (get/list/watch on our four kinds) when `settings.scanning.disabled`
+is set and it is cluster-wide (tried: it lists and watches them, with no CRD or namespace access).
+It is the re-list. When a watch resumes too late (410 Gone), kopf lists again and reports each
+listed object as an event, but an object deleted during the gap gets no event, and handlers are
+not told when the listing ends: a page deleted then would stay on the public site. Here a re-list
+replaces the kind's objects, so objects deleted meanwhile are dropped. The protocol is the
+client's own: list (in pages) for a resourceVersion, watch from it with bookmarks, resume from the
+last version seen, list again on 410.
 
 The client is synchronous, so each kind runs in a daemon thread; batches of events are handed to
 the event loop, which alone touches the cache.
