@@ -11,8 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 CAP = 300.0
+
+
+class StopFlag(Protocol):
+    """What the daemon is given to know it must stop: kopf's `stopped` (DaemonStopped)."""
+
+    def __bool__(self) -> bool:
+        """Whether it is set."""
+        ...
+
+    def wait(self) -> Awaitable[object]:
+        """Wait until it is set."""
+        ...
 
 
 def delay_until(edge: datetime | None, now: datetime, cap: float = CAP) -> float:

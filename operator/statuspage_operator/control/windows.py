@@ -23,7 +23,7 @@ from statuspage_operator.api.status import window_status
 from statuspage_operator.api.times import format_time, parse_time
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components, invalid, warnings
-from statuspage_operator.control.edges import follow_edges
+from statuspage_operator.control.edges import StopFlag, follow_edges
 from statuspage_operator.control.view import Body, Change, Key, View, WindowEntry
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
@@ -399,23 +399,34 @@ class Windows:
         found.sort(key=lambda item: (item["start"], item["window"]))
         return found
 
-    async def follow(self, body: Body, stopped: Callable[[], bool]) -> None:
-        """The daemon: settle at each edge until kopf stops it (the window is done or deleted)."""
+    async def follow(self, body: Body, stopped: StopFlag) -> None:
+        """The daemon: settle at each edge until kopf stops it (the window is done or deleted).
+
+        kopf's stop wakes the sleep at once, so the daemon returns within kopf's instant-exit
+        wait: never cancelled (no "will escalate"), and the stop holds up the window's next
+        event for no longer than that.
+        """
         key = key_of(body)
         wake = asyncio.Event()
         self.view.wakers[key] = wake
+        # One task per daemon for its life: the stop flag's own wait, relayed to our wake-up.
+        relay = asyncio.ensure_future(stopped.wait())
+        relay.add_done_callback(lambda _: wake.set())
 
         async def settle(now: datetime) -> datetime | None:
             wake.clear()
             return await self.settle(body, now)
 
         async def sleep(seconds: float) -> None:
+            if stopped:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), seconds)
 
         try:
-            await follow_edges(settle, self.clock, sleep, stopped)
+            await follow_edges(settle, self.clock, sleep, lambda: bool(stopped))
         finally:
+            relay.cancel()
             if self.view.wakers.get(key) is wake:
                 del self.view.wakers[key]
 

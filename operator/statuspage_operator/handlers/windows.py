@@ -66,8 +66,9 @@ async def window_edges(
 ) -> None:
     """Settle the window at every start and end (components first), then sleep until the next."""
     runtime: Runtime = memo.runtime
-    # The body is kopf's live view: spec edits reach it, and the watch handler wakes us.
-    await runtime.windows.follow(body, lambda: bool(stopped))
+    # The body is kopf's live view: spec edits reach it, and the watch handler wakes us. The
+    # daemon wakes on `stopped` too and returns at once: kopf never has to cancel it.
+    await runtime.windows.follow(body, stopped)
 
 
 without_finalizer("quiet")

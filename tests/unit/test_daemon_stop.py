@@ -1,0 +1,72 @@
+"""A window's daemon returns by itself when kopf sets its stop flag: kopf never cancels it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.times import format_time
+from statuspage_operator.control.runtime import Runtime
+from unit.fakes import FakeClient, FakeClock, resource
+
+NS = "ns"
+
+
+class Flag:
+    """kopf's DaemonStopped as the daemon sees it: truthy once set, and awaitable."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> bool:
+        return await self._event.wait()
+
+    def set(self) -> None:
+        self._event.set()
+
+
+def test_a_sleeping_daemon_returns_as_soon_as_it_is_stopped() -> None:
+    """Asleep until an edge an hour away, it returns within a moment of the stop."""
+    client = FakeClient()
+    clock = FakeClock()
+    start = clock.now + timedelta(hours=1)
+    client.add(resource(Kind.PAGE, NS, "p", {"title": "P"}))
+    client.add(resource(Kind.COMPONENT, NS, "api", {"page": "p"}))
+    spec = {
+        "page": "p",
+        "title": "Upgrade",
+        "components": ["api"],
+        "startTime": format_time(start),
+        "endTime": format_time(start + timedelta(hours=1)),
+    }
+    client.add(resource(Kind.WINDOW, NS, "w", spec))
+
+    async def run() -> float:
+        runtime = Runtime(client, clock)
+        await runtime.prime([])
+        body = client.get(Kind.WINDOW, NS, "w")
+        assert body is not None
+        stopped = Flag()
+        daemon = asyncio.create_task(runtime.windows.follow(body, stopped))
+        loop = asyncio.get_running_loop()
+        # The fake answers at once: a few turns of the loop settle the window and put it to sleep.
+        await asyncio.sleep(0.1)
+        assert client.count("PATCH", "/w/status") == 1
+        assert (NS, "w") in runtime.view.wakers
+        assert not daemon.done()
+        asked = loop.time()
+        stopped.set()
+        await asyncio.wait_for(daemon, 1.0)
+        took = loop.time() - asked
+        assert (NS, "w") not in runtime.view.wakers
+        await runtime.close()
+        return took
+
+    assert asyncio.run(run()) < 0.5
+    window = client.get(Kind.WINDOW, NS, "w")
+    assert window is not None
+    assert window["status"]["phase"] == "Scheduled"
