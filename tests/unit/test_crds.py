@@ -1,4 +1,8 @@
-"""The CRDs and samples against the API contract (docs/api.md), without a cluster."""
+"""The CRDs and samples against the API contract, without a cluster.
+
+The contract is written down here (field names, enums, defaults): docs/reference.md is generated
+from the CRDs, so these lists are what keeps a CRD edit from changing the API by accident.
+"""
 
 from __future__ import annotations
 
@@ -299,7 +303,7 @@ def test_crd_has_status_subresource(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_spec_fields_match_api(kind: str) -> None:
-    """The spec declares exactly the fields of api.md, with its required ones."""
+    """The spec declares exactly the contract's fields, with its required ones."""
     spec = openapi_schema(kind)["properties"]["spec"]
     assert set(spec["properties"]) == SPEC_FIELDS[kind]
     assert set(spec["required"]) == REQUIRED_SPEC_FIELDS[kind]
@@ -308,7 +312,7 @@ def test_spec_fields_match_api(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_status_fields_match_api(kind: str) -> None:
-    """The status declares exactly the fields of api.md."""
+    """The status declares exactly the contract's fields."""
     status = openapi_schema(kind)["properties"]["status"]
     assert set(status["properties"]) == STATUS_FIELDS[kind]
 
@@ -318,7 +322,7 @@ def test_status_fields_match_api(kind: str) -> None:
     [pytest.param(kind, path, values, id=f"{kind}{path}") for kind, path, values in ENUMS],
 )
 def test_enum_values_match_api(kind: str, path: str, values: list[str]) -> None:
-    """Enums hold exactly api.md's PascalCase values."""
+    """Enums hold exactly the contract's PascalCase values."""
     assert schema_nodes(kind)[path]["enum"] == values
 
 
@@ -327,7 +331,7 @@ def test_enum_values_match_api(kind: str, path: str, values: list[str]) -> None:
     [pytest.param(kind, path, value, id=f"{kind}{path}") for kind, path, value in DEFAULTS],
 )
 def test_defaults_match_api(kind: str, path: str, default: Any) -> None:
-    """Defaults are the ones api.md promises."""
+    """Defaults are the contract's."""
     assert schema_nodes(kind)[path]["default"] == default
 
 
@@ -597,7 +601,7 @@ def test_sample_windows_end_after_they_start() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_full_status_validates(kind: str) -> None:
-    """A status with every field of api.md set is valid."""
+    """A status with every field of the contract set is valid."""
     obj = sample(kind)
     obj["status"] = FULL_STATUS[kind]
     assert validation_errors(obj) == []

@@ -14,7 +14,10 @@ def without_finalizer(handler_id: str) -> None:
     1074), so that it can stop them before the object goes. Where the handler holds nothing a
     deletion must wait for, the finalizer only means the object cannot be deleted while the
     operator is down. kopf still stops the handler when the object is deleted (on the DELETED
-    event). kopf has no public switch for this, so the registered handler's flag is cleared here.
+    event). kopf has no public switch for this, so the registered handler's flag is cleared here:
+    its registry is not public API, which is why pyproject.toml pins kopf to one minor version,
+    and tests/e2e/test_finalizers.py watches that no page, quiet window or Subscriber ever gets
+    the finalizer.
     """
     handlers = kopf.get_default_registry()._spawning._handlers
     found = [i for i, handler in enumerate(handlers) if handler.id == handler_id]
