@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse

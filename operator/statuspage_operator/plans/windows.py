@@ -130,18 +130,18 @@ def find_overlaps(
     neighbour (ten windows sharing a component and an hour would rewrite each other 45 times),
     against the budget of three writes in a window's life, and grow every edge's write.
     """
-    ours = upcoming(window, now, now + OVERLAP_HORIZON)
+    candidates = [
+        (other, sorted(set(other.components) & set(spec.components)))
+        for other in neighbours
+        if other.name != name and other.page == spec.page and (among is None or other.name in among)
+    ]
+    # A series' occurrences for a year are costly: only computed when there is someone to meet.
+    candidates = [(other, shared) for other, shared in candidates if shared]
+    ours = upcoming(window, now, now + OVERLAP_HORIZON) if candidates else []
     if not ours:
         return []
     found: list[dict[str, Any]] = []
-    for other in neighbours:
-        if other.name == name or other.page != spec.page:
-            continue
-        if among is not None and other.name not in among:
-            continue
-        shared = sorted(set(other.components) & set(spec.components))
-        if not shared:
-            continue
+    for other, shared in candidates:
         span = first_overlap(ours, upcoming(other.window, now, now + OVERLAP_HORIZON))
         if span is not None:
             found.append(
