@@ -34,7 +34,7 @@ def open_and_affecting(spec: Mapping[str, Any]) -> bool:
 
 
 class Incidents:
-    """The rules for StatusIncidents, over the view, the writer and the components."""
+    """StatusIncidents: held in the view while open, and settled (plans.incidents decides)."""
 
     def __init__(
         self, view: View, writer: Writer, components: Components, clock: Callable[[], datetime]

@@ -60,7 +60,7 @@ def _observe_lateness(boundary: datetime, now: datetime) -> None:
 
 
 class Windows:
-    """The rules for MaintenanceWindows, over the view, the writer and the components."""
+    """MaintenanceWindows: held in the view while live, and settled (plans.windows decides)."""
 
     def __init__(
         self,
