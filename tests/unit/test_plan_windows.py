@@ -1,105 +1,29 @@
-"""plan_window: status, notices, overlaps, reminder and next edge from facts and `now`."""
+"""plan_window: status, notices, reminder and next edge from facts and a fixed `now`."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statuspage_operator.api.conditions import Reason, Verdict
-from statuspage_operator.api.specs import WindowSpec, parse, window_of
 from statuspage_operator.api.times import format_time
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase
-from statuspage_operator.plans.windows import (
-    Neighbour,
-    WindowFacts,
-    WindowPlan,
-    overlap_warning,
-    plan_window,
-    transition_reasons,
+from statuspage_operator.plans.windows import WindowFacts, plan_window, transition_reasons
+from unit.plan_builders import (
+    END,
+    MISSING_PAGE,
+    NOW,
+    START,
+    make_facts,
+    reasons,
+    settled_at,
+    written,
 )
-from unit.fakes import merge_patch
-
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-START = NOW + timedelta(hours=1)
-END = NOW + timedelta(hours=2)
-MISSING_PAGE = Verdict(False, Reason.PAGE_NOT_FOUND, "page p not found in namespace ns")
-
-
-def window_spec(start: datetime = START, end: datetime = END, **extra: Any) -> dict[str, Any]:
-    return {
-        "page": "p",
-        "title": "Upgrade",
-        "components": ["api"],
-        "startTime": format_time(start),
-        "endTime": format_time(end),
-        **extra,
-    }
-
-
-def make_facts(
-    status: dict[str, Any] | None = None,
-    *,
-    generation: int = 1,
-    name: str = "w",
-    neighbours: tuple[Neighbour, ...] = (),
-    verdict: Verdict | None = None,
-    page_remind_before: timedelta | None = None,
-    **spec: Any,
-) -> WindowFacts:
-    parsed_spec = parse(WindowSpec, window_spec(**spec))
-    return WindowFacts(
-        name,
-        f"uid-{name}",
-        generation,
-        status or {},
-        (parsed_spec, window_of(parsed_spec)),
-        verdict or Verdict.ok(),
-        neighbours,
-        page_remind_before,
-    )
-
-
-def neighbour(
-    name: str,
-    start: datetime,
-    end: datetime,
-    *,
-    page: str = "p",
-    components: tuple[str, ...] = ("api",),
-) -> Neighbour:
-    spec = parse(WindowSpec, window_spec(start, end, components=list(components), page=page))
-    return Neighbour(name, page, components, window_of(spec))
-
-
-def written(plan: WindowPlan, before: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The status after the plan's write (a merge patch, notices recorded)."""
-    status: dict[str, Any] = merge_patch(before or {}, plan.status)
-    return status
-
-
-def reasons(plan: WindowPlan) -> list[str]:
-    return [notice.reason for notice in plan.notices]
-
-
-def settled_at(when: datetime, **spec: Any) -> dict[str, Any]:
-    """The status a window's plans leave when followed from NOW to `when`, edge by edge."""
-    status: dict[str, Any] = {}
-    now = NOW
-    while True:
-        plan = plan_window(make_facts(status, **spec), now)
-        status = written(plan, status)
-        if plan.edge is None or plan.edge > when:
-            break
-        now = plan.edge
-    if now != when:
-        status = written(plan_window(make_facts(status, **spec), when), status)
-    return status
 
 
 @pytest.mark.parametrize(
@@ -356,100 +280,6 @@ def test_a_reminder_missed_while_down_is_sent_before_the_start() -> None:
     spec: dict[str, Any] = {"notifySubscribers": True, "remindBefore": "30m"}
     plan = plan_window(make_facts({"phase": "Scheduled"}, **spec), START - timedelta(minutes=5))
     assert reasons(plan) == ["MaintenanceReminder"]
-
-
-def test_overlaps_are_listed_when_the_spec_is_applied_with_one_warning() -> None:
-    """A new spec looks at every live neighbour: the ones sharing a component at the same time."""
-    neighbours = (
-        neighbour("first", START - timedelta(minutes=30), START + timedelta(minutes=30)),
-        neighbour("apart", END, END + timedelta(hours=1)),
-        neighbour("elsewhere", START, END, components=("db",)),
-        neighbour("other-page", START, END, page="q"),
-    )
-    plan = plan_window(make_facts({}, neighbours=neighbours), NOW)
-    assert plan.status["overlaps"] == [
-        {
-            "window": "first",
-            "components": ["api"],
-            "start": format_time(START),
-            "end": format_time(START + timedelta(minutes=30)),
-        }
-    ]
-    [warning] = plan.notices
-    assert (warning.reason, warning.warning) == ("MaintenanceOverlaps", True)
-    assert "maintenancewindow/first on api" in warning.message
-
-
-def test_at_an_edge_only_the_listed_overlaps_are_followed() -> None:
-    """Same generation: a neighbour not listed is not added, a listed one that ended drops out."""
-    listed = neighbour("first", START - timedelta(minutes=30), START + timedelta(minutes=30))
-    newcomer = neighbour("newcomer", START, END)
-    status = written(plan_window(make_facts({}, neighbours=(listed,)), NOW))
-    plan = plan_window(make_facts(status, neighbours=(listed, newcomer)), START)
-    assert [o["window"] for o in plan.status["overlaps"]] == ["first"]
-    assert "MaintenanceOverlaps" not in reasons(plan)
-    later = plan_window(
-        make_facts(written(plan, status), neighbours=(listed, newcomer)),
-        START + timedelta(minutes=30),
-    )
-    assert later.status["overlaps"] is None
-
-
-def test_a_spec_edit_looks_for_overlaps_again_and_warns_only_of_new_ones() -> None:
-    """A new generation sees the newcomer; the Warning names it and not the one already known."""
-    listed = neighbour("first", START - timedelta(minutes=30), START + timedelta(minutes=30))
-    newcomer = neighbour("newcomer", START, END)
-    status = written(plan_window(make_facts({}, neighbours=(listed,)), NOW))
-    plan = plan_window(make_facts(status, generation=2, neighbours=(listed, newcomer)), NOW)
-    assert [o["window"] for o in plan.status["overlaps"]] == ["first", "newcomer"]
-    [warning] = plan.notices
-    assert "newcomer" in warning.message
-    assert "maintenancewindow/first" not in warning.message
-
-
-def test_ends_touching_is_no_overlap() -> None:
-    """Half-open occurrences: one ending as the other starts share no instant."""
-    plan = plan_window(make_facts({}, neighbours=(neighbour("before", NOW, START),)), NOW)
-    assert plan.status["overlaps"] is None
-    assert plan.notices == ()
-
-
-def test_a_weekly_series_overlaps_on_the_occurrence_that_meets_the_window() -> None:
-    """The overlap is found weeks on, on the series' occurrence that meets the one-off window."""
-    weekly = parse(
-        WindowSpec,
-        window_spec(
-            NOW - timedelta(days=7),
-            NOW - timedelta(days=7) + timedelta(hours=2),
-            recurrence={"rrule": "FREQ=WEEKLY"},
-        ),
-    )
-    series = Neighbour("weekly", "p", ("api",), window_of(weekly))
-    later = NOW + timedelta(days=21, hours=1)
-    facts = make_facts({}, neighbours=(series,), start=later, end=later + timedelta(hours=4))
-    [found] = plan_window(facts, NOW).status["overlaps"]
-    assert (found["start"], found["end"]) == (
-        format_time(later),
-        format_time(NOW + timedelta(days=21, hours=2)),
-    )
-
-
-def test_the_overlap_note_keeps_three_and_the_warning_counts_the_others() -> None:
-    """Five neighbours at once: the earliest three are listed, the Warning says two more."""
-    neighbours = tuple(neighbour(f"w{i}", START + timedelta(minutes=i), END) for i in range(5))
-    plan = plan_window(make_facts({}, neighbours=neighbours), NOW)
-    assert [o["window"] for o in plan.status["overlaps"]] == ["w0", "w1", "w2"]
-    [warning] = plan.notices
-    assert "maintenancewindow/w2 on api" in warning.message
-    assert "maintenancewindow/w3" not in warning.message
-    assert "(and 2 more)" in warning.message
-
-
-def test_no_overlap_warning_for_windows_already_listed() -> None:
-    """The Warning tells only what is new to the recorded status."""
-    spec = parse(WindowSpec, window_spec())
-    listed = [{"window": "a", "components": ["api"], "start": "x", "end": "y"}]
-    assert overlap_warning(spec, {"overlaps": listed}, listed, 1) == []
 
 
 def test_missing_references_are_warned_of_once() -> None:

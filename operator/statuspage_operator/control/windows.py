@@ -27,7 +27,8 @@ from statuspage_operator.control.view import Body, Change, Key, View, WindowEntr
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
-from statuspage_operator.plans.windows import Neighbour, Parsed, WindowFacts, plan_window
+from statuspage_operator.plans.overlaps import Neighbour
+from statuspage_operator.plans.windows import Parsed, WindowFacts, plan_window
 
 LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
 TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
