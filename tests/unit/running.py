@@ -88,6 +88,8 @@ async def feed(runtime: Runtime, kind: Kind, event_type: str | None, obj: dict[s
         await runtime.incidents.settle(obj, runtime.clock())
     elif not runtime.windows.is_live(obj):
         await runtime.windows.settle(obj, runtime.clock())
+    elif change is not None:
+        runtime.windows.wake((NS, str(obj["metadata"]["name"])))
 
 
 async def until(predicate: Callable[[], bool]) -> None:
