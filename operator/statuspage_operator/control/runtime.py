@@ -301,8 +301,7 @@ class Runtime:
                 self.windows.wake((namespace, name))
                 continue
             verdict = self.view.references(kind, namespace, waiting.page, waiting.names)
-            if plan_heal(waiting.recorded.status, verdict, waiting.generation, now) is None:
-                continue
+            key = (kind, namespace, name)
             body = {
                 "metadata": {
                     "namespace": namespace,
@@ -313,11 +312,11 @@ class Runtime:
                 },
                 "status": waiting.recorded.status,
             }
-            async with self.writer.lock((kind, namespace, name)):
+            async with self.writer.lock(key):
                 # Our own later write counts, if its event has not come yet.
-                current = self.writer.current((kind, namespace, name), body)
+                current = self.writer.current(key, body)
                 desired = plan_heal(current, verdict, waiting.generation, now)
-                stored = None
-                if desired is not None:
-                    stored = await self.writer.write(kind, body, current, desired, remember=True)
+                if desired is None:
+                    continue
+                stored = await self.writer.write(kind, body, current, desired, remember=True)
             self.view.track(kind, body, stored, waiting.page, waiting.names, verdict.ready)
