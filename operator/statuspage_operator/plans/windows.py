@@ -152,6 +152,43 @@ def _boundary(state: WindowState, old_phase: object) -> datetime | None:
     return None
 
 
+def _transition_items(
+    spec: WindowSpec, state: WindowState, old_phase: object, moved: bool
+) -> list[Item]:
+    """A new window's Scheduled notice (for subscribers only), and the Events of its move."""
+    items: list[Item] = []
+    # Scheduled and reminder notices exist for subscribers: a silent window has none.
+    if spec.notify_subscribers and old_phase is None and state.phase is WindowPhase.SCHEDULED:
+        items.append(
+            (Reason.MAINTENANCE_SCHEDULED, _message(Reason.MAINTENANCE_SCHEDULED, spec), False)
+        )
+    if moved:
+        items += [
+            (reason, _message(reason, spec), False)
+            for reason in transition_reasons(state.phase, old_phase)
+        ]
+    return items
+
+
+def _reminder(
+    spec: WindowSpec,
+    state: WindowState,
+    current: Mapping[str, Any],
+    page_default: timedelta | None,
+    now: datetime,
+) -> tuple[datetime | None, Occurrence | None]:
+    """The reminder's instant while it is to come, or the occurrence to remind of now (once)."""
+    reminder = next_reminder(state, remind_before(spec, page_default))
+    if reminder is None:
+        return None, None
+    occurrence, due_at = reminder
+    if due_at > now:
+        return due_at, None
+    if current.get("lastReminder") == format_time(occurrence.start):
+        return None, None
+    return None, occurrence
+
+
 def plan_window(facts: WindowFacts, now: datetime) -> WindowPlan:
     """The window's status, notices and next edge at `now`."""
     if isinstance(facts.parsed, InvalidSpecError):
@@ -178,32 +215,18 @@ def plan_window(facts: WindowFacts, now: datetime) -> WindowPlan:
     moved = old_phase != desired["phase"] or current.get("currentOccurrence") != desired.get(
         "currentOccurrence"
     )
-    items: list[Item] = []
-    # Scheduled and reminder notices exist for subscribers: a silent window has none.
-    if spec.notify_subscribers and old_phase is None and state.phase is WindowPhase.SCHEDULED:
+    items = _transition_items(spec, state, old_phase, moved)
+    due_at, remind = _reminder(spec, state, current, facts.page_remind_before, now)
+    edge = min((e for e in (state.next_edge, due_at) if e is not None), default=None)
+    if remind is not None:
+        desired["lastReminder"] = format_time(remind.start)
         items.append(
-            (Reason.MAINTENANCE_SCHEDULED, _message(Reason.MAINTENANCE_SCHEDULED, spec), False)
-        )
-    if moved:
-        items += [
-            (reason, _message(reason, spec), False)
-            for reason in transition_reasons(state.phase, old_phase)
-        ]
-    edge = state.next_edge
-    reminder = next_reminder(state, remind_before(spec, facts.page_remind_before))
-    if reminder is not None:
-        occurrence, due_at = reminder
-        if due_at > now:
-            edge = min(edge, due_at) if edge is not None else due_at
-        elif current.get("lastReminder") != format_time(occurrence.start):
-            desired["lastReminder"] = format_time(occurrence.start)
-            items.append(
-                (
-                    Reason.MAINTENANCE_REMINDER,
-                    _message(Reason.MAINTENANCE_REMINDER, spec, occurrence),
-                    False,
-                )
+            (
+                Reason.MAINTENANCE_REMINDER,
+                _message(Reason.MAINTENANCE_REMINDER, spec, remind),
+                False,
             )
+        )
     about = [_about(reason, state, current, now) for reason, _, _ in items]
     items += warnings(current, facts.verdict)
     if applied:
