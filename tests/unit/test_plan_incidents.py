@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.specs import IncidentSpec, parse
@@ -139,3 +141,29 @@ def test_an_invalid_spec_is_stalled() -> None:
     assert set(plan.status) == {"conditions", "observedGeneration"}
     assert plan.status["conditions"][1]["type"] == "Stalled"
     assert [n.reason for n in plan.notices] == ["InvalidSpec"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.booleans(), st.sampled_from(["Investigating", "Identified", "Monitoring"])),
+        max_size=10,
+    )
+)
+def test_every_update_is_announced_once_and_keeps_its_stamp(
+    steps: list[tuple[bool, str]],
+) -> None:
+    """Any mix of new updates and re-plans a minute apart: one notice per index, stamps fixed."""
+    updates: list[dict[str, str]] = []
+    status: dict[str, Any] = {}
+    subjects: list[str] = []
+    stamps: dict[int, str] = {}
+    for minute, (add, phase) in enumerate(steps):
+        if add:
+            updates.append(update(phase, f"update {len(updates)}"))
+        plan = plan_incident(make_facts(list(updates), status), NOW + timedelta(minutes=minute))
+        status = written(plan, status)
+        subjects += [n.subject for n in plan.notices if n.reason == "IncidentUpdated"]
+        for index, entry in enumerate(status["timeline"]):
+            assert stamps.setdefault(index, entry["at"]) == entry["at"]
+    assert subjects == [str(i) for i in range(len(updates))]
