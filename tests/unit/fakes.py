@@ -4,11 +4,13 @@
 memory: our kinds (list with pages, status merge patches with resourceVersions), core Events (a
 second post of one name is a 409, as on a real server), Secrets and Leases. Everything above it
 (writer, announcer, notifier, runtime) runs unchanged. Faults are injected per call with
-`fail_next()`, so retries are tested without a cluster.
+`fail_next()`, so retries are tested without a cluster. `FakeClock` moves only when told, or
+when its `sleep()` is awaited (a daemon's sleep until its next edge takes no time).
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from collections.abc import Callable
@@ -77,6 +79,33 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
         return self.now
 
+    def set(self, now: datetime) -> None:
+        """Jump to an instant (forward or back, as a stepped wall clock does)."""
+        self.now = now
+
+    async def sleep(self, seconds: float) -> None:
+        """A sleep that takes no time: the clock moves on by `seconds` and the loop turns once."""
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+class FakeStop:
+    """kopf's `stopped` flag as a daemon sees it: truthy once set, and awaitable."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> bool:
+        """Until it is set."""
+        return await self._event.wait()
+
+    def set(self) -> None:
+        """Ask the daemon to stop."""
+        self._event.set()
+
 
 class FakeClient(Client):
     """The operator's client over an in-memory API server."""
@@ -107,6 +136,14 @@ class FakeClient(Client):
         self.objects[(plural, meta["namespace"], meta["name"])] = stored
         return copy.deepcopy(stored)
 
+    def edit(self, kind: Kind, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """Replace an object's spec as `kubectl apply` would: a new generation."""
+        stored = self.objects[(PLURALS[kind], namespace, name)]
+        stored["spec"] = copy.deepcopy(spec)
+        stored["metadata"]["generation"] = int(stored["metadata"].get("generation") or 0) + 1
+        stored["metadata"]["resourceVersion"] = self._next_version()
+        return copy.deepcopy(stored)
+
     def add_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """A Secret with base64-encoded `data`."""
         self.objects[("secrets", namespace, name)] = {
@@ -127,6 +164,28 @@ class FakeClient(Client):
             for (plural, ns, _), obj in self.objects.items()
             if plural == "events" and (namespace is None or ns == namespace)
         ]
+
+    def status(self, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
+        """An object's status as stored now ({} when it has none or is gone)."""
+        found = self.get(kind, namespace, name)
+        return dict((found or {}).get("status") or {})
+
+    def reasons(self, name: str | None = None) -> list[str]:
+        """The reasons of the Events posted (about one object, if named), in order."""
+        return [
+            str(e["reason"])
+            for e in self.events()
+            if name is None or e["involvedObject"]["name"] == name
+        ]
+
+    def patched(self) -> list[str]:
+        """`<plural>/<name>` of every status patch made, in order (faulted ones included)."""
+        found = []
+        for call in self.calls:
+            match = _CUSTOM.match(call.path)
+            if call.method == "PATCH" and match is not None and match["sub"] == "status":
+                found.append(f"{match['plural']}/{match['name']}")
+        return found
 
     def fail_next(self, method: str, pattern: str, status: int = 500, times: int = 1) -> None:
         """Answer the next `times` calls of `method` whose path matches `pattern` with `status`."""

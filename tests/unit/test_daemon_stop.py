@@ -8,25 +8,9 @@ from datetime import timedelta
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeClock, resource
+from unit.fakes import FakeClient, FakeClock, FakeStop, resource
 
 NS = "ns"
-
-
-class Flag:
-    """kopf's DaemonStopped as the daemon sees it: truthy once set, and awaitable."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self) -> bool:
-        return await self._event.wait()
-
-    def set(self) -> None:
-        self._event.set()
 
 
 def test_a_sleeping_daemon_returns_as_soon_as_it_is_stopped() -> None:
@@ -50,7 +34,7 @@ def test_a_sleeping_daemon_returns_as_soon_as_it_is_stopped() -> None:
         await runtime.prime([])
         body = client.get(Kind.WINDOW, NS, "w")
         assert body is not None
-        stopped = Flag()
+        stopped = FakeStop()
         daemon = asyncio.create_task(runtime.windows.follow(body, stopped))
         loop = asyncio.get_running_loop()
         # The fake answers at once: a few turns of the loop settle the window and put it to sleep.

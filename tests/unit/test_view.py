@@ -18,8 +18,7 @@ from statuspage_operator.control.view import (
     Recorded,
     View,
 )
-from statuspage_operator.control.windows import Windows, settled_for_good, transition_reasons
-from statuspage_operator.domain.maintenance import WindowPhase
+from statuspage_operator.control.windows import Windows, settled_for_good
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NS = "ns"
@@ -133,27 +132,6 @@ def test_missing_component_and_page_are_named() -> None:
     assert view.references(Kind.WINDOW, NS, "p", ("api", "cache")).ready
 
 
-@pytest.mark.parametrize(
-    ("phase", "old", "reasons"),
-    [
-        pytest.param(WindowPhase.IN_PROGRESS, "Scheduled", ["MaintenanceStarted"], id="start"),
-        pytest.param(WindowPhase.COMPLETED, "InProgress", ["MaintenanceCompleted"], id="end"),
-        pytest.param(WindowPhase.SCHEDULED, "InProgress", ["MaintenanceCompleted"], id="between"),
-        pytest.param(
-            WindowPhase.IN_PROGRESS,
-            "InProgress",
-            ["MaintenanceCompleted", "MaintenanceStarted"],
-            id="back-to-back",
-        ),
-        pytest.param(WindowPhase.SCHEDULED, None, [], id="new"),
-        pytest.param(WindowPhase.CANCELLED, "Scheduled", ["MaintenanceCancelled"], id="cancel"),
-    ],
-)
-def test_transition_reasons(phase: WindowPhase, old: str | None, reasons: list[str]) -> None:
-    """Each move announces what happened, and nothing else."""
-    assert transition_reasons(phase, old) == reasons
-
-
 def test_notices_round_trip_with_stable_event_names() -> None:
     """The same notice always gets the same Event name; status keeps it exactly."""
     notices = make_notices("w", "uid-w", NOW, [("MaintenanceStarted", "started", False)])
@@ -199,107 +177,6 @@ def test_windows_to_catch_up_after_downtime(
     body = window_body("w", NOW + timedelta(minutes=start), NOW + timedelta(minutes=end))
     body["status"] = status
     assert make_windows(make_view()).behind(body, NOW) is behind
-
-
-def test_overlapping_windows_are_named_with_the_first_shared_span() -> None:
-    """A window on a component another window also has at that time names it; others do not."""
-    view = make_view()
-    windows = make_windows(view)
-    first = window_body("first", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
-    later = window_body("later", NOW + timedelta(hours=2), NOW + timedelta(hours=4))
-    apart = window_body("apart", NOW + timedelta(hours=3), NOW + timedelta(hours=5))
-    other = window_body("other", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
-    other["spec"]["components"] = ["db"]
-    for body in (first, later, apart, other):
-        windows.observe("ADDED", body, NOW)
-    parsed = windows.parse(later)
-    assert not isinstance(parsed, Exception)
-    found = windows.overlaps(NS, "later", *parsed, NOW)
-    assert found == [
-        {
-            "window": "first",
-            "components": ["api"],
-            "start": stamp(NOW + timedelta(hours=2)),
-            "end": stamp(NOW + timedelta(hours=3)),
-        },
-        {
-            "window": "apart",
-            "components": ["api"],
-            "start": stamp(NOW + timedelta(hours=3)),
-            "end": stamp(NOW + timedelta(hours=4)),
-        },
-    ]
-    # Ends touching is not an overlap: `first` ends as `apart` starts.
-    parsed_first = windows.parse(first)
-    assert not isinstance(parsed_first, Exception)
-    assert [o["window"] for o in windows.overlaps(NS, "first", *parsed_first, NOW)] == ["later"]
-
-
-def test_a_weekly_series_overlaps_a_one_off_window_on_its_occurrence() -> None:
-    """The overlap is found on the series' occurrence that meets the one-off window, weeks on."""
-    view = make_view()
-    windows = make_windows(view)
-    weekly = window_body(
-        "weekly",
-        NOW - timedelta(days=7),
-        NOW - timedelta(days=7) + timedelta(hours=2),
-        recurrence={"rrule": "FREQ=WEEKLY"},
-    )
-    one_off = window_body(
-        "one-off", NOW + timedelta(days=21, hours=1), NOW + timedelta(days=21, hours=5)
-    )
-    windows.observe("ADDED", weekly, NOW)
-    windows.observe("ADDED", one_off, NOW)
-    parsed = windows.parse(one_off)
-    assert not isinstance(parsed, Exception)
-    [found] = windows.overlaps(NS, "one-off", *parsed, NOW)
-    assert (found["window"], found["start"], found["end"]) == (
-        "weekly",
-        stamp(NOW + timedelta(days=21, hours=1)),
-        stamp(NOW + timedelta(days=21, hours=2)),
-    )
-
-
-def test_at_an_edge_only_the_windows_listed_are_followed() -> None:
-    """`among`: a window listed stays while it overlaps; one not listed is not added."""
-    view = make_view()
-    windows = make_windows(view)
-    first = window_body("first", NOW + timedelta(hours=1), NOW + timedelta(hours=3))
-    later = window_body("later", NOW + timedelta(hours=2), NOW + timedelta(hours=4))
-    third = window_body("third", NOW + timedelta(hours=2), NOW + timedelta(hours=5))
-    for body in (first, later, third):
-        windows.observe("ADDED", body, NOW)
-    parsed = windows.parse(later)
-    assert not isinstance(parsed, Exception)
-    found = windows.overlaps(NS, "later", *parsed, NOW, among={"first", "gone"})
-    assert [o["window"] for o in found] == ["first"]
-    assert windows.overlaps(NS, "later", *parsed, NOW, among=set()) == []
-
-
-def test_the_overlap_warning_names_three_and_counts_the_others() -> None:
-    """Five windows on api at once: the note keeps the earliest three, the Warning counts two."""
-    from statuspage_operator.api.specs import WindowSpec
-    from statuspage_operator.control.windows import MAX_OVERLAPS, _overlap_warning
-
-    view = make_view()
-    windows = make_windows(view)
-    bodies = [
-        window_body(f"w{i}", NOW + timedelta(hours=1, minutes=i), NOW + timedelta(hours=3))
-        for i in range(6)
-    ]
-    for body in bodies:
-        windows.observe("ADDED", body, NOW)
-    parsed = windows.parse(bodies[5])
-    assert not isinstance(parsed, Exception)
-    found = windows.overlaps(NS, "w5", *parsed, NOW)
-    assert [o["window"] for o in found] == ["w0", "w1", "w2", "w3", "w4"]
-    spec = parse(WindowSpec, bodies[5]["spec"])
-    [(reason, message, warning)] = _overlap_warning(spec, {}, found[:MAX_OVERLAPS], len(found))
-    assert (reason, warning) == ("MaintenanceOverlaps", True)
-    assert "maintenancewindow/w2 on api" in message
-    assert "maintenancewindow/w3" not in message
-    assert "(and 2 more)" in message
-    assert _overlap_warning(spec, {"overlaps": found[:3]}, found[:3], len(found)) == []
 
 
 def test_writer_idle_says_whether_writes_went_out() -> None:

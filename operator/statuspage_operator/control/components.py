@@ -3,7 +3,8 @@
 A component's status is the worst of its manual status, the windows in progress and the open
 incidents that list it (domain.md); a page rolls its components up as Statuspage does. Both are
 written only when they differ. A page changes with every window of a burst, so its write waits
-200 ms and covers the whole burst.
+200 ms and covers the whole burst. Each write is gather -> plan -> write: the view's derivation is
+gathered, plans.components and plans.pages render it with its conditions and Events.
 """
 
 from __future__ import annotations
@@ -14,46 +15,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.notices import Notice, make_notices
-from statuspage_operator.api.status import component_status, invalid_status, page_status
 from statuspage_operator.control import metrics
-from statuspage_operator.control.view import Change, Key, View
+from statuspage_operator.control.view import Change, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.plans.components import ComponentFacts, plan_component
+from statuspage_operator.plans.pages import PageFacts, plan_page
 
 logger = logging.getLogger(__name__)
 
 PAGE_DELAY = 0.2
-
-
-def condition_changed(previous: dict[str, object], verdict: Verdict) -> bool:
-    """Whether the Ready condition about to be written differs from the one before (for Events)."""
-    conditions = previous.get("conditions") or []
-    assert isinstance(conditions, list)
-    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
-    return (
-        ready is None
-        or ready.get("reason") != verdict.reason
-        or ready.get("message") != verdict.message
-    )
-
-
-def warnings(previous: dict[str, object], verdict: Verdict) -> list[tuple[str, str, bool]]:
-    """A Warning Event when the object newly has a problem (or a different one)."""
-    if verdict.ready or not condition_changed(previous, verdict):
-        return []
-    return [(verdict.reason, verdict.message, True)]
-
-
-def invalid(
-    name: str, uid: str, current: dict[str, Any], error: Exception, generation: int, now: datetime
-) -> tuple[dict[str, Any], list[Notice]]:
-    """The status of an object whose spec cannot work (Stalled), and a Warning when it is new."""
-    verdict = Verdict(False, Reason.INVALID_SPEC, str(error), stalled=True)
-    desired = invalid_status(current, verdict, generation, now)
-    return desired, make_notices(name, uid, now, warnings(current, verdict))
 
 
 class Components:
@@ -90,44 +62,40 @@ class Components:
                 return False
             metrics.count_reconcile(Kind.COMPONENT)
             current = entry.recorded.status
+            plan = plan_component(self._component_facts(namespace, name, entry, current, now), now)
             body = {"metadata": {"namespace": namespace, "name": name, "uid": entry.uid}}
-            if entry.spec is None:
-                error = entry.error or InvalidSpecError("spec", "missing")
-                desired, notices = invalid(name, entry.uid, current, error, entry.generation, now)
-                stored = await self.writer.write(Kind.COMPONENT, body, current, desired, notices)
-                if stored is not None:
-                    entry.recorded.update(stored)
-                return False
-            view = self.view.component_view(namespace, name, now)
-            assert view is not None
-            page = entry.spec.page
-            if (namespace, page) in self.view.pages:
-                verdict = Verdict.ok()
-            else:
-                verdict = Verdict(
-                    False,
-                    Reason.PAGE_NOT_FOUND,
-                    f"page {page} not found in namespace {namespace}; create it, or fix spec.page",
-                )
-            old = current.get("status")
-            desired = component_status(
-                view.status, view.windows, view.incidents, current, verdict, entry.generation, now
+            stored = await self.writer.write(
+                Kind.COMPONENT, body, current, plan.status, plan.notices
             )
-            items: list[tuple[str, str, bool]] = []
-            if old is not None and old != desired["status"]:
-                items.append(
-                    (Reason.COMPONENT_STATUS_CHANGED, f"{old} -> {desired['status']}", False)
-                )
-            items += warnings(current, verdict)
-            notices = make_notices(name, entry.uid, now, items)
-            stored = await self.writer.write(Kind.COMPONENT, body, current, desired, notices)
             if stored is None:
                 return False
             entry.recorded.update(stored)
-        if old != desired["status"]:
-            self.touch_page(namespace, page)
+        if plan.changed and entry.spec is not None:
+            self.touch_page(namespace, entry.spec.page)
             return True
         return False
+
+    def _component_facts(
+        self,
+        namespace: str,
+        name: str,
+        entry: ComponentEntry,
+        current: dict[str, Any],
+        now: datetime,
+    ) -> ComponentFacts:
+        if entry.spec is None:
+            error = entry.error or InvalidSpecError("spec", "missing")
+            return ComponentFacts(namespace, name, entry.uid, entry.generation, current, error)
+        return ComponentFacts(
+            namespace,
+            name,
+            entry.uid,
+            entry.generation,
+            current,
+            entry.spec,
+            derived=self.view.component_view(namespace, name, now),
+            page_found=(namespace, entry.spec.page) in self.view.pages,
+        )
 
     async def apply(self, namespace: str, change: Change | None) -> None:
         """Recompute what a change of the view touches: its components, then its pages."""
@@ -163,27 +131,19 @@ class Components:
                 return
             metrics.count_reconcile(Kind.PAGE)
             current = entry.recorded.status
+            plan = plan_page(self._page_facts(namespace, name, entry, current, now), now)
             body = {"metadata": {"namespace": namespace, "name": name, "uid": entry.uid}}
-            if entry.error is not None:
-                desired, notices = invalid(
-                    name, entry.uid, current, entry.error, entry.generation, now
-                )
-            else:
-                view = self.view.page_view(namespace, name, now)
-                desired = page_status(
-                    view.rollup,
-                    view.components,
-                    view.unresolved_incidents,
-                    view.active_maintenances,
-                    current,
-                    Verdict.ok(),
-                    entry.generation,
-                    now,
-                )
-                notices = []
-            stored = await self.writer.write(Kind.PAGE, body, current, desired, notices)
+            stored = await self.writer.write(Kind.PAGE, body, current, plan.status, plan.notices)
             if stored is not None:
                 entry.recorded.update(stored)
+
+    def _page_facts(
+        self, namespace: str, name: str, entry: PageEntry, current: dict[str, Any], now: datetime
+    ) -> PageFacts:
+        if entry.error is not None:
+            return PageFacts(name, entry.uid, entry.generation, current, entry.error)
+        rolled = self.view.page_view(namespace, name, now)
+        return PageFacts(name, entry.uid, entry.generation, current, rolled=rolled)
 
     async def resync_page(self, namespace: str, name: str) -> None:
         """The safety net: every component of the page, then the page itself, from scratch."""

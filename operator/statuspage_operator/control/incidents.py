@@ -1,7 +1,8 @@
-"""Status incidents: the timeline stamped once, the phase from the latest update, the effect.
+"""Status incidents: held in the view while open, settled by gather -> plan -> write.
 
 An open incident is held in the view, so its components show what it gives them; resolving it
-drops it there, and its components are recomputed before its own status is written.
+drops it there, and its components are recomputed before its own status is written (the watch
+handler applies the view's change first). The timeline, phase and notices are plans.incidents'.
 """
 
 from __future__ import annotations
@@ -10,20 +11,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.notices import make_notices
-from statuspage_operator.api.specs import IncidentSpec, parse, updates_of
-from statuspage_operator.api.status import incident_status, parse_timeline
-from statuspage_operator.api.times import format_time
+from statuspage_operator.api.specs import IncidentSpec, parse
 from statuspage_operator.control import metrics
-from statuspage_operator.control.components import Components, invalid, warnings
+from statuspage_operator.control.components import Components
 from statuspage_operator.control.view import Body, Change, IncidentEntry, View
 from statuspage_operator.control.windows import key_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
-from statuspage_operator.domain.incidents import IncidentPhase, derive
-from statuspage_operator.domain.notifications import INCIDENT_HORIZON
+from statuspage_operator.domain.incidents import IncidentPhase
+from statuspage_operator.plans.incidents import IncidentFacts, plan_incident
 
 
 def open_and_affecting(spec: Mapping[str, Any]) -> bool:
@@ -37,7 +34,7 @@ def open_and_affecting(spec: Mapping[str, Any]) -> bool:
 
 
 class Incidents:
-    """The rules for StatusIncidents, over the view, the writer and the components."""
+    """StatusIncidents: held in the view while open, and settled (plans.incidents decides)."""
 
     def __init__(
         self, view: View, writer: Writer, components: Components, clock: Callable[[], datetime]
@@ -80,51 +77,34 @@ class Incidents:
             return None
         return self.view.set_incident(key, entry)
 
-    async def settle(self, body: Body, now: datetime) -> None:
-        """Stamp new updates into the timeline, derive the phase, announce what changed."""
+    def gather(self, body: Body, current: dict[str, Any]) -> IncidentFacts:
+        """The spec, the status as recorded and the verdict on its page and components."""
         namespace, name = key_of(body)
         meta = body.get("metadata", {})
         uid, generation = str(meta.get("uid", "")), int(meta.get("generation") or 0)
-        async with self.writer.lock((Kind.INCIDENT, namespace, name)):
+        spec = self.parse(body)
+        if isinstance(spec, InvalidSpecError):
+            return IncidentFacts(name, uid, generation, current, spec)
+        names = tuple(c.name for c in spec.components)
+        verdict = self.view.references(Kind.INCIDENT, namespace, spec.page, names)
+        return IncidentFacts(name, uid, generation, current, spec, verdict)
+
+    async def settle(self, body: Body, now: datetime) -> None:
+        """Stamp new updates into the timeline, derive the phase, announce what changed."""
+        key = (Kind.INCIDENT, *key_of(body))
+        async with self.writer.lock(key):
             metrics.count_reconcile(Kind.INCIDENT)
-            current = self.writer.current((Kind.INCIDENT, namespace, name), body)
-            spec = self.parse(body)
-            if isinstance(spec, InvalidSpecError):
-                desired, notices = invalid(name, uid, current, spec, generation, now)
-                await self.writer.write(
-                    Kind.INCIDENT, body, current, desired, notices, remember=True
-                )
-                return
-            state = derive(updates_of(spec), parse_timeline(current), now)
-            names = tuple(c.name for c in spec.components)
-            verdict = self.view.references(Kind.INCIDENT, namespace, spec.page, names)
-            old_phase = current.get("phase")
-            old_length = len(current.get("timeline") or ())
-            desired = incident_status(state, current, verdict, generation, now)
-            items: list[tuple[str, str, bool]] = [
-                (
-                    Reason.INCIDENT_UPDATED,
-                    f"{entry.status} at {format_time(entry.at)}: {entry.message}",
-                    False,
-                )
-                for entry in state.timeline[old_length:]
-            ]
-            if state.phase is IncidentPhase.RESOLVED and old_phase != IncidentPhase.RESOLVED:
-                items.append((Reason.INCIDENT_RESOLVED, f"Incident {spec.title!r} resolved", False))
-            # Subscribers hear of each update by its index in the timeline.
-            about = [
-                (str(old_length + i), entry.at + INCIDENT_HORIZON)
-                for i, entry in enumerate(state.timeline[old_length:])
-            ]
-            items += warnings(current, verdict)
-            notices = [
-                notice.about(*about[i]) if i < len(about) else notice
-                for i, notice in enumerate(make_notices(name, uid, now, items))
-            ]
+            current = self.writer.current(key, body)
+            facts = self.gather(body, current)
+            plan = plan_incident(facts, now)
             stored = await self.writer.write(
-                Kind.INCIDENT, body, current, desired, notices, remember=True
+                Kind.INCIDENT, body, current, plan.status, plan.notices, remember=True
             )
-            self.view.track(Kind.INCIDENT, body, stored, spec.page, names, verdict.ready)
+            if isinstance(facts.spec, IncidentSpec):
+                names = tuple(c.name for c in facts.spec.components)
+                self.view.track(
+                    Kind.INCIDENT, body, stored, facts.spec.page, names, facts.verdict.ready
+                )
 
     async def release(self, body: Body) -> None:
         """Deletion: take the incident's effect off its components before kopf lets it go."""

@@ -15,9 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from statuspage_operator.api.conditions import render_conditions
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
@@ -30,6 +28,7 @@ from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.k8s.client import Client, NotFoundError
 from statuspage_operator.k8s.subscribers import list_subscribers
+from statuspage_operator.plans.conditions import plan_heal
 
 logger = logging.getLogger(__name__)
 
@@ -302,11 +301,7 @@ class Runtime:
                 self.windows.wake((namespace, name))
                 continue
             verdict = self.view.references(kind, namespace, waiting.page, waiting.names)
-            current = waiting.recorded.status
-            conditions = current.get("conditions") or []
-            ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
-            if (ready.get("reason"), ready.get("message")) == (verdict.reason, verdict.message):
-                continue
+            key = (kind, namespace, name)
             body = {
                 "metadata": {
                     "namespace": namespace,
@@ -315,15 +310,13 @@ class Runtime:
                     "generation": waiting.generation,
                     "resourceVersion": str(waiting.recorded.version),
                 },
-                "status": current,
+                "status": waiting.recorded.status,
             }
-            async with self.writer.lock((kind, namespace, name)):
-                current = self.writer.current((kind, namespace, name), body)
-                desired = {
-                    "conditions": render_conditions(
-                        verdict, waiting.generation, now, current.get("conditions")
-                    ),
-                    "observedGeneration": waiting.generation,
-                }
+            async with self.writer.lock(key):
+                # Our own later write counts, if its event has not come yet.
+                current = self.writer.current(key, body)
+                desired = plan_heal(current, verdict, waiting.generation, now)
+                if desired is None:
+                    continue
                 stored = await self.writer.write(kind, body, current, desired, remember=True)
             self.view.track(kind, body, stored, waiting.page, waiting.names, verdict.ready)

@@ -1,0 +1,336 @@
+"""The window control layer over the fake API server: edges, catch-up, overlaps, reminders."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.control.edges import follow_edges
+from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.k8s.client import ApiError
+from unit.fakes import FakeClient, FakeClock, FakeStop, deleted, resource
+from unit.running import NS, add_window, body, feed, make_world, run, until
+
+HOUR = timedelta(hours=1)
+
+
+def phase(client: FakeClient, name: str = "w") -> object:
+    return client.status(Kind.WINDOW, NS, name).get("phase")
+
+
+def shown(client: FakeClient, component: str = "api") -> object:
+    return client.status(Kind.COMPONENT, NS, component).get("status")
+
+
+def window_reasons(client: FakeClient, name: str = "w") -> list[str]:
+    return client.reasons(name)
+
+
+async def follow_to_the_end(
+    runtime: Runtime, client: FakeClient, clock: FakeClock, name: str = "w"
+) -> list[tuple[datetime, object, object]]:
+    """The daemon's loop with the fake clock's sleep: (now, phase, api's status) at each settle."""
+    seen: list[tuple[datetime, object, object]] = []
+    live = body(client, Kind.WINDOW, name)
+
+    async def settle(now: datetime) -> datetime | None:
+        edge = await runtime.windows.settle(live, now)
+        seen.append((now, phase(client, name), shown(client)))
+        return edge
+
+    def stopped() -> bool:
+        return phase(client, name) in ("Completed", "Cancelled") or len(seen) > 50
+
+    await follow_edges(settle, clock, clock.sleep, stopped)
+    return seen
+
+
+def test_the_daemon_settles_at_the_start_and_the_end() -> None:
+    """Edge by edge on a fake clock: Scheduled, InProgress at START, Completed at END."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=10)
+    add_window(client, "w", start, HOUR)
+    seen = run(client, clock, lambda rt: follow_to_the_end(rt, client, clock))
+    # A new window moves too (to Scheduled): api gets its first status then.
+    assert seen[0][1:] == ("Scheduled", "Operational")
+    assert (start, "InProgress", "UnderMaintenance") in seen
+    assert seen[-1] == (start + HOUR, "Completed", "Operational")
+    assert window_reasons(client) == ["MaintenanceStarted", "MaintenanceCompleted"]
+
+
+def test_components_are_written_before_the_window_at_its_edges() -> None:
+    """At the start and at the end, api's status patch goes out before the window's own."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=10)
+    add_window(client, "w", start, HOUR)
+    run(client, clock, lambda rt: follow_to_the_end(rt, client, clock))
+    patched = [p for p in client.patched() if p in ("components/api", "maintenancewindows/w")]
+    # Scheduled, InProgress, Completed: each time api first, then the window.
+    assert patched == ["components/api", "maintenancewindows/w"] * 3
+
+
+def test_settling_again_posts_no_event_twice() -> None:
+    """A second settle at the same instant writes nothing and posts nothing."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(minutes=1), HOUR)
+
+    async def scenario(runtime: Runtime) -> int:
+        window = body(client, Kind.WINDOW, "w")
+        await runtime.windows.settle(window, clock())
+        patches = len(client.patched())
+        await runtime.windows.settle(window, clock())
+        return len(client.patched()) - patches
+
+    assert run(client, clock, scenario) == 0
+    assert window_reasons(client) == ["MaintenanceStarted"]
+
+
+def test_a_restart_replays_a_notice_and_the_server_refuses_the_duplicate() -> None:
+    """After a restart the recorded notice is posted again under its name: 409, still one Event."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(minutes=1), HOUR)
+
+    async def settle(runtime: Runtime) -> None:
+        await runtime.windows.settle(body(client, Kind.WINDOW, "w"), clock())
+
+    run(client, clock, settle)
+    posts = client.count("POST", "/events")
+    clock.advance(60)
+
+    async def restart(runtime: Runtime) -> None:
+        await feed(runtime, Kind.WINDOW, None, body(client, Kind.WINDOW, "w"))
+
+    run(client, clock, restart)
+    assert client.count("POST", "/events") == posts + 1
+    assert window_reasons(client) == ["MaintenanceStarted"]
+
+
+def test_follow_wakes_when_told_and_leaves_no_waker() -> None:
+    """Windows.follow sleeps until woken, settles at the clock's now, and ends when stopped."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=10)
+    add_window(client, "w", start, HOUR)
+
+    async def scenario(runtime: Runtime) -> tuple[object, object, bool]:
+        stop = FakeStop()
+        daemon = asyncio.create_task(runtime.windows.follow(body(client, Kind.WINDOW, "w"), stop))
+        await until(lambda: phase(client) == "Scheduled")
+        clock.set(start)
+        runtime.windows.wake((NS, "w"))
+        await until(lambda: phase(client) == "InProgress")
+        in_progress = shown(client)
+        stop.set()
+        runtime.windows.wake((NS, "w"))
+        await asyncio.wait_for(daemon, 5)
+        return in_progress, phase(client), (NS, "w") in runtime.view.wakers
+
+    assert run(client, clock, scenario) == ("UnderMaintenance", "InProgress", False)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "down_until", "expected_phase", "expected_api", "events"),
+    [
+        pytest.param(
+            "Scheduled",
+            timedelta(minutes=30),
+            "InProgress",
+            "UnderMaintenance",
+            ["MaintenanceStarted"],
+            id="started-while-down",
+        ),
+        pytest.param(
+            "InProgress",
+            timedelta(hours=2),
+            "Completed",
+            "Operational",
+            ["MaintenanceStarted", "MaintenanceCompleted"],
+            id="ended-while-down",
+        ),
+    ],
+)
+def test_catch_up_after_downtime_moves_windows_from_the_start_up_list(
+    recorded: str,
+    down_until: timedelta,
+    expected_phase: str,
+    expected_api: str,
+    events: list[str],
+) -> None:
+    """Runtime.prime finds windows whose edge passed and moves them before kopf gets to them."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=10)
+    add_window(client, "w", start, HOUR)
+    before = clock.now if recorded == "Scheduled" else start
+
+    async def settle(runtime: Runtime) -> None:
+        await runtime.windows.settle(body(client, Kind.WINDOW, "w"), before)
+        await runtime.components.recompute(NS, ["api"], before)
+
+    clock.set(before)
+    run(client, clock, settle)
+    assert phase(client) == recorded
+    clock.set(start + down_until)
+
+    async def restart(runtime: Runtime) -> None:
+        await until(lambda: phase(client) == expected_phase)
+
+    run(client, clock, restart)
+    assert shown(client) == expected_api
+    assert window_reasons(client) == events
+
+
+def test_a_whole_occurrence_missed_waits_for_kopf_and_says_completed_once() -> None:
+    """Never ran: prime leaves it to the watch handler, which completes it with one notice."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + timedelta(minutes=10), HOUR)
+    run(client, clock, lambda rt: rt.windows.settle(body(client, Kind.WINDOW, "w"), clock()))
+    clock.advance(3 * 3600)
+
+    async def restart(runtime: Runtime) -> object:
+        await asyncio.sleep(0.05)
+        untouched = phase(client)
+        await feed(runtime, Kind.WINDOW, None, body(client, Kind.WINDOW, "w"))
+        return untouched
+
+    assert run(client, clock, restart) == "Scheduled"
+    assert phase(client) == "Completed"
+    assert window_reasons(client) == ["MaintenanceCompleted"]
+    assert "UnderMaintenance" not in str([c.body for c in client.calls if "components" in c.path])
+
+
+def test_overlaps_are_listed_and_the_warning_told_once() -> None:
+    """The second window on api at the same time lists the first; its Warning is posted once."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=10)
+    add_window(client, "first", start, HOUR)
+    add_window(client, "second", start + timedelta(minutes=30), HOUR)
+
+    async def scenario(runtime: Runtime) -> None:
+        await feed(runtime, Kind.WINDOW, None, body(client, Kind.WINDOW, "first"))
+        await runtime.windows.settle(body(client, Kind.WINDOW, "second"), clock())
+        await runtime.windows.settle(body(client, Kind.WINDOW, "second"), clock())
+        clock.set(start + timedelta(minutes=30))
+        await runtime.windows.settle(body(client, Kind.WINDOW, "second"), clock())
+
+    run(client, clock, scenario)
+    [listed] = client.status(Kind.WINDOW, NS, "second")["overlaps"]
+    assert (listed["window"], listed["components"]) == ("first", ["api"])
+    assert window_reasons(client, "second") == ["MaintenanceOverlaps", "MaintenanceStarted"]
+
+
+@pytest.mark.parametrize(
+    ("own", "page", "before"),
+    [
+        pytest.param("30m", None, timedelta(minutes=30), id="own-remind-before"),
+        pytest.param(None, "1h", HOUR, id="page-default"),
+    ],
+)
+def test_the_reminder_comes_at_its_instant_once(
+    own: str | None, page: str | None, before: timedelta
+) -> None:
+    """The daemon wakes at `start - remindBefore` and posts the reminder once, then the start."""
+    client = FakeClient()
+    clock = FakeClock()
+    client.add(
+        resource(Kind.PAGE, NS, "p", {"title": "P", **({"remindBefore": page} if page else {})})
+    )
+    client.add(resource(Kind.COMPONENT, NS, "api", {"page": "p"}))
+    start = clock.now + 2 * HOUR
+    extra = {"remindBefore": own} if own else {}
+    add_window(client, "w", start, HOUR, notifySubscribers=True, **extra)
+    seen = run(client, clock, lambda rt: follow_to_the_end(rt, client, clock))
+    assert start - before in [now for now, _, _ in seen]
+    assert window_reasons(client) == [
+        "MaintenanceScheduled",
+        "MaintenanceReminder",
+        "MaintenanceStarted",
+        "MaintenanceCompleted",
+    ]
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_a_transient_failure_of_the_status_patch_is_retried(status: int) -> None:
+    """Throttled or failed once: the patch is tried again and the window moves."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(minutes=1), HOUR)
+    client.fail_next("PATCH", "/maintenancewindows/w/status", status=status)
+    run(client, clock, lambda rt: rt.windows.settle(body(client, Kind.WINDOW, "w"), clock()))
+    assert client.patched().count("maintenancewindows/w") == 2
+    assert phase(client) == "InProgress"
+    assert window_reasons(client) == ["MaintenanceStarted"]
+
+
+def test_a_window_deleted_under_the_daemon_ends_quietly() -> None:
+    """404 on its status: nothing raised, nothing announced, no retry."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(minutes=1), HOUR)
+
+    async def scenario(runtime: Runtime) -> None:
+        window = body(client, Kind.WINDOW, "w")
+        deleted(client, Kind.WINDOW, NS, "w")
+        await runtime.windows.settle(window, clock())
+
+    run(client, clock, scenario)
+    assert client.patched().count("maintenancewindows/w") == 1
+    assert window_reasons(client) == []
+
+
+def test_a_refused_status_patch_is_raised_for_kopf_to_retry() -> None:
+    """403 is no transient failure: settle raises, and the notice is not announced."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(minutes=1), HOUR)
+    client.fail_next("PATCH", "/maintenancewindows/w/status", status=403)
+
+    async def scenario(runtime: Runtime) -> None:
+        with pytest.raises(ApiError):
+            await runtime.windows.settle(body(client, Kind.WINDOW, "w"), clock())
+
+    run(client, clock, scenario)
+    assert phase(client) is None
+    assert window_reasons(client) == []
+
+
+def test_page_not_found_heals_when_the_page_and_its_component_appear() -> None:
+    """PageNotFound and a Warning; the page comes (ComponentNotFound), then its component: Ready."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now - timedelta(hours=3), HOUR, page="q", components=["cache"])
+
+    def ready() -> tuple[object, object]:
+        condition = client.status(Kind.WINDOW, NS, "w")["conditions"][0]
+        return condition["status"], condition["reason"]
+
+    async def scenario(runtime: Runtime) -> list[tuple[object, object]]:
+        await feed(runtime, Kind.WINDOW, None, body(client, Kind.WINDOW, "w"))
+        seen = [ready()]
+        clock.advance(60)
+        await runtime.page_event("ADDED", client.add(resource(Kind.PAGE, NS, "q", {"title": "Q"})))
+        seen.append(ready())
+        cache = client.add(resource(Kind.COMPONENT, NS, "cache", {"page": "q"}))
+        await runtime.component_event("ADDED", cache)
+        seen.append(ready())
+        return seen
+
+    assert run(client, clock, scenario) == [
+        ("False", "PageNotFound"),
+        ("False", "ComponentNotFound"),
+        ("True", "Reconciled"),
+    ]
+    assert sorted(window_reasons(client)) == ["MaintenanceCompleted", "PageNotFound"]
+
+
+def test_a_waiting_window_with_a_daemon_is_woken_rather_than_rewritten() -> None:
+    """Heal leaves a window with a daemon to its daemon: it wakes it."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + HOUR, HOUR, page="q")
+
+    async def scenario(runtime: Runtime) -> bool:
+        await runtime.windows.settle(body(client, Kind.WINDOW, "w"), clock())
+        waker = runtime.view.wakers[(NS, "w")] = asyncio.Event()
+        patches = len(client.patched())
+        await runtime.page_event("ADDED", client.add(resource(Kind.PAGE, NS, "q", {"title": "Q"})))
+        assert "maintenancewindows/w" not in client.patched()[patches:]
+        return waker.is_set()
+
+    assert run(client, clock, scenario)
