@@ -30,7 +30,7 @@ from e2e.conftest import OperatorProcess
 from e2e.kube import Kube, condition, wait_for
 from e2e.objects import API_VERSION, in_seconds, make_component, make_incident, make_page
 from e2e.objects import make_window as window
-from statuspage_operator.control.notify import UNRECORDED
+from statuspage_operator.control.notifications import UNRECORDED
 
 SIGNING_KEY = "s3cr3t-signing-key"
 

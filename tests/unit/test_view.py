@@ -300,21 +300,3 @@ def test_the_overlap_warning_names_three_and_counts_the_others() -> None:
     assert "maintenancewindow/w3" not in message
     assert "(and 2 more)" in message
     assert _overlap_warning(spec, {"overlaps": found[:3]}, found[:3], len(found)) == []
-
-
-def test_writer_idle_says_whether_writes_went_out() -> None:
-    """idle(): at once when nothing is in flight; False after the patience; True when they end."""
-    import asyncio
-
-    from statuspage_operator.control.writer import Writer
-
-    async def scenario() -> tuple[bool, bool, bool]:
-        writer = Writer(None, lambda: NOW)  # type: ignore[arg-type]
-        at_once = await writer.idle(0)
-        writer._idle.clear()
-        timed_out = await writer.idle(0.01)
-        asyncio.get_running_loop().call_later(0.01, writer._idle.set)
-        ended = await writer.idle(1)
-        return at_once, timed_out, ended
-
-    assert asyncio.run(scenario()) == (True, False, True)
