@@ -399,6 +399,37 @@ def test_bad_destination_says_what_to_fix(
     wait_for(lambda: receiver.events(f"/{namespace}/good") == ["incident.created"], 10, what="good")
 
 
+@pytest.mark.usefixtures("notifying")
+def test_what_subscribers_know_of_their_page_follows_the_page(
+    kube: Kube, namespace: str, receiver: Receiver
+) -> None:
+    """Before its page: PageNotFound; with it: Ready. A window without its own remindBefore is
+    reminded at the page's, and a change of the page's moves the reminder; its text is in the
+    page's words."""
+    kube.apply(
+        namespace,
+        secret("hook", url=hook_to(receiver, namespace, "hook")),
+        subscriber("hook", "hook", events=["maintenance.reminder"]),
+    )
+    wait_for(
+        lambda: ready(kube, namespace, "hook").get("reason") == "PageNotFound", 10, what="missing"
+    )
+    page = make_page(title="Example", timeZone="Europe/Berlin", remindBefore="2s")
+    kube.apply(namespace, page, make_component("api"))
+    wait_ready(kube, namespace, "hook")
+    start, end = in_seconds(12), in_seconds(20)
+    kube.apply(namespace, window("w", start, end, ["api"], notifySubscribers=True))
+    page["spec"]["remindBefore"] = "6s"
+    kube.apply(namespace, page)
+    path = f"/{namespace}/hook"
+    wait_for(lambda: receiver.to(path), 15, what="the reminder")
+    [hook] = receiver.to(path)
+    instant = start.timestamp() - 6
+    assert instant <= hook.at < instant + 1.5, hook.at - instant
+    assert hook.body["meta"]["title"] == "[Example] Maintenance soon: Maintenance w"
+    assert "(Europe/Berlin)" in hook.body["meta"]["text"]
+
+
 def written_only_status(body: dict[str, Any]) -> bool:
     """Whether every write to the object other than kubectl's went to its status subresource."""
     return all(
