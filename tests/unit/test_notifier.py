@@ -292,3 +292,22 @@ def test_the_record_write_is_retried_through_a_busy_api_server() -> None:
         return len([c for c in h.api.calls[calls:] if c[0] == "PATCH"])
 
     assert run(scenario) == 3
+
+
+@pytest.mark.parametrize(
+    ("ready", "waits"),
+    [
+        pytest.param({"status": "False", "reason": "SecretNotFound"}, True, id="secret-missing"),
+        pytest.param({"status": "False", "reason": "InvalidDestination"}, True, id="bad-url"),
+        pytest.param({"status": "False", "reason": "PageNotFound"}, False, id="page-missing"),
+        pytest.param({"status": "False", "reason": "DeliveryFailed"}, False, id="failed-send"),
+        pytest.param({"status": "True", "reason": "Reconciled"}, False, id="ready"),
+        pytest.param(None, False, id="no-status-yet"),
+    ],
+)
+def test_only_a_subscriber_waiting_for_its_secret_is_checked_again(
+    ready: dict[str, str] | None, waits: bool
+) -> None:
+    """The recheck timer's filter: a missing Secret or a bad URL, nothing else."""
+    status = {"conditions": [{"type": "Ready", **ready}]} if ready else {}
+    assert waits_for_destination(status) is waits

@@ -70,6 +70,14 @@ class Deliveries:
         """Queue a delivery in its subscriber's lane."""
         self.lanes.start(delivery)
 
+    def has(self, key: str) -> bool:
+        """Whether a delivery of this key is in flight."""
+        return self.lanes.has(key)
+
+    def owes(self, notice: str) -> bool:
+        """Whether deliveries of a notice are still in flight."""
+        return self.lanes.owes(notice)
+
     async def attempt(self, delivery: Delivery) -> float | None:
         """One attempt; None when the delivery is done with, else seconds until the next."""
         subscriber, news = delivery.subscriber, delivery.news

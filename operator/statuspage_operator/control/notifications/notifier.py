@@ -95,7 +95,7 @@ class Notifier:
 
     def owes(self, event: str) -> bool:
         """Whether deliveries of a notice are still in flight (its record must stay)."""
-        return self.deliveries.lanes.owes(event)
+        return self.deliveries.owes(event)
 
     def offer(self, kind: Kind, body: Body, notices: Sequence[Notice]) -> None:
         """Notices recorded in an object's status: start the deliveries that are due."""
@@ -126,7 +126,7 @@ class Notifier:
                 if interest is None or not wants(interest, news.event, news.components, notice.at):
                     continue
                 key = delivery_key(subscriber.uid, news.object_uid, subject, news.event)
-                if key in subscriber.ledger.delivered or self.deliveries.lanes.has(key):
+                if key in subscriber.ledger.delivered or self.deliveries.has(key):
                     continue
                 self.deliveries.start(Delivery(subscriber, news, key, until, notice.event))
 
