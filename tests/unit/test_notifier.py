@@ -111,6 +111,8 @@ def test_a_subscriber_waiting_for_its_secret_is_ready_once_it_appears() -> None:
     assert h.warnings() == [("hook", "SecretNotFound")]
 
 
+# Apprise, loaded to judge an unknown scheme, still imports imghdr.
+@pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 @pytest.mark.parametrize(
     ("value", "says"),
     [

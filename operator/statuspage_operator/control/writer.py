@@ -240,6 +240,10 @@ class Writer:
             )
         except NotFoundError:
             return None
+        except Exception as error:
+            # The last failure counts too: one that is never retried (a 422) shows in the metric.
+            count(error)
+            raise
 
 
 class Announcer:
