@@ -1,9 +1,9 @@
 """Fakes at the edge for notification tests: an in-memory API server and a recording channel.
 
-`FakeApi` answers the calls notifications make (a Secret by name, a Subscriber's status merge
-patch, an Event post) from dictionaries, as the API server would, and can be told to fail the next
-calls. `FakeChannels` takes the place of the network: it records what was sent, fails for the
-destinations it is told to, and counts the sends in flight at once.
+`FakeApi` answers the calls notifications and the status writer make (a Secret by name, a status
+merge patch of one of our objects, an Event post) from dictionaries, as the API server would, and
+can be told to fail the next calls. `FakeChannels` takes the place of the network: it records what
+was sent, fails for the destinations it is told to, and counts the sends in flight at once.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
 
 
 class FakeApi(Client):
-    """Secrets, Subscribers and Events of namespace `default`, in memory."""
+    """Secrets, our objects (by plural and name) and Events of namespace `default`, in memory."""
 
     def __init__(self) -> None:
         # No connection: every call is answered by `request` below.
         self.secrets: dict[str, dict[str, str]] = {}
-        self.subscribers: dict[str, dict[str, Any]] = {}
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {}
         self.events: list[dict[str, Any]] = []
         self.failures: list[ApiError] = []
         self.calls: list[tuple[str, str]] = []
@@ -48,12 +48,16 @@ class FakeApi(Client):
         """A Secret whose keys hold these values."""
         self.secrets[name] = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
 
-    def add_subscriber(self, name: str, **spec: Any) -> dict[str, Any]:
-        """A Subscriber of page `example` whose URL is in Secret `name`, key `url`."""
+    @property
+    def subscribers(self) -> dict[str, dict[str, Any]]:
+        """The Subscribers, by name."""
+        return self.objects.setdefault("subscribers", {})
+
+    def add(self, plural: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """One of our objects, as stored (created in the past, generation 1)."""
         self._version += 1
         body = {
             "apiVersion": "statuspage.dev/v1alpha1",
-            "kind": "Subscriber",
             "metadata": {
                 "namespace": NS,
                 "name": name,
@@ -62,10 +66,15 @@ class FakeApi(Client):
                 "resourceVersion": str(self._version),
                 "creationTimestamp": "2026-12-01T00:00:00Z",
             },
-            "spec": {"page": "example", "urlSecretRef": {"name": name, "key": "url"}, **spec},
+            "spec": spec,
         }
-        self.subscribers[name] = body
+        self.objects.setdefault(plural, {})[name] = body
         return copy.deepcopy(body)
+
+    def add_subscriber(self, name: str, **spec: Any) -> dict[str, Any]:
+        """A Subscriber of page `example` whose URL is in Secret `name`, key `url`."""
+        full = {"page": "example", "urlSecretRef": {"name": name, "key": "url"}, **spec}
+        return self.add("subscribers", name, full)
 
     def status(self, name: str) -> dict[str, Any]:
         """A Subscriber's status as stored."""
@@ -97,11 +106,11 @@ class FakeApi(Client):
             if name not in self.secrets:
                 raise NotFoundError(404, f'secrets "{name}" not found')
             return {"data": dict(self.secrets[name])}
-        if method == "PATCH" and path.startswith(f"{GROUP_PATH}/subscribers/"):
-            name = path.split("/")[-2]
-            if name not in self.subscribers:
-                raise NotFoundError(404, f'subscribers "{name}" not found')
-            stored = self.subscribers[name]
+        if method == "PATCH" and path.startswith(f"{GROUP_PATH}/") and path.endswith("/status"):
+            plural, name = path.split("/")[-3:-1]
+            stored = self.objects.get(plural, {}).get(name)
+            if stored is None:
+                raise NotFoundError(404, f'{plural} "{name}" not found')
             stored.setdefault("status", {})
             _merge(stored["status"], body["status"])
             self._version += 1

@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import web
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.control.notifications import Notifier, waits_for_destination
+from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
 from statuspage_operator.k8s.client import ApiError
@@ -75,9 +77,10 @@ TIMELINE = [
     {"status": "Identified", "message": "A bad deploy.", "at": "2026-12-01T11:55:00Z"},
     {"status": "Resolved", "message": "Rolled back.", "at": "2026-12-01T11:58:00Z"},
 ]
+INCIDENT_SPEC = {"page": "example", "title": "Errors", "components": [{"name": "api"}]}
 INCIDENT = {
     "metadata": {"namespace": NS, "name": "boom", "uid": "uid-boom"},
-    "spec": {"page": "example", "title": "Errors", "components": [{"name": "api"}]},
+    "spec": INCIDENT_SPEC,
     "status": {"timeline": TIMELINE},
 }
 
@@ -313,3 +316,56 @@ def test_only_a_subscriber_waiting_for_its_secret_is_checked_again(
     """The recheck timer's filter: a missing Secret or a bad URL, nothing else."""
     status = {"conditions": [{"type": "Ready", **ready}]} if ready else {}
     assert waits_for_destination(status) is waits
+
+
+async def serve(received: list[dict[str, Any]]) -> tuple[web.AppRunner, int]:
+    """A webhook receiver on loopback: records each body it is posted."""
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, int(runner.addresses[0][1])
+
+
+def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> None:
+    """A status write's notice: its Event, and a webhook to the page's subscriber. After a
+    restart, a replay of that status sends only the notice not delivered yet, and posts no
+    Event twice."""
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        api, received = FakeApi(), list[dict[str, Any]]()
+        runner, port = await serve(received)
+        api.add_secret("hook", url=f"json://127.0.0.1:{port}/hook")
+        subscriber = api.add_subscriber("hook")
+        incident = api.add("statusincidents", "boom", dict(INCIDENT_SPEC))
+        first, second = incident_notices()[:2]
+        runtime = Runtime(api, lambda: NOW)
+        runtime.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+        await runtime.subscriber_event("ADDED", subscriber)
+        desired = {"timeline": TIMELINE}
+        await runtime.writer.write(Kind.INCIDENT, incident, {}, desired, [first])
+        await eventually(lambda: api.status("hook").get("sent") == 1)
+        await runtime.close()
+        # A crash after the next status write, before its Event and delivery.
+        stored = api.objects["statusincidents"]["boom"]
+        stored["status"]["notices"].append(second.to_status())
+        again = Runtime(api, lambda: NOW)
+        again.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+        again.notifier.prime(api.subscribers["hook"])
+        again.writer.replay(Kind.INCIDENT, stored)
+        await eventually(lambda: api.status("hook").get("sent") == 2)
+        await again.close()
+        await runner.cleanup()
+        events = [body["meta"]["event"] for body in received]
+        posted = [e["metadata"]["name"] for e in api.events]
+        return events, posted, len(api.events)
+
+    events, posted, count = run(scenario)
+    assert events == ["incident.created", "incident.updated"]
+    assert len(set(posted)) == count == 2
