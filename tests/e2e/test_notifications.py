@@ -30,7 +30,7 @@ from e2e.conftest import OperatorProcess
 from e2e.kube import Kube, condition, wait_for
 from e2e.objects import API_VERSION, in_seconds, make_component, make_incident, make_page
 from e2e.objects import make_window as window
-from statuspage_operator.control.notify import UNRECORDED
+from statuspage_operator.control.notifications import RECHECK, UNRECORDED
 
 SIGNING_KEY = "s3cr3t-signing-key"
 
@@ -397,6 +397,87 @@ def test_bad_destination_says_what_to_fix(
     updates = [{"status": "Investigating", "message": "Errors."}]
     kube.apply(namespace, make_incident("boom", [{"name": "api"}], updates=updates))
     wait_for(lambda: receiver.events(f"/{namespace}/good") == ["incident.created"], 10, what="good")
+
+
+@pytest.mark.usefixtures("notifying")
+def test_what_subscribers_know_of_their_page_follows_the_page(
+    kube: Kube, namespace: str, receiver: Receiver
+) -> None:
+    """Before its page: PageNotFound; with it: Ready. A window without its own remindBefore is
+    reminded at the page's, and a change of the page's moves the reminder; its text is in the
+    page's words."""
+    kube.apply(
+        namespace,
+        secret("hook", url=hook_to(receiver, namespace, "hook")),
+        subscriber("hook", "hook", events=["maintenance.reminder"]),
+    )
+    wait_for(
+        lambda: ready(kube, namespace, "hook").get("reason") == "PageNotFound", 10, what="missing"
+    )
+    page = make_page(title="Example", timeZone="Europe/Berlin", remindBefore="2s")
+    kube.apply(namespace, page, make_component("api"))
+    wait_ready(kube, namespace, "hook")
+    start, end = in_seconds(12), in_seconds(20)
+    kube.apply(namespace, window("w", start, end, ["api"], notifySubscribers=True))
+    page["spec"]["remindBefore"] = "6s"
+    kube.apply(namespace, page)
+    path = f"/{namespace}/hook"
+    wait_for(lambda: receiver.to(path), 15, what="the reminder")
+    [hook] = receiver.to(path)
+    instant = start.timestamp() - 6
+    assert instant <= hook.at < instant + 1.5, hook.at - instant
+    assert hook.body["meta"]["title"] == "[Example] Maintenance soon: Maintenance w"
+    assert "(Europe/Berlin)" in hook.body["meta"]["text"]
+
+
+def written_only_status(body: dict[str, Any]) -> bool:
+    """Whether every write to the object other than kubectl's went to its status subresource."""
+    return all(
+        entry["manager"].startswith("kubectl") or entry.get("subresource") == "status"
+        for entry in body["metadata"].get("managedFields", ())
+    )
+
+
+@pytest.mark.usefixtures("notifying")
+def test_a_secret_that_comes_later_is_found_without_a_write_to_the_subscriber(
+    kube: Kube, namespace: str, receiver: Receiver, notifying: OperatorProcess
+) -> None:
+    """SecretNotFound; the Secret appears: Ready within the recheck (kopf's timer) and receiving.
+    The Subscribers never carry a finalizer nor any metadata write (the operator's role has no
+    patch on them: kopf would fail loudly), one waiting is deleted at once, and the operator logs
+    no error about any of them."""
+    logged = len(notifying.log.read_text(errors="replace"))
+    setup_page(kube, namespace, subscriber("late", "late"), subscriber("never", "never"))
+    for name in ("late", "never"):
+        wait_for(
+            lambda n=name: ready(kube, namespace, n).get("reason") == "SecretNotFound",  # type: ignore[misc]
+            10,
+            what=f"{name} SecretNotFound",
+        )
+    kube.apply(namespace, secret("late", url=hook_to(receiver, namespace, "late")))
+    wait_for(
+        partial(is_ready, kube, namespace, "late"), RECHECK + 20, what="late Ready after a recheck"
+    )
+    updates = [{"status": "Investigating", "message": "Errors."}]
+    kube.apply(namespace, make_incident("boom", [{"name": "api"}], updates=updates))
+    path = f"/{namespace}/late"
+    wait_for(lambda: receiver.events(path) == ["incident.created"], 10, what="late receives")
+    # "never" has waited through a recheck or more; deleting it waits for nothing.
+    kube.run("delete", "subscriber", "never", "-n", namespace, "--timeout=10s")
+    assert kube.get("subscriber", "never", namespace) is None
+    late = kube.get("subscriber", "late", namespace)
+    assert late is not None
+    assert "finalizers" not in late["metadata"]
+    assert not [a for a in late["metadata"].get("annotations", {}) if "statuspage.dev" in a]
+    assert written_only_status(late)
+    time.sleep(1.0)
+    log = notifying.log.read_text(errors="replace")[logged:]
+    troubles = [
+        line
+        for line in log.splitlines()
+        if namespace in line and ("ERROR" in line or "Forbidden" in line or " 403" in line)
+    ]
+    assert troubles == []
 
 
 @pytest.mark.usefixtures("notifying")

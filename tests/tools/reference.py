@@ -23,7 +23,7 @@ import yaml
 
 from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.notices import REPLAY_HORIZON
-from statuspage_operator.control.notify import ATTEMPTS, RECHECK
+from statuspage_operator.control.notifications import ATTEMPTS, RECHECK
 from statuspage_operator.domain.notifications import (
     DEFAULT_EVENTS,
     END_GRACE,

@@ -18,7 +18,6 @@ from statuspage_operator.domain.notifications import (
     Moment,
     NotificationEvent,
     allowed_by_source,
-    backoff,
     deadline,
     delivery_key,
     due,
@@ -173,11 +172,6 @@ def test_delivery_key_is_stable_and_distinct() -> None:
     }
     assert key not in others
     assert len(others) == 3
-
-
-def test_backoff_doubles_from_the_base() -> None:
-    """30 s, then 60 s."""
-    assert [backoff(30, attempt) for attempt in (1, 2)] == [30.0, 60.0]
 
 
 def test_prune_keeps_what_can_still_matter_and_bounds_the_record() -> None:

@@ -177,21 +177,3 @@ def test_windows_to_catch_up_after_downtime(
     body = window_body("w", NOW + timedelta(minutes=start), NOW + timedelta(minutes=end))
     body["status"] = status
     assert make_windows(make_view()).behind(body, NOW) is behind
-
-
-def test_writer_idle_says_whether_writes_went_out() -> None:
-    """idle(): at once when nothing is in flight; False after the patience; True when they end."""
-    import asyncio
-
-    from statuspage_operator.control.writer import Writer
-
-    async def scenario() -> tuple[bool, bool, bool]:
-        writer = Writer(None, lambda: NOW)  # type: ignore[arg-type]
-        at_once = await writer.idle(0)
-        writer._idle.clear()
-        timed_out = await writer.idle(0.01)
-        asyncio.get_running_loop().call_later(0.01, writer._idle.set)
-        ended = await writer.idle(1)
-        return at_once, timed_out, ended
-
-    assert asyncio.run(scenario()) == (True, False, True)

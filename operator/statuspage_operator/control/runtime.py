@@ -14,17 +14,18 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
-from statuspage_operator.control.notify import RETRY_BASE, Notifier
+from statuspage_operator.control.notifications import RETRY_BASE, Notifier
 from statuspage_operator.control.view import Body, ComponentEntry, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
-from statuspage_operator.control.writer import Writer
+from statuspage_operator.control.writer import Announcer, Writer, WritesInFlight
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.k8s.client import Client, NotFoundError
 from statuspage_operator.k8s.subscribers import list_subscribers
@@ -70,6 +71,25 @@ def _page_error(body: Body) -> InvalidSpecError | None:
     return None
 
 
+def _page_facts(body: Body) -> PageFacts | None:
+    try:
+        return page_facts(body.get("spec"))
+    except InvalidSpecError:
+        return None
+
+
+def _page_entry(body: Body) -> PageEntry:
+    uid, generation = _identity(body)
+    entry = PageEntry(uid, generation, _page_error(body), facts=_page_facts(body))
+    entry.recorded.update(body)
+    return entry
+
+
+def _remind_before(entry: PageEntry | None) -> timedelta | None:
+    facts = entry.facts if entry is not None else None
+    return facts.remind_before if facts is not None else None
+
+
 def _component_entry(body: Body) -> ComponentEntry:
     uid, generation = _identity(body)
     spec: ComponentSpec | None = None
@@ -96,10 +116,12 @@ class Runtime:
         self.client = client
         self.clock = clock
         self.view = View()
-        self.writer = Writer(client, clock)
-        self.notifier = Notifier(client, self.writer, clock, notify_retry_base)
-        self.writer.on_notices = self.notifier.offer
-        self.writer.owes = self.notifier.owes
+        # Each is given what it needs: Events and deliveries wait for the status writes in
+        # flight; the writer announces and offers to subscribers what its writes record.
+        in_flight = WritesInFlight()
+        announcer = Announcer(client, clock, in_flight)
+        self.notifier = Notifier(client, clock, self.view, announcer, in_flight, notify_retry_base)
+        self.writer = Writer(client, clock, announcer, self.notifier, in_flight)
         self.components = Components(self.view, self.writer, clock)
         self.windows = Windows(
             self.view, self.writer, self.components, clock, self.notifier.remind_before
@@ -164,12 +186,8 @@ class Runtime:
 
     def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
         key = key_of(body)
-        uid, generation = _identity(body)
         if kind is Kind.PAGE:
-            entry = PageEntry(uid, generation, _page_error(body))
-            entry.recorded.update(body)
-            self.view.set_page(key, entry)
-            self.notifier.page_event(False, body)
+            self.view.set_page(key, _page_entry(body))
         elif kind is Kind.COMPONENT:
             if not _gone(None, body):
                 self.view.set_component(key, _component_entry(body))
@@ -241,25 +259,20 @@ class Runtime:
         namespace, name = key = key_of(body)
         uid, generation = _identity(body)
         held = self.view.pages.get(key)
-        if self.notifier.page_event(_gone(event_type, body), body):
-            # Its windows' reminders may move.
-            for (ns, window), live in self.view.windows.items():
-                if ns == namespace and live.spec.page == name:
-                    self.windows.wake((ns, window))
-        await self.notifier.heal(namespace, name)
         if _gone(event_type, body):
             if held is None:
                 return
             self.view.set_page(key, None)
+            await self._page_facts_changed(namespace, name, held, None)
         elif held is not None and (held.uid, held.generation) == (uid, generation):
             held.recorded.update(body)
             if held.recorded.status.get("observedGeneration") != generation:
                 self.components.touch_page(namespace, name)
             return
         else:
-            entry = PageEntry(uid, generation, _page_error(body))
-            entry.recorded.update(body)
+            entry = _page_entry(body)
             self.view.set_page(key, entry)
+            await self._page_facts_changed(namespace, name, held, entry)
             await self.components.recompute_page(namespace, name, self.clock())
             if held is not None and held.uid == uid:
                 return
@@ -267,6 +280,16 @@ class Runtime:
         now = self.clock()
         await self.components.recompute(namespace, self.view.members(namespace, name), now)
         await self.heal(namespace)
+
+    async def _page_facts_changed(
+        self, namespace: str, name: str, held: PageEntry | None, entry: PageEntry | None
+    ) -> None:
+        """Subscribers say whether their page exists; its windows' reminders follow its default."""
+        if _remind_before(held) != _remind_before(entry):
+            for (ns, window), live in self.view.windows.items():
+                if ns == namespace and live.spec.page == name:
+                    self.windows.wake((ns, window))
+        await self.notifier.heal(namespace, name)
 
     async def component_event(self, event_type: str | None, body: Body) -> None:
         """A component appeared, changed or went: recompute it, its page and what waited for it."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from statuspage_operator.api.conditions import Reason, Verdict, missing_message
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, component_effects
@@ -67,12 +68,13 @@ class Recorded:
 
 @dataclass(slots=True)
 class PageEntry:
-    """A StatusPage."""
+    """A StatusPage; its facts for subscribers and reminders (None while they do not parse)."""
 
     uid: str
     generation: int
     error: InvalidSpecError | None
     recorded: Recorded = field(default_factory=Recorded)
+    facts: PageFacts | None = None
 
 
 @dataclass(slots=True)

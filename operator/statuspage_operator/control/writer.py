@@ -4,6 +4,9 @@ kopf serialises handlers per object, but a window's daemon also writes its compo
 a page is written for many objects' sake, so writes to one object are serialised here (a lock per
 object, dropped when unused). A write carries its notices (api/notices.py); their Events are posted
 once the burst of status writes has gone out, so what the page shows is never held up by them.
+Subscriber notifications hear of the same notices (the `Listener`), on a write and on a replay.
+
+Built in this order, each given what it needs: WritesInFlight, Announcer, the listener, Writer.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import (
@@ -25,13 +28,13 @@ from statuspage_operator.api.notices import (
     replayable,
 )
 from statuspage_operator.control import metrics
+from statuspage_operator.control.retry import EVENTS, STATUS_WRITES, retrying
 from statuspage_operator.control.view import Body, version_of
-from statuspage_operator.k8s.client import Client, NotFoundError, transient
+from statuspage_operator.k8s.client import Client, NotFoundError
 
 logger = logging.getLogger(__name__)
 
 ObjectKey = tuple[Kind, str, str]
-ATTEMPTS = 5
 EVENT_PATIENCE = 5.0
 COMPONENTS_PATIENCE = 1.0
 
@@ -47,24 +50,70 @@ def ref_of(kind: Kind, body: Body) -> dict[str, str]:
     }
 
 
+class WritesInFlight:
+    """How many status writes are on their way: Events and deliveries wait until none is."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Count one write while it is on its way."""
+        self._count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._count -= 1
+            if not self._count:
+                self._idle.set()
+
+    async def idle(self, patience: float = EVENT_PATIENCE) -> bool:
+        """Wait until no status write is in flight (at most `patience` seconds); False if not.
+
+        Called before every Event and delivery: when nothing is in flight it returns at once,
+        without the task that `wait_for` would create.
+        """
+        if self._idle.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self._idle.wait(), patience)
+        except TimeoutError:
+            return False
+        return True
+
+
+class Listener(Protocol):
+    """Who else hears of the notices a status records: subscriber notifications."""
+
+    def offer(self, kind: Kind, body: Body, notices: Sequence[Notice]) -> None:
+        """Notices recorded in an object's status (by a write, or found by a replay)."""
+
+    def owes(self, event: str) -> bool:
+        """Whether a notice still has work in flight: a later write keeps it recorded."""
+
+
 class Writer:
     """Patches `/status` with what differs, remembering our writes until their events arrive."""
 
-    def __init__(self, client: Client, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        clock: Callable[[], datetime],
+        announcer: Announcer,
+        listener: Listener,
+        in_flight: WritesInFlight,
+    ) -> None:
         self.client = client
         self.clock = clock
-        self.announcer = Announcer(client, self)
-        # Told of every notice recorded by a write or found by a replay (subscriber
-        # notifications ride on the same record as the Events).
-        self.on_notices: Callable[[Kind, Body, Sequence[Notice]], None] | None = None
-        # Whether a notice still has notifications in flight: a later write keeps it recorded.
-        self.owes: Callable[[str], bool] = lambda event: False
+        self.announcer = announcer
+        self.listener = listener
+        self.in_flight = in_flight
         self._locks: dict[ObjectKey, tuple[asyncio.Lock, list[int]]] = {}
         # Our last write per window or incident, until a watch event at least as new arrives.
         self._written: dict[ObjectKey, tuple[int, dict[str, Any]]] = {}
-        self._inflight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._recomputing = 0
         self._components_done = asyncio.Event()
         self._components_done.set()
@@ -116,19 +165,20 @@ class Writer:
         """The object is gone."""
         self._written.pop(key, None)
 
-    async def idle(self, patience: float = EVENT_PATIENCE) -> bool:
-        """Wait until no status write is in flight (at most `patience` seconds); False if not.
+    def replay(self, kind: Kind, body: Body) -> None:
+        """After a restart: announce what a status records and may not have been announced.
 
-        Called before every Event and delivery: when nothing is in flight it returns at once,
-        without the task that `wait_for` would create.
+        Subscribers are offered every recorded notice: their catch-up rule and their record of
+        deliveries decide (never the Events' horizon).
         """
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), patience)
-        except TimeoutError:
-            return False
-        return True
+        status = body.get("status") or {}
+        if not status.get("notices"):
+            return
+        recorded = parse_notices(status)
+        self.announcer.announce(
+            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock())
+        )
+        self.listener.offer(kind, body, recorded)
 
     async def write(
         self,
@@ -149,20 +199,14 @@ class Writer:
         if notices:
             recorded = parse_notices(current)
             unconfirmed = self.announcer.unconfirmed(recorded, self.clock())
-            carried = [n for n in recorded if n in unconfirmed or self.owes(n.event)]
+            carried = [n for n in recorded if n in unconfirmed or self.listener.owes(n.event)]
             patch["notices"] = render_notices([*carried, *notices])
         if not patch:
             return None
         meta = body.get("metadata", {})
         namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-        self._inflight += 1
-        self._idle.clear()
-        try:
+        with self.in_flight.writing():
             stored = await self._patch(kind, namespace, name, patch)
-        finally:
-            self._inflight -= 1
-            if not self._inflight:
-                self._idle.set()
         if stored is None:
             return None
         if remember:
@@ -177,41 +221,40 @@ class Writer:
                 level, "%s %s/%s: %s: %s", kind, namespace, name, notice.reason, notice.message
             )
         self.announcer.announce(ref_of(kind, stored), notices)
-        if self.on_notices is not None and notices:
-            self.on_notices(kind, stored, notices)
+        if notices:
+            self.listener.offer(kind, stored, notices)
         return stored
 
     async def _patch(
         self, kind: Kind, namespace: str, name: str, patch: dict[str, Any]
     ) -> Body | None:
-        for attempt in range(ATTEMPTS):
-            try:
-                return await self.client.patch_status(kind, namespace, name, patch)
-            except NotFoundError:
-                return None
-            except Exception as error:
-                metrics.RECONCILE_ERRORS.labels(kind=str(kind)).inc()
-                if not transient(error) or attempt == ATTEMPTS - 1:
-                    raise
-                delay = 0.2 * 4**attempt * (1 + random.random() / 10)
-                logger.warning(
-                    "writing the status of %s %s/%s failed (%s); retrying in %.1fs",
-                    kind,
-                    namespace,
-                    name,
-                    error,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-        return None
+        def count(_: Exception) -> None:
+            metrics.RECONCILE_ERRORS.labels(kind=str(kind)).inc()
+
+        try:
+            return await retrying(
+                STATUS_WRITES,
+                partial(self.client.patch_status, kind, namespace, name, patch),
+                what=f"writing the status of {kind} {namespace}/{name}",
+                on_retry=count,
+            )
+        except NotFoundError:
+            return None
+        except Exception as error:
+            # The last failure counts too: one that is never retried (a 422) shows in the metric.
+            count(error)
+            raise
 
 
 class Announcer:
     """Posts each notice's Event once, after the status writes in flight, in the background."""
 
-    def __init__(self, client: Client, writer: Writer) -> None:
+    def __init__(
+        self, client: Client, clock: Callable[[], datetime], in_flight: WritesInFlight
+    ) -> None:
         self._client = client
-        self._writer = writer
+        self._clock = clock
+        self._in_flight = in_flight
         # Event names known to exist (posted by us now or before a restart), with their time.
         self._confirmed: dict[str, datetime] = {}
         self._pending: set[str] = set()
@@ -220,18 +263,6 @@ class Announcer:
     def unconfirmed(self, notices: Sequence[Notice], now: datetime) -> list[Notice]:
         """Notices whose Event is not known to exist yet, still worth announcing."""
         return [n for n in notices if n.event not in self._confirmed and replayable(n, now)]
-
-    def replay(self, kind: Kind, body: Body) -> None:
-        """After a restart: announce what a status records and may not have been announced."""
-        status = body.get("status") or {}
-        if status.get("notices"):
-            recorded = parse_notices(status)
-            notices = self.unconfirmed(recorded, self._writer.clock())
-            self.announce(ref_of(kind, body), notices)
-            # Subscribers: every recorded notice; the notifier's catch-up rule and its record
-            # of deliveries decide (never the Events' horizon).
-            if self._writer.on_notices is not None:
-                self._writer.on_notices(kind, body, recorded)
 
     def announce(self, ref: dict[str, str], notices: Sequence[Notice]) -> None:
         """Post the notices' Events soon (each once)."""
@@ -246,26 +277,24 @@ class Announcer:
     async def _post(self, ref: dict[str, str], notice: Notice) -> None:
         try:
             # Status first: during a burst the Events wait for the status writes to go out.
-            await self._writer.idle()
-            for attempt in range(ATTEMPTS):
-                try:
-                    await self._client.post_event(
-                        ref,
-                        notice.event,
-                        notice.reason,
-                        notice.message,
-                        notice.at,
-                        warning=notice.warning,
-                    )
-                    break
-                except NotFoundError:
-                    break
-                except Exception as error:
-                    if not transient(error) or attempt == ATTEMPTS - 1:
-                        # Left unconfirmed: the next write of the object carries it again.
-                        logger.warning("could not post Event %s: %s", notice.event, error)
-                        return
-                    await asyncio.sleep(0.5 * 2**attempt)
+            await self._in_flight.idle()
+            post = partial(
+                self._client.post_event,
+                ref,
+                notice.event,
+                notice.reason,
+                notice.message,
+                notice.at,
+                warning=notice.warning,
+            )
+            try:
+                await retrying(EVENTS, post, what=f"posting Event {notice.event}")
+            except NotFoundError:
+                pass
+            except Exception as error:
+                # Left unconfirmed: the next write of the object carries it again.
+                logger.warning("could not post Event %s: %s", notice.event, error)
+                return
             self._confirmed[notice.event] = notice.at
             self._prune()
         finally:
@@ -274,7 +303,7 @@ class Announcer:
     def _prune(self) -> None:
         # Past the horizon a notice is neither replayed nor carried: its name can be forgotten.
         if len(self._confirmed) % 256 == 0:
-            oldest = self._writer.clock() - REPLAY_HORIZON
+            oldest = self._clock() - REPLAY_HORIZON
             for event, at in list(self._confirmed.items()):
                 if at < oldest:
                     del self._confirmed[event]

@@ -142,11 +142,6 @@ def delivery_key(subscriber_uid: str, object_uid: str, subject: str, event: str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def backoff(base: float, attempt: int) -> float:
-    """Seconds before retry `attempt` (1, 2, ...): base, 2 base, 4 base."""
-    return float(base * 2 ** (attempt - 1))
-
-
 def prune(record: dict[str, datetime], now: datetime, limit: int) -> dict[str, datetime]:
     """The delivered keys that can still matter: deadline not passed, at most `limit` (newest)."""
     alive = {key: until for key, until in record.items() if until >= now}

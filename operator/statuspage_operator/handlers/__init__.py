@@ -6,7 +6,8 @@
 - incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
 - components.py  @kopf.on.event: the view; recompute the component and its page
 - pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
-- subscribers.py @kopf.on.event: who hears of a page's news; its destination checked
+- subscribers.py @kopf.on.event: who hears of a page's news; its destination checked;
+                 @kopf.timer every 30 s while its Secret is missing or wrong: checked again
 """
 
 from statuspage_operator.handlers import (

@@ -1,4 +1,5 @@
-"""Subscriber: who is told of a page's news, and where; checked on every change."""
+"""Subscriber: who is told of a page's news, and where; checked on every change and, while it
+waits for its Secret, every 30 seconds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 import kopf
 
 from statuspage_operator.api.names import GROUP, VERSION
+from statuspage_operator.control.notifications import RECHECK, waits_for_destination
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.handlers.kopf_workarounds import without_finalizer
 from statuspage_operator.k8s.subscribers import PLURAL
 
 
@@ -18,3 +21,30 @@ async def on_subscriber_event(type: str | None, body: kopf.Body, memo: kopf.Memo
     """Hold the subscriber and its record of deliveries; say whether its destination works."""
     runtime: Runtime = memo.runtime
     await runtime.subscriber_event(type, dict(body))
+
+
+def waits_for_its_secret(status: kopf.Status, **_: Any) -> bool:
+    """Ready=False because its Secret, or the URL in it, is missing or wrong."""
+    return waits_for_destination(status)
+
+
+# A timer: Secrets are not watched (the operator may only get them by name), so a Subscriber whose
+# status says its Secret is missing or wrong is checked again now and then; kopf stops the timer
+# when the status says otherwise. Subscribers carry no finalizer (the ClusterRole gives no patch on
+# them), and the timer holds nothing a deletion must wait for: see without_finalizer.
+@kopf.timer(
+    GROUP,
+    VERSION,
+    PLURAL,
+    id="recheck",
+    interval=RECHECK,
+    initial_delay=RECHECK,
+    when=waits_for_its_secret,
+)
+async def recheck_destination(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Read its Secret again; write its conditions if they change."""
+    runtime: Runtime = memo.runtime
+    await runtime.notifier.recheck(str(body.meta.namespace), str(body.meta.name))
+
+
+without_finalizer("recheck")

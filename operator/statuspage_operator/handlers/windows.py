@@ -42,7 +42,7 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.confirm(Kind.WINDOW, type, raw)
-    runtime.writer.announcer.replay(Kind.WINDOW, raw)
+    runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
     await runtime.components.apply(str(body.meta.namespace), change)

@@ -23,7 +23,7 @@ from yarl import URL
 
 WEBHOOK_SCHEMES = ("json", "jsons")
 TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
-# Each subscriber has at most a few sends in flight (control/notify.py): these bound them all, and
+# Each subscriber has at most a few sends in flight (lanes.py): these bound them all, and
 # are large enough that a few slow endpoints holding theirs leave room for everyone else.
 CONNECTIONS = 512
 APPRISE_THREADS = 16

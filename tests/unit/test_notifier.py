@@ -1,0 +1,371 @@
+"""Subscriber notifications without a cluster: the real package against fakes at the edge (an
+in-memory API server, a recording channel), a fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.api.news import PageFacts
+from statuspage_operator.api.notices import Notice, make_notices
+from statuspage_operator.control.notifications import Notifier, waits_for_destination
+from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.view import PageEntry, View
+from statuspage_operator.control.writer import Announcer, WritesInFlight
+from statuspage_operator.k8s.client import ApiError
+from unit.fake_api import NS, FakeApi, FakeChannels, eventually
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+FACTS = PageFacts("Example", "UTC", None, None)
+T = TypeVar("T")
+
+
+def url(name: str) -> str:
+    return f"json://127.0.0.1:9/{name}"
+
+
+@dataclass
+class Harness:
+    """The notifier as the runtime wires it, on fakes."""
+
+    api: FakeApi
+    channels: FakeChannels
+    view: View
+    announcer: Announcer
+    notifier: Notifier
+
+    async def subscribe(self, name: str, secret: bool = True, **spec: Any) -> None:
+        """A Subscriber (and its Secret) appears."""
+        if secret:
+            self.api.add_secret(name, url=url(name))
+        await self.notifier.subscriber_event("ADDED", self.api.add_subscriber(name, **spec))
+
+    def warnings(self) -> list[tuple[str, str]]:
+        """(object, reason) of the Warning Events posted."""
+        return [
+            (e["involvedObject"]["name"], e["reason"])
+            for e in self.api.events
+            if e["type"] == "Warning"
+        ]
+
+
+def make_harness(api: FakeApi | None = None, retry_base: float = 0.001) -> Harness:
+    """A page `example` in the view; the notifier with quick retries."""
+    api = api or FakeApi()
+    channels = FakeChannels()
+    view = View()
+    view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+    in_flight = WritesInFlight()
+    announcer = Announcer(api, lambda: NOW, in_flight)
+    notifier = Notifier(api, lambda: NOW, view, announcer, in_flight, retry_base, channels=channels)
+    return Harness(api, channels, view, announcer, notifier)
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(scenario())
+
+
+TIMELINE = [
+    {"status": "Investigating", "message": "Looking.", "at": "2026-12-01T11:50:00Z"},
+    {"status": "Identified", "message": "A bad deploy.", "at": "2026-12-01T11:55:00Z"},
+    {"status": "Resolved", "message": "Rolled back.", "at": "2026-12-01T11:58:00Z"},
+]
+INCIDENT_SPEC = {"page": "example", "title": "Errors", "components": [{"name": "api"}]}
+INCIDENT = {
+    "metadata": {"namespace": NS, "name": "boom", "uid": "uid-boom"},
+    "spec": INCIDENT_SPEC,
+    "status": {"timeline": TIMELINE},
+}
+
+
+def incident_notices() -> list[Notice]:
+    """The notices of the incident's three updates."""
+    items = [("IncidentUpdated", str(u["message"]), False) for u in TIMELINE]
+    made = make_notices("boom", "uid-boom", NOW, items)
+    return [notice.about(str(i), None) for i, notice in enumerate(made)]
+
+
+def test_a_subscriber_waiting_for_its_secret_is_ready_once_it_appears() -> None:
+    """SecretNotFound (a Warning, and the timer's filter matches), then Ready after a recheck."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.subscribe("hook", secret=False)
+        assert h.api.ready("hook")["reason"] == "SecretNotFound"
+        assert "Secret hook not found" in h.api.ready("hook")["message"]
+        assert waits_for_destination(h.api.status("hook"))
+        await h.notifier.recheck(NS, "hook")
+        assert h.api.ready("hook")["reason"] == "SecretNotFound"
+        h.api.add_secret("hook", url=url("hook"))
+        await h.notifier.recheck(NS, "hook")
+        await h.announcer.drain()
+        return h
+
+    h = run(scenario)
+    assert h.api.ready("hook")["status"] == "True"
+    assert not waits_for_destination(h.api.status("hook"))
+    assert h.warnings() == [("hook", "SecretNotFound")]
+
+
+# Apprise, loaded to judge an unknown scheme, still imports imghdr.
+@pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        pytest.param("nosuch://x/y", "unknown scheme nosuch://", id="scheme"),
+        pytest.param("just words", "has no scheme", id="not-a-url"),
+        pytest.param("json://", "has no host", id="no-host"),
+    ],
+)
+def test_a_bad_url_says_what_to_fix_and_is_checked_again(value: str, says: str) -> None:
+    """InvalidDestination with what is wrong, never the URL; rechecked while so."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        h.api.add_secret("hook", url=value)
+        await h.subscribe("hook", secret=False)
+        return h
+
+    h = run(scenario)
+    ready = h.api.ready("hook")
+    assert (ready["status"], ready["reason"]) == ("False", "InvalidDestination")
+    assert says in ready["message"]
+    assert waits_for_destination(h.api.status("hook"))
+
+
+def test_a_recheck_that_meets_a_busy_api_server_waits_for_the_next() -> None:
+    """A 503 reading the Secret is logged, not raised: kopf's timer tries again."""
+
+    async def scenario() -> str:
+        h = make_harness()
+        await h.subscribe("hook", secret=False)
+        h.api.failures = [ApiError(503, "busy")]
+        await h.notifier.recheck(NS, "hook")
+        return str(h.api.ready("hook")["reason"])
+
+    assert run(scenario) == "SecretNotFound"
+
+
+def test_a_recheck_refused_for_good_raises_for_kopf_to_report() -> None:
+    """A 403 is no passing trouble: it is raised."""
+
+    async def scenario() -> None:
+        h = make_harness()
+        await h.subscribe("hook", secret=False)
+        h.api.failures = [ApiError(403, "forbidden")]
+        await h.notifier.recheck(NS, "hook")
+
+    with pytest.raises(ApiError, match="403"):
+        run(scenario)
+
+
+def test_subscribers_follow_their_page_s_coming_and_going() -> None:
+    """PageNotFound when the page leaves the view, Ready when it is back."""
+
+    async def scenario() -> list[str]:
+        h = make_harness()
+        await h.subscribe("hook")
+        seen = [h.api.ready("hook")["reason"]]
+        h.view.set_page((NS, "example"), None)
+        await h.notifier.heal(NS, "example")
+        seen.append(h.api.ready("hook")["reason"])
+        h.view.set_page((NS, "example"), PageEntry("uid-page", 2, None, facts=FACTS))
+        await h.notifier.heal(NS, "example")
+        seen.append(h.api.ready("hook")["reason"])
+        return seen
+
+    assert run(scenario) == ["Reconciled", "PageNotFound", "Reconciled"]
+
+
+def test_incident_updates_arrive_in_order_each_once_and_are_recorded() -> None:
+    """Created, updated, resolved in order; offered again, nothing more; recorded by key."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.subscribe("hook")
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
+        await eventually(lambda: h.api.status("hook").get("sent") == 3)
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
+        await asyncio.sleep(0.02)
+        return h
+
+    h = run(scenario)
+    assert h.channels.to(url("hook")) == [
+        "incident.created",
+        "incident.updated",
+        "incident.resolved",
+    ]
+    keys = [headers["Idempotency-Key"] for _, headers, _ in h.channels.sent]
+    recorded = {entry["key"] for entry in h.api.status("hook")["delivered"]}
+    assert recorded == set(keys)
+    assert len(recorded) == 3
+    assert h.api.status("hook")["lastDelivery"]["event"] == "incident.resolved"
+
+
+def test_after_a_restart_a_recorded_key_is_not_sent_again() -> None:
+    """A new notifier primed from the stored Subscriber sends nothing it recorded."""
+
+    async def scenario() -> tuple[int, int]:
+        first = make_harness()
+        await first.subscribe("hook")
+        first.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:2])
+        await eventually(lambda: first.api.status("hook").get("sent") == 2)
+        await first.notifier.close()
+        again = make_harness(first.api)
+        again.notifier.prime(dict(first.api.subscribers["hook"]))
+        again.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
+        await eventually(lambda: again.api.status("hook").get("sent") == 3)
+        return len(first.channels.sent), len(again.channels.sent)
+
+    assert run(scenario) == (2, 1)
+
+
+def test_a_failing_endpoint_is_tried_three_times_then_says_so() -> None:
+    """DeliveryFailed with the channel's error and a Warning; the other subscriber receives."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        h.channels.failing.add(url("bad"))
+        await h.subscribe("bad")
+        await h.subscribe("good")
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
+        await eventually(lambda: h.api.ready("bad").get("reason") == "DeliveryFailed")
+        await eventually(lambda: h.api.status("good").get("sent") == 1)
+        await h.announcer.drain()
+        return h
+
+    h = run(scenario)
+    assert h.channels.attempts == 3 + 1
+    ready = h.api.ready("bad")
+    assert "incident.created not delivered after 3 attempts" in ready["message"]
+    assert "HTTP 500" in ready["message"]
+    assert "127.0.0.1" not in ready["message"]
+    assert h.api.status("bad")["failed"] == 1
+    assert h.warnings() == [("bad", "DeliveryFailed")]
+    assert h.channels.to(url("good")) == ["incident.created"]
+
+
+def test_a_subscriber_filtering_components_hears_only_of_its_own() -> None:
+    """components: [db] hears nothing of an incident on api."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.subscribe("db-only", components=["db"])
+        await h.subscribe("all")
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
+        await eventually(lambda: h.api.status("all").get("sent") == 1)
+        return h
+
+    h = run(scenario)
+    assert h.channels.to(url("db-only")) == []
+    assert "sent" not in h.api.status("db-only") or h.api.status("db-only")["sent"] == 0
+
+
+def test_a_notice_s_deliveries_are_owed_until_sent() -> None:
+    """owes(): a later status write keeps the notice while its deliveries are in flight."""
+
+    async def scenario() -> tuple[bool, bool]:
+        h = make_harness()
+        await h.subscribe("hook")
+        [notice] = incident_notices()[:1]
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, [notice])
+        during = h.notifier.owes(notice.event)
+        await eventually(lambda: h.api.status("hook").get("sent") == 1)
+        return during, h.notifier.owes(notice.event)
+
+    assert run(scenario) == (True, False)
+
+
+def test_the_record_write_is_retried_through_a_busy_api_server() -> None:
+    """Two 503s on the record's write: it is written all the same."""
+
+    async def scenario() -> int:
+        h = make_harness()
+        await h.subscribe("hook")
+        calls = len(h.api.calls)
+        # The Secret is cached from the check: the record's write is the next call.
+        h.api.failures = [ApiError(503, "busy"), ApiError(503, "busy")]
+        h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
+        await eventually(lambda: h.api.status("hook").get("sent") == 1)
+        return len([c for c in h.api.calls[calls:] if c[0] == "PATCH"])
+
+    assert run(scenario) == 3
+
+
+@pytest.mark.parametrize(
+    ("ready", "waits"),
+    [
+        pytest.param({"status": "False", "reason": "SecretNotFound"}, True, id="secret-missing"),
+        pytest.param({"status": "False", "reason": "InvalidDestination"}, True, id="bad-url"),
+        pytest.param({"status": "False", "reason": "PageNotFound"}, False, id="page-missing"),
+        pytest.param({"status": "False", "reason": "DeliveryFailed"}, False, id="failed-send"),
+        pytest.param({"status": "True", "reason": "Reconciled"}, False, id="ready"),
+        pytest.param(None, False, id="no-status-yet"),
+    ],
+)
+def test_only_a_subscriber_waiting_for_its_secret_is_checked_again(
+    ready: dict[str, str] | None, waits: bool
+) -> None:
+    """The recheck timer's filter: a missing Secret or a bad URL, nothing else."""
+    status = {"conditions": [{"type": "Ready", **ready}]} if ready else {}
+    assert waits_for_destination(status) is waits
+
+
+async def serve(received: list[dict[str, Any]]) -> tuple[web.AppRunner, int]:
+    """A webhook receiver on loopback: records each body it is posted."""
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, int(runner.addresses[0][1])
+
+
+def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> None:
+    """A status write's notice: its Event, and a webhook to the page's subscriber. After a
+    restart, a replay of that status sends only the notice not delivered yet, and posts no
+    Event twice."""
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        api, received = FakeApi(), list[dict[str, Any]]()
+        runner, port = await serve(received)
+        api.add_secret("hook", url=f"json://127.0.0.1:{port}/hook")
+        subscriber = api.add_subscriber("hook")
+        incident = api.add("statusincidents", "boom", dict(INCIDENT_SPEC))
+        first, second = incident_notices()[:2]
+        runtime = Runtime(api, lambda: NOW)
+        runtime.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+        await runtime.subscriber_event("ADDED", subscriber)
+        desired = {"timeline": TIMELINE}
+        await runtime.writer.write(Kind.INCIDENT, incident, {}, desired, [first])
+        await eventually(lambda: api.status("hook").get("sent") == 1)
+        await runtime.close()
+        # A crash after the next status write, before its Event and delivery.
+        stored = api.objects["statusincidents"]["boom"]
+        stored["status"]["notices"].append(second.to_status())
+        again = Runtime(api, lambda: NOW)
+        again.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+        again.notifier.prime(api.subscribers["hook"])
+        again.writer.replay(Kind.INCIDENT, stored)
+        await eventually(lambda: api.status("hook").get("sent") == 2)
+        await again.close()
+        await runner.cleanup()
+        events = [body["meta"]["event"] for body in received]
+        posted = [e["metadata"]["name"] for e in api.events]
+        return events, posted, len(api.events)
+
+    events, posted, count = run(scenario)
+    assert events == ["incident.created", "incident.updated"]
+    assert len(set(posted)) == count == 2
