@@ -8,7 +8,7 @@ import kopf
 
 from statuspage_operator.api.names import GROUP, VERSION
 from statuspage_operator.control.runtime import Runtime
-from statuspage_operator.k8s.subscribers import PLURAL
+from statuspage_operator.k8s.subscribers import KIND, PLURAL
 
 
 # An event handler: a Subscriber needs no finalizer (nothing to undo), no daemon (deliveries are
@@ -17,4 +17,6 @@ from statuspage_operator.k8s.subscribers import PLURAL
 async def on_subscriber_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Hold the subscriber and its record of deliveries; say whether its destination works."""
     runtime: Runtime = memo.runtime
-    await runtime.subscriber_event(type, dict(body))
+    raw = dict(body)
+    runtime.reported(KIND, type, raw)
+    await runtime.subscriber_event(type, raw)
