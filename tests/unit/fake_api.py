@@ -35,6 +35,8 @@ class FakeApi(Client):
         self._versions = itertools.count(1)
         # Called after the first page of a metadata list is made (a change racing a sweep).
         self.after_snapshot: Callable[[], None] | None = None
+        # Raised, one each, by the next metadata lists after their first page (a failure).
+        self.list_failures: list[Exception] = []
 
     def create(self, kind: Kind | str, body: dict[str, Any]) -> dict[str, Any]:
         """Store a new object (uid, generation and resourceVersion filled in); return it."""
@@ -93,7 +95,9 @@ class FakeApi(Client):
         ]
         if metadata and self.after_snapshot is not None:
             self.after_snapshot()
-        for start in range(0, len(snapshot), limit):
+        for start in range(0, max(len(snapshot), 1), limit):
+            if start and metadata and self.list_failures:
+                raise self.list_failures.pop(0)
             yield snapshot[start : start + limit]
 
     async def post_event(

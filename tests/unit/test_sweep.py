@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from statuspage_operator.api.names import Kind
@@ -17,6 +18,7 @@ from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.sweep import DELAY, INTERVAL, QUIET, RETRY, Plan, stale
 from statuspage_operator.control.view import ComponentEntry
+from statuspage_operator.k8s.client import ApiError
 from unit.fake_api import FakeApi
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -348,6 +350,47 @@ async def test_sweeper_sweeps_after_kopf_lists_and_releases_memory_once() -> Non
         runtime.reported(Kind.PAGE, None, body)  # a re-list, later
         await until(lambda: api.metadata_lists >= lists + len(runtime.sweeper.kinds))
         assert len(firsts) == 1
+    finally:
+        await runtime.sweeper.stop()
+        await runtime.close()
+
+
+@in_loop
+async def test_expired_continue_token_lists_again() -> None:
+    """A list whose continue token expired (410) starts over, and the sweep still decides."""
+    api = FakeApi()
+    api.create(Kind.PAGE, page())
+    for i in range(3):
+        api.create(Kind.COMPONENT, component(f"c{i}"))
+    runtime = await started(api)
+    api.delete(Kind.COMPONENT, NS, "c1")
+    # Pages of 500 would hold everything: the failure comes on a second page, so pages of one.
+    runtime.sweeper.page_size = 1
+    api.list_failures = [ApiError(410, "continue token expired")]
+
+    assert await runtime.sweeper.sweep([]) == 1
+    assert sorted(name for _, name in runtime.view.components) == ["c0", "c2"]
+
+
+@in_loop
+async def test_failed_sweep_is_retried_in_the_background() -> None:
+    """A sweep that fails (the API server away) is tried again; the start-up hook waits for it."""
+    api = FakeApi()
+    api.create(Kind.PAGE, page())
+    for name in ("a", "b", "c"):
+        api.create(Kind.COMPONENT, component(name))
+    runtime = await started(api)
+    api.delete(Kind.COMPONENT, NS, "b")
+    runtime.sweeper.page_size = 1
+    api.list_failures = [aiohttp.ClientConnectionError("refused")]
+    runtime.sweeper.plan = Plan(delay=0.01, quiet=0.02, retry=0.05)
+    firsts: list[float] = []
+    runtime.sweeper.start([], 3600.0, on_first=lambda: firsts.append(time.monotonic()))
+    try:
+        runtime.reported(Kind.PAGE, None, api.objects["statuspages"][(NS, "p")])
+        await until(lambda: bool(firsts))
+        assert (NS, "b") not in runtime.view.components
+        assert not api.list_failures
     finally:
         await runtime.sweeper.stop()
         await runtime.close()

@@ -55,6 +55,7 @@ class Plan:
     interval: float = INTERVAL
     delay: float = DELAY
     quiet: float = QUIET
+    retry: float = RETRY
     start: float = 0.0
     last_listed: float | None = None
     last_sweep: float | None = None
@@ -100,7 +101,7 @@ class Plan:
 
     def failed(self, now: float) -> None:
         """A sweep failed: try again in a while, not at the next interval."""
-        self.due = now + RETRY
+        self.due = now + self.retry
         self.retrying = True
 
 
@@ -128,6 +129,7 @@ class Sweeper:
     kinds: Mapping[str, str]
     clock: Callable[[], float] = time.monotonic
     plan: Plan = field(default_factory=Plan)
+    page_size: int = 500
     # Objects kopf reported since a sweep began listing their kind, by kind.
     _reported: dict[str, set[Key]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -170,7 +172,9 @@ class Sweeper:
                 if not transient(error):
                     logger.exception("sweep failed")
                 else:
-                    logger.warning("sweep failed: %s; trying again in %.0f s", error, RETRY)
+                    logger.warning(
+                        "sweep failed: %s; trying again in %.0f s", error, self.plan.retry
+                    )
                 self.plan.failed(self.clock())
                 continue
             if first:
@@ -221,7 +225,7 @@ class Sweeper:
         for _ in range(3):
             listed: dict[Key, str] = {}
             try:
-                async for items in self.client.list_metadata(plural, namespaces):
+                async for items in self.client.list_metadata(plural, namespaces, self.page_size):
                     for item in items:
                         meta = item.get("metadata") or {}
                         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
