@@ -19,7 +19,9 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml
@@ -31,30 +33,28 @@ from kubernetes import client  # noqa: E402
 
 from bench.run import GROUP, VERSION, create_all, make_namespace, past_and_future, prepare  # noqa: E402
 from controlplane.cluster import LocalCluster, build_binaries  # noqa: E402
+from statuspage_operator.api.conditions import Reason, Verdict, render_conditions  # noqa: E402
+from statuspage_operator.api.notices import make_notices, render_notices  # noqa: E402
 from statuspage_operator.control.runtime import SWEPT  # noqa: E402
 from statuspage_operator.control.sweep import Sweeper  # noqa: E402
 from statuspage_operator.control.view import Key  # noqa: E402
 from statuspage_operator.k8s.client import METADATA_LIST, Client, Credentials  # noqa: E402
 
-STATUS = {
-    "phase": "Completed",
-    "observedGeneration": 1,
-    "occurrence": {"start": "2026-11-01T10:00:00Z", "end": "2026-11-01T10:30:00Z"},
-    "conditions": [
-        {
-            "type": "Ready",
-            "status": "True",
-            "reason": "Reconciled",
-            "message": "",
-            "observedGeneration": 1,
-            "lastTransitionTime": "2026-11-01T10:30:00Z",
-        }
-    ],
-    "notices": [
-        "MaintenanceStarted 2026-11-01T10:00:00Z",
-        "MaintenanceCompleted 2026-11-01T10:30:00Z",
-    ],
-}
+ENDED = datetime(2026, 11, 1, 10, 30, tzinfo=UTC)
+
+
+def status_of(name: str, uid: str) -> dict[str, Any]:
+    """A completed window's status, in the operator's own rendering."""
+    items = [
+        (Reason.MAINTENANCE_STARTED, f"Maintenance {name!r} started (c)", False),
+        (Reason.MAINTENANCE_COMPLETED, f"Maintenance {name!r} completed (c)", False),
+    ]
+    return {
+        "phase": "Completed",
+        "observedGeneration": 1,
+        "conditions": render_conditions(Verdict.ok(), 1, ENDED, None),
+        "notices": render_notices(make_notices(name, uid, ENDED, items)),
+    }
 
 
 def write_statuses(namespace: str, names: list[str], threads: int = 16) -> None:
@@ -68,7 +68,7 @@ def write_statuses(namespace: str, names: list[str], threads: int = 16) -> None:
             namespace,
             "maintenancewindows",
             name,
-            {"status": STATUS},
+            {"status": status_of(name, name)},
             field_manager="statuspage-operator",
         )
 
