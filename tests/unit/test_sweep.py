@@ -123,11 +123,11 @@ def component(name: str, page: str = "p", **spec: Any) -> dict[str, Any]:
     return {"metadata": {"namespace": NS, "name": name}, "spec": {"page": page, **spec}}
 
 
-def window(name: str, components: list[str], **spec: Any) -> dict[str, Any]:
+def window(name: str, components: list[str], page: str = "p", **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {"namespace": NS, "name": name},
         "spec": {
-            "page": "p",
+            "page": page,
             "title": name,
             "components": components,
             "startTime": stamp(NOW + timedelta(hours=1)),
@@ -394,3 +394,18 @@ async def test_failed_sweep_is_retried_in_the_background() -> None:
     finally:
         await runtime.sweeper.stop()
         await runtime.close()
+
+
+@in_loop
+async def test_deleted_window_waiting_for_its_page_is_forgotten() -> None:
+    """A window waiting for a missing page, deleted unseen, is not healed (written) later."""
+    api = FakeApi()
+    body = api.create(Kind.WINDOW, window("early", [], page="later"))
+    runtime = await started(api)
+    await runtime.windows.settle(body, NOW)
+    assert (Kind.WINDOW, NS, "early") in runtime.view.waiting
+    api.delete(Kind.WINDOW, NS, "early")
+
+    assert await runtime.sweeper.sweep([]) == 1
+
+    assert (Kind.WINDOW, NS, "early") not in runtime.view.waiting
