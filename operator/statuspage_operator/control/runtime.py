@@ -12,9 +12,9 @@ import contextlib
 import ctypes
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from statuspage_operator.api.conditions import render_conditions
 from statuspage_operator.api.names import PLURALS, Kind
@@ -45,6 +45,11 @@ SWEPT: dict[str, str] = {
     Kind.COMPONENT: PLURALS[Kind.COMPONENT],
     Kind.PAGE: PLURALS[Kind.PAGE],
 }
+
+
+class _Uid(Protocol):
+    @property
+    def uid(self) -> str: ...
 
 
 def release_free_memory() -> None:
@@ -196,20 +201,22 @@ class Runtime:
         """
         self.sweeper.reported(kind, event_type, key_of(body))
 
-    def held(self, kind: str) -> dict[Key, str]:
-        """What the operator holds of a kind: key -> uid."""
+    def _holding(self, kind: str) -> Mapping[Key, _Uid]:
         if kind == Kind.PAGE:
-            return {key: entry.uid for key, entry in self.view.pages.items()}
+            return self.view.pages
         if kind == Kind.COMPONENT:
-            return {key: entry.uid for key, entry in self.view.components.items()}
-        if kind in (Kind.WINDOW, Kind.INCIDENT):
-            live = self.view.windows if kind == Kind.WINDOW else self.view.incidents
-            found = {
-                (ns, name): w.uid for (k, ns, name), w in self.view.waiting.items() if k == kind
-            }
-            found.update((key, entry.uid) for key, entry in live.items())
-            return found
-        return {key: entry.uid for key, entry in self.notifier.subscribers.items()}
+            return self.view.components
+        if kind == Kind.WINDOW:
+            return self.view.windows
+        if kind == Kind.INCIDENT:
+            return self.view.incidents
+        return self.notifier.subscribers
+
+    def held(self, kind: str) -> dict[Key, str]:
+        """What the operator holds of a kind, waiting for a page or component too: key -> uid."""
+        found = {(ns, name): w.uid for (k, ns, name), w in self.view.waiting.items() if k == kind}
+        found.update((key, entry.uid) for key, entry in self._holding(kind).items())
+        return found
 
     async def forget(self, kind: str, key: Key, uid: str) -> bool:
         """Drop an object deleted unseen, if `uid` is what is held; then what its DELETED would do.
@@ -217,9 +224,12 @@ class Runtime:
         The object leaves memory before the first await: a handler running meanwhile (kopf
         reporting the object created again) finds it gone and adds the new one.
         """
-        if self.held(kind).get(key) != uid:
-            return False
         namespace, name = key
+        entry = self._holding(kind).get(key)
+        if entry is None and kind in PLURALS:
+            entry = self.view.waiting.get((Kind(kind), *key))
+        if entry is None or entry.uid != uid:
+            return False
         body = {"metadata": {"namespace": namespace, "name": name, "uid": uid}}
         if kind == Kind.PAGE:
             self.view.set_page(key, None)

@@ -4,8 +4,8 @@ The view is fed by kopf's events. After `410 Gone` kopf lists again and hands ev
 the handlers (event type None), but reports no deletion for objects removed during the gap, and
 never says when a listing ended. The same holds for the operator's own list at start-up: an object
 deleted between it and kopf's list is never reported. So the operator lists the metadata of its
-kinds itself (about 50 bytes an object on the wire) and drops what the list no longer shows, with the
-effects a DELETED event would have had (Runtime.forget).
+kinds itself (about 50 bytes an object on the wire) and drops what the list no longer shows, with
+the effects a DELETED event would have had (Runtime.forget).
 
 When (Plan): kopf's listings are bursts of type-None events. A burst after the first sweep is a
 re-list: sweep shortly after it began (after `delay`, so every kind's re-list snapshot is taken).

@@ -191,7 +191,8 @@ class Client:
         """The metadata of every object of one of our plurals (no spec, no status), by pages.
 
         About 1 KB an object as JSON, mostly managedFields, about 50 B gzipped on the wire
-        (docs/operations.md): what a sweep needs to know what exists. A continue token that expired raises ApiError 410; the caller lists again.
+        (docs/operations.md): what a sweep needs to know what exists. A continue token that
+        expired raises ApiError 410; the caller lists again.
         """
         async for items in self.list_plural(plural, namespaces, limit, METADATA_LIST):
             yield items
