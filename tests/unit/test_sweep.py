@@ -32,20 +32,31 @@ def stamp(instant: datetime) -> str:
 # -- when -------------------------------------------------------------------------------------
 
 
-def test_no_sweep_before_kopf_lists_but_the_interval() -> None:
-    """Until kopf hands over a listed object, only the periodic sweep is planned."""
-    plan = Plan(start=100.0)
-    assert plan.next() == 100.0 + INTERVAL
+def test_between_listings_only_the_interval_is_planned() -> None:
+    """After a sweep, until kopf hands over a listed object again, the periodic sweep is next."""
+    plan = Plan()
+    plan.starting(0.0)
+    plan.begin(plan.next())
+    assert plan.next() == QUIET + INTERVAL
 
 
 def test_start_up_listing_is_swept_once_it_is_quiet() -> None:
     """kopf's first listing is swept once no listed object came for QUIET seconds."""
-    plan = Plan(start=0.0)
+    plan = Plan()
+    plan.starting(0.0)
     for at in (1.0, 1.5, 2.0):
-        plan.listed(at)
+        assert not plan.listed(at), "no sooner than planned: the sweeper sleeps on"
     assert plan.next() == 2.0 + QUIET
     assert plan.begin(plan.next()) == "listing"
     assert plan.next() == 2.0 + QUIET + INTERVAL
+
+
+def test_start_up_with_nothing_listed_is_swept_after_quiet() -> None:
+    """Objects of the start-up list all deleted before kopf's: kopf lists nothing, still swept."""
+    plan = Plan()
+    plan.starting(100.0)
+    assert plan.next() == 100.0 + QUIET
+    assert plan.begin(plan.next()) == "listing"
 
 
 def test_relist_after_the_first_sweep_is_swept_soon_after_it_begins() -> None:

@@ -7,9 +7,10 @@ deleted between it and kopf's list is never reported. So the operator lists the 
 kinds itself (about 50 bytes an object on the wire) and drops what the list no longer shows, with
 the effects a DELETED event would have had (Runtime.forget).
 
-When (Plan): kopf's listings are bursts of type-None events. A burst after the first sweep is a
-re-list: sweep shortly after it began (after `delay`, so every kind's re-list snapshot is taken).
-A burst still going when a sweep began (start-up, 10,000 objects handed out over a minute) gets one
+When (Plan): kopf's listings are bursts of type-None events. At start-up, sweep once kopf's first
+listing is `quiet` (or `quiet` after the start if it lists nothing). A burst after the first sweep
+is a re-list: sweep shortly after it began (after `delay`, so every kind's re-list snapshot is
+taken). A burst still going when a sweep began (10,000 objects handed out over a minute) gets one
 more sweep once it is `quiet`. A periodic sweep is the safety net for what bursts cannot show (a
 kind whose every object went during the gap lists nothing).
 
@@ -64,6 +65,12 @@ class Plan:
     # A sweep due soon: after a re-list began, or again after one failed.
     due: float | None = None
     retrying: bool = False
+
+    def starting(self, now: float) -> None:
+        """kopf is about to list every kind: sweep once it is over, even if it lists nothing."""
+        self.start = now
+        self.last_listed = now
+        self.unswept = True
 
     def listed(self, now: float) -> bool:
         """kopf handed over a listed object; True if the next sweep may now be sooner."""
@@ -146,7 +153,7 @@ class Sweeper:
     def start(self, namespaces: list[str], interval: float, on_first: Callable[[], None]) -> None:
         """Sweep in the background until stop(); `interval` <= 0: only after kopf's listings."""
         self.plan.interval = interval if interval > 0 else math.inf
-        self.plan.start = self.clock()
+        self.plan.starting(self.clock())
         self._task = asyncio.create_task(self._run(namespaces, on_first), name="sweep")
 
     async def stop(self) -> None:
