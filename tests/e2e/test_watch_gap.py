@@ -6,10 +6,12 @@ admin talks to it directly. The API server runs without its watch cache and comp
 (with the watch cache, it would be served from the cache's window instead).
 
 The gap: a `timeout` toxic holds every stream open and silent while objects are deleted and etcd
-compacts past the clients' last version; then the proxy drops every connection at once (a change
-of upstream stops and starts it in one call), so each client resumes its watch at once, from its
-last version, and gets 410. kopf lists again without reporting the deletions; the operator's sweep
-drops them. The page server replaces each kind on its re-list.
+compacts past the clients' last version. Then the toxic goes (which closes the connections it
+held) and the proxy restarts in one call (a change of upstream), dropping any other, while new
+connections are accepted at once: each client resumes its watch from its last version and gets
+410. (Refused connections instead would send the page server down its list-again-on-any-error
+path, without a 410.) kopf lists again without reporting the deletions; the operator's sweep drops
+them. The page server replaces each kind on its re-list.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class Toxiproxy:
         self.call("POST", "/proxies/apiserver/toxics", {**toxic, "attributes": {"timeout": 0}})
 
     def cut(self) -> None:
-        """Let data through again and drop every connection now; new ones are accepted at once."""
+        """Drop every connection now; new ones are accepted at once, and data flows again."""
         self.call("DELETE", "/proxies/apiserver/toxics/hold")
         # A new upstream (the same API server by another name) makes Toxiproxy stop the proxy,
         # closing every connection, and start it again, in one call.
