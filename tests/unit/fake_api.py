@@ -33,8 +33,8 @@ class FakeApi(Client):
         self.events: list[tuple[str, str, str]] = []
         self.metadata_lists = 0
         self._versions = itertools.count(1)
-        # Called after the first page of a metadata list is made (a change racing a sweep).
-        self.after_snapshot: Callable[[], None] | None = None
+        # Called with the plural once a metadata list's snapshot is made (a change racing a sweep).
+        self.after_snapshot: Callable[[str], None] | None = None
         # Raised, one each, by the next metadata lists after their first page (a failure).
         self.list_failures: list[Exception] = []
 
@@ -94,7 +94,7 @@ class FakeApi(Client):
             if not namespaces or namespace in namespaces
         ]
         if metadata and self.after_snapshot is not None:
-            self.after_snapshot()
+            self.after_snapshot(plural)
         for start in range(0, max(len(snapshot), 1), limit):
             if start and metadata and self.list_failures:
                 raise self.list_failures.pop(0)
