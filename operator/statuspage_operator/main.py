@@ -22,6 +22,7 @@ import prometheus_client  # noqa: E402
 
 import statuspage_operator.handlers  # noqa: E402, F401  (registers the handlers)
 from statuspage_operator.control import metrics  # noqa: E402
+from statuspage_operator.control.sweep import INTERVAL as SWEEP_INTERVAL  # noqa: E402
 from statuspage_operator.handlers.lifecycle import make_client  # noqa: E402
 from statuspage_operator.k8s.lease import LeaderElector, LeaseConfig  # noqa: E402
 
@@ -79,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="first delay before retrying a failed subscriber delivery; it doubles, 3 attempts "
         "in all (default 30)",
     )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=SWEEP_INTERVAL,
+        metavar="SECONDS",
+        help="list the metadata of every object this often, to drop what was deleted unseen "
+        f"(besides after each of kopf's listings; 0: only then); default {SWEEP_INTERVAL:.0f}",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -102,7 +111,9 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
             stop_flag=stop,
             ready_flag=ready,
             memo=kopf.Memo(
-                namespaces=list(args.namespace), notify_retry_base=args.notify_retry_base
+                namespaces=list(args.namespace),
+                notify_retry_base=args.notify_retry_base,
+                sweep_interval=args.sweep_interval,
             ),
         )
     finally:

@@ -62,6 +62,8 @@ class LocalCluster:
     binaries: Path
     workdir: Path | None = None
     keep_workdir: bool = False
+    # More kube-apiserver flags, after ours (a later flag wins), e.g. ["--watch-cache=false"].
+    apiserver_flags: list[str] = field(default_factory=list)
     server: str = ""
     kubeconfig: Path = field(default_factory=Path)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -210,6 +212,7 @@ class LocalCluster:
                 "--allow-privileged=true",
                 "--disable-admission-plugins=ServiceAccount",
                 "--v=0",
+                *self.apiserver_flags,
             ],
         )
 

@@ -96,6 +96,7 @@ class FakeApi(Client):
         body: Any = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         """The API server's answer to one call."""
         self.calls.append((method, path))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import API_VERSION, PLURALS, Kind
-from statuspage_operator.k8s.client import ApiError, Client, Credentials, _error
+from statuspage_operator.k8s.client import METADATA_LIST, ApiError, Client, Credentials, _error
 
 PLURAL_KINDS = {plural: str(kind) for kind, plural in PLURALS.items()} | {
     "subscribers": "Subscriber"
@@ -208,6 +208,7 @@ class FakeClient(Client):
         body: Any = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> dict[str, Any]:
         """Answer one call from memory, or with an injected fault."""
         self.calls.append(Call(method, path, copy.deepcopy(body)))
@@ -225,7 +226,10 @@ class FakeClient(Client):
         if name is None:
             if method == "POST":
                 return self._create(plural, namespace, body)
-            return self._list(plural, namespace, params or {})
+            found = self._list(plural, namespace, params or {})
+            if accept == METADATA_LIST:
+                found["items"] = [{"metadata": item["metadata"]} for item in found["items"]]
+            return found
         key = (plural, namespace, name)
         if method == "GET":
             return self._existing(key)

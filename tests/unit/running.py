@@ -75,7 +75,7 @@ def run(client: FakeClient, clock: FakeClock, scenario: Callable[[Runtime], Awai
 
 async def feed(runtime: Runtime, kind: Kind, event_type: str | None, obj: dict[str, Any]) -> None:
     """What a watch handler does with one event of a window or incident."""
-    runtime.confirm(kind, event_type, obj)
+    runtime.reported(kind, event_type, obj)
     runtime.writer.replay(kind, obj)
     if kind is Kind.WINDOW:
         change = runtime.windows.observe(event_type, obj, runtime.clock())

@@ -1,4 +1,4 @@
-"""Prometheus metrics: transitions, their lateness, components by status, reconcile errors.
+"""Prometheus metrics: transitions, their lateness, components by status, errors, sweeps.
 
 Counters are bumped where the engine makes a change; the component gauge is read from the store at
 scrape time, so it can never drift from what the operator believes.
@@ -48,6 +48,27 @@ NOTIFICATIONS = PromCounter(
     "Subscriber deliveries by result: sent, retried (an attempt failed), failed (for good, or the "
     "destination cannot work), expired (past the catch-up rule while retrying).",
     ["result"],
+    registry=REGISTRY,
+)
+SWEEPS = PromCounter(
+    "statuspage_sweeps_total",
+    "Sweeps (metadata lists of every kind, to drop what was deleted unseen), by trigger: listing "
+    "(kopf listed a kind: start-up or a re-list after 410 Gone), interval (the safety net), "
+    "retry (the previous one failed).",
+    ["trigger"],
+    registry=REGISTRY,
+)
+SWEEP_SECONDS = Histogram(
+    "statuspage_sweep_duration_seconds",
+    "Time of one sweep of every kind, lists and drops.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+SWEPT = PromCounter(
+    "statuspage_swept_objects_total",
+    "Objects dropped from the operator's memory by a sweep: deleted while the watch did not see "
+    "it (a watch gap ended by 410 Gone, or between the start-up list and kopf's), by kind.",
+    ["kind"],
     registry=REGISTRY,
 )
 LEADER = Gauge(

@@ -1,8 +1,8 @@
 """The running operator's state, made at start-up and handed to the handlers through kopf's memo.
 
 Each handler module calls into one of these; this module wires them and holds what spans kinds:
-the watch events of pages and components (they decide what the others show) and healing objects
-whose page or components were missing.
+the watch events of pages and components (they decide what the others show), healing objects
+whose page or components were missing, and forgetting objects deleted unseen (control/sweep.py).
 """
 
 from __future__ import annotations
@@ -12,21 +12,23 @@ import contextlib
 import ctypes
 import gc
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from statuspage_operator.api.names import Kind
+from statuspage_operator.api.names import PLURALS, Kind
 from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Notifier
-from statuspage_operator.control.view import Body, ComponentEntry, PageEntry, View
+from statuspage_operator.control.sweep import Sweeper
+from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
 from statuspage_operator.control.writer import Announcer, Writer, WritesInFlight
 from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.k8s import subscribers
 from statuspage_operator.k8s.client import Client, NotFoundError
 from statuspage_operator.k8s.subscribers import list_subscribers
 from statuspage_operator.plans.conditions import plan_heal
@@ -36,6 +38,19 @@ logger = logging.getLogger(__name__)
 
 # Catching up after downtime shares the connections with kopf; it never takes them all.
 CATCH_UP_CONCURRENCY = 16
+# What a sweep lists, in the order it drops: what names others before what is named.
+SWEPT: dict[str, str] = {
+    subscribers.KIND: subscribers.PLURAL,
+    Kind.INCIDENT: PLURALS[Kind.INCIDENT],
+    Kind.WINDOW: PLURALS[Kind.WINDOW],
+    Kind.COMPONENT: PLURALS[Kind.COMPONENT],
+    Kind.PAGE: PLURALS[Kind.PAGE],
+}
+
+
+class _Uid(Protocol):
+    @property
+    def uid(self) -> str: ...
 
 
 def release_free_memory() -> None:
@@ -128,9 +143,8 @@ class Runtime:
         )
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         metrics.register_components(self.view.component_statuses)
-        self._confirming: asyncio.Task[None] | None = None
         self._catching_up: asyncio.Task[None] | None = None
-        self._listed_at: dict[Kind, float] = {}
+        self.sweeper = Sweeper(client, self.held, self.forget, SWEPT)
 
     async def prime(self, namespaces: list[str]) -> str:
         """Fill the view with one list of every kind, before kopf's watchers start.
@@ -139,7 +153,7 @@ class Runtime:
         under maintenance would be written Operational, then UnderMaintenance again, at every
         restart; a window listed before its page would be PageNotFound for a moment. With the
         view primed, the first event of each object is judged against all the others. Objects
-        deleted between this list and kopf's are dropped by `forget_unconfirmed()`.
+        deleted between this list and kopf's are dropped by the sweep after kopf's listing.
         """
         now = self.clock()
         counts = []
@@ -151,7 +165,6 @@ class Runtime:
                     self._prime_one(kind, body, now)
                     if kind is Kind.WINDOW and self.windows.behind(body, now):
                         behind.append(body)
-                    self.view.primed.add((kind, *key_of(body)))
                 count += len(items)
             counts.append(f"{count} {kind}")
             if kind is Kind.PAGE:
@@ -196,57 +209,72 @@ class Runtime:
         else:
             self.incidents.observe(None, body)
 
-    async def forget_unconfirmed(self, stale: set[tuple[Kind, str, str]]) -> None:
-        """Drop primed objects kopf never reported (deleted before its watch began)."""
-        self.view.primed -= stale
-        for kind, namespace, name in stale:
-            key = (namespace, name)
-            if kind is Kind.PAGE:
-                self.view.set_page(key, None)
-                await self.components.recompute(
-                    namespace, self.view.members(namespace, name), self.clock()
-                )
-            elif kind is Kind.COMPONENT:
-                for page in self.view.set_component(key, None):
-                    self.components.touch_page(namespace, page)
-            elif kind is Kind.WINDOW:
-                await self.components.apply(namespace, self.view.set_window(key, None))
-            else:
-                await self.components.apply(namespace, self.view.set_incident(key, None))
+    # -- objects deleted unseen (control/sweep.py) --------------------------------------------
 
-    def confirm(self, kind: Kind, event_type: str | None, body: Body) -> None:
-        """kopf reported the object: it is not a leftover of the primed list."""
-        if event_type is None:
-            self._listed_at[kind] = time.monotonic()
-        if self.view.primed:
-            self.view.primed.discard((kind, *key_of(body)))
+    def reported(self, kind: str, event_type: str | None, body: Body) -> None:
+        """kopf hands an object to its handler (call this first).
 
-    def start_confirming(self, quiet: float) -> None:
-        """Drop the primed objects kopf has not reported once its listing of their kind is over.
-
-        kopf hands listed objects (event type None) to the handlers as workers free up, so a big
-        kind can take minutes: its listing is over when none has come for `quiet` seconds.
+        A sweep under way keeps it; a listed one (type None) may begin a re-list, after which a
+        sweep drops what the re-list did not show.
         """
+        self.sweeper.reported(kind, event_type, key_of(body))
 
-        async def confirm() -> None:
-            started = time.monotonic()
-            over: set[Kind] = set()
-            while len(over) < len(Kind):
-                await asyncio.sleep(quiet / 6)
-                now = time.monotonic()
-                over = {k for k in Kind if now - self._listed_at.get(k, started) > quiet}
-                stale = {key for key in self.view.primed if key[0] in over}
-                if stale:
-                    await self.forget_unconfirmed(stale)
-            release_free_memory()
+    def _holding(self, kind: str) -> Mapping[Key, _Uid]:
+        if kind == Kind.PAGE:
+            return self.view.pages
+        if kind == Kind.COMPONENT:
+            return self.view.components
+        if kind == Kind.WINDOW:
+            return self.view.windows
+        if kind == Kind.INCIDENT:
+            return self.view.incidents
+        return self.notifier.subscribers.entries
 
-        self._confirming = asyncio.create_task(confirm(), name="forget unconfirmed")
+    def held(self, kind: str) -> dict[Key, str]:
+        """What the operator holds of a kind, waiting for a page or component too: key -> uid."""
+        found = {(ns, name): w.uid for (k, ns, name), w in self.view.waiting.items() if k == kind}
+        found.update((key, entry.uid) for key, entry in self._holding(kind).items())
+        return found
+
+    async def forget(self, kind: str, key: Key, uid: str) -> bool:
+        """Drop an object deleted unseen, if `uid` is what is held; then what its DELETED would do.
+
+        The object leaves memory before the first await: a handler running meanwhile (kopf
+        reporting the object created again) finds it gone and adds the new one.
+        """
+        namespace, name = key
+        entry = self._holding(kind).get(key)
+        if entry is None and kind in PLURALS:
+            entry = self.view.waiting.get((Kind(kind), *key))
+        if entry is None or entry.uid != uid:
+            return False
+        body = {"metadata": {"namespace": namespace, "name": name, "uid": uid}}
+        if kind == Kind.PAGE:
+            held = self.view.pages.get(key)
+            self.view.set_page(key, None)
+            await self._page_facts_changed(namespace, name, held, None)
+            await self.components.recompute(
+                namespace, self.view.members(namespace, name), self.clock()
+            )
+            await self.heal(namespace)
+        elif kind == Kind.COMPONENT:
+            for page in self.view.set_component(key, None):
+                self.components.touch_page(namespace, page)
+            await self.heal(namespace)
+        elif kind == Kind.WINDOW:
+            await self.components.apply(
+                namespace, self.windows.observe("DELETED", body, self.clock())
+            )
+        elif kind == Kind.INCIDENT:
+            await self.components.apply(namespace, self.incidents.observe("DELETED", body))
+        else:
+            await self.notifier.subscriber_event("DELETED", body)
+        return True
 
     async def close(self) -> None:
         """Let pending Events go out, then stop the client's threads."""
-        for task in (self._confirming, self._catching_up):
-            if task is not None:
-                task.cancel()
+        if self._catching_up is not None:
+            self._catching_up.cancel()
         self.components.close()
         await self.notifier.close()
         await self.writer.announcer.drain()

@@ -170,8 +170,6 @@ class View:
     _naming: defaultdict[Key, set[tuple[Kind, str]]] = field(
         default_factory=lambda: defaultdict(set)
     )
-    # Objects from the list made before kopf's watch began, not yet reported by kopf.
-    primed: set[tuple[Kind, str, str]] = field(default_factory=set)
     # Windows and incidents whose page or components are missing, to heal when they appear.
     waiting: dict[tuple[Kind, str, str], Waiting] = field(default_factory=dict)
 

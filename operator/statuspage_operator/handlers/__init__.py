@@ -1,6 +1,7 @@
 """kopf glue, one module per kind: the map of the operator, and the only package importing kopf.
 
-- lifecycle.py   @kopf.on.startup / on.cleanup / on.probe: settings, the runtime, liveness
+- lifecycle.py   @kopf.on.startup / on.cleanup / on.probe: settings, the runtime, the sweep
+                 (beside the handlers: drops what was deleted during a watch gap), liveness
 - windows.py     @kopf.daemon per window that can still change: edges at the instant;
                  @kopf.on.event: the view, waking daemons; @kopf.on.delete: effect off first
 - incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first

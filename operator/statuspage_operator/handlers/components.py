@@ -16,6 +16,6 @@ async def on_component_event(type: str | None, body: kopf.Body, memo: kopf.Memo,
     """The worst of manual status, maintenance and incidents; the page follows a change."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
-    runtime.confirm(Kind.COMPONENT, type, raw)
+    runtime.reported(Kind.COMPONENT, type, raw)
     runtime.writer.replay(Kind.COMPONENT, raw)
     await runtime.component_event(type, raw)

@@ -25,7 +25,7 @@ async def on_incident_event(type: str | None, body: kopf.Body, memo: kopf.Memo, 
     """Components first, then the incident's timeline, phase and conditions."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
-    runtime.confirm(Kind.INCIDENT, type, raw)
+    runtime.reported(Kind.INCIDENT, type, raw)
     runtime.writer.replay(Kind.INCIDENT, raw)
     change = runtime.incidents.observe(type, raw)
     await runtime.components.apply(str(body.meta.namespace), change)

@@ -1,4 +1,10 @@
-"""Operator start and stop: kopf's settings, the runtime every handler uses, liveness."""
+"""Operator start and stop: kopf's settings, the runtime every handler uses, liveness.
+
+The sweep (control/sweep.py) runs beside kopf's handlers, not in them: it is started in
+on.startup, once the start-up list is in memory, and stopped in on.cleanup. It lists the metadata
+of our kinds after each listing of kopf's (start-up, and re-lists after `410 Gone`) and every
+`--sweep-interval` seconds, and drops from memory what was deleted unseen.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,11 @@ from typing import Any
 import kopf
 
 from statuspage_operator.api.names import FINALIZER, GROUP
-from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.runtime import Runtime, release_free_memory
+from statuspage_operator.control.sweep import INTERVAL as SWEEP_INTERVAL
 from statuspage_operator.k8s.client import Client, Credentials
 
 WORKERS = 64
-# kopf's listing of a kind is over when it has handed us no listed object for this long.
-LISTING_QUIET = 30.0
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -107,16 +112,24 @@ async def on_operator_startup(
         notify_retry_base=float(memo.get("notify_retry_base") or 30.0),
     )
     memo.runtime = runtime
-    listed = await runtime.prime(list(memo.get("namespaces") or []))
+    namespaces = list(memo.get("namespaces") or [])
+    listed = await runtime.prime(namespaces)
     logger.info("listed %s", listed)
-    runtime.start_confirming(LISTING_QUIET)
+    # The first sweep follows kopf's own listing: then the start-up garbage can go back.
+    interval = memo.get("sweep_interval")
+    runtime.sweeper.start(
+        namespaces,
+        SWEEP_INTERVAL if interval is None else float(interval),
+        on_first=release_free_memory,
+    )
 
 
 @kopf.on.cleanup()
 async def on_operator_cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Let pending Events go out; stop the client's threads."""
+    """Stop the sweep; let pending Events go out; stop the client's threads."""
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
+        await runtime.sweeper.stop()
         await runtime.close()
 
 

@@ -19,7 +19,7 @@ async def on_page_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_:
     """A page appeared, changed or went: its rollup, and its members' PageNotFound."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
-    runtime.confirm(Kind.PAGE, type, raw)
+    runtime.reported(Kind.PAGE, type, raw)
     runtime.writer.replay(Kind.PAGE, raw)
     await runtime.page_event(type, raw)
 

@@ -11,7 +11,7 @@ from statuspage_operator.api.names import GROUP, VERSION
 from statuspage_operator.control.notifications import RECHECK, waits_for_destination
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.handlers.kopf_workarounds import without_finalizer
-from statuspage_operator.k8s.subscribers import PLURAL
+from statuspage_operator.k8s.subscribers import KIND, PLURAL
 
 
 # An event handler: a Subscriber needs no finalizer (nothing to undo), no daemon (deliveries are
@@ -20,7 +20,9 @@ from statuspage_operator.k8s.subscribers import PLURAL
 async def on_subscriber_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Hold the subscriber and its record of deliveries; say whether its destination works."""
     runtime: Runtime = memo.runtime
-    await runtime.subscriber_event(type, dict(body))
+    raw = dict(body)
+    runtime.reported(KIND, type, raw)
+    await runtime.subscriber_event(type, raw)
 
 
 def waits_for_its_secret(status: kopf.Status, **_: Any) -> bool:

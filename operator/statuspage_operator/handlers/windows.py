@@ -41,7 +41,7 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     """Hold the window in the view while it can change; settle the ones no daemon runs for."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
-    runtime.confirm(Kind.WINDOW, type, raw)
+    runtime.reported(Kind.WINDOW, type, raw)
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
