@@ -76,7 +76,15 @@ def make_cache() -> Cache:
         Kind.INCIDENT,
         make(
             "api-errors",
-            {"page": "example", "title": "API errors", "components": [{"name": "api"}]},
+            {
+                "page": "example",
+                "title": "API errors",
+                "components": [{"name": "api"}],
+                "updates": [
+                    {"status": "Investigating", "message": XSS},
+                    {"status": "Identified", "message": "A bad replica."},
+                ],
+            },
             {
                 "phase": "Identified",
                 "timeline": [
@@ -94,7 +102,15 @@ def make_cache() -> Cache:
         Kind.INCIDENT,
         make(
             "old",
-            {"page": "example", "title": "Old outage", "impact": "Critical"},
+            {
+                "page": "example",
+                "title": "Old outage",
+                "impact": "Critical",
+                "updates": [
+                    {"status": "Investigating", "message": "Down."},
+                    {"status": "Resolved", "message": "Up."},
+                ],
+            },
             {
                 "phase": "Resolved",
                 "resolvedAt": "2026-11-27T09:00:00Z",
@@ -278,7 +294,7 @@ def test_etag_and_if_none_match() -> None:
         assert again.status == 304
         assert await again.read() == b""
         server.cache.upsert(
-            Kind.COMPONENT, make("cdn", {"page": "example"}, {"status": "MajorOutage"})
+            Kind.COMPONENT, make("cdn", {"page": "example", "manualStatus": "MajorOutage"})
         )
         changed = await client.get(f"{BASE}api/v2/status.json", headers={"If-None-Match": etag})
         assert changed.status == 200
