@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statuspage_operator.domain.status import ComponentStatus
-from statuspage_operator.server.view import (
+from statuspage_operator.server.shown import (
     ComponentView,
     GroupView,
     IncidentView,
