@@ -170,8 +170,7 @@ def expected_rollup(statuses: Sequence[str], scenario: Scenario) -> tuple[str, s
 
 
 def expected_layout(scenario: Scenario) -> list[tuple[str | None, list[Comp]]]:
-    """By position (none last), then the name shown casefolded, then name; a group sits where
-    its first member would."""
+    """By position (none last), name shown casefolded, name; a group at its first member."""
 
     def key(c: Comp) -> tuple[bool, int, str, str]:
         return c.position is None, c.position or 0, c.shown.casefold(), c.name
@@ -385,11 +384,9 @@ def snake(status: str) -> str:
 )
 @given(scenarios(), st.booleans())
 def test_every_reader_shows_the_documented_page(scenario: Scenario, after: bool) -> None:
-    """Operator, plugin and server output the oracle's statuses, rollup, counts and order.
-
-    `after`: the plugin and the server read the objects as the operator left them (status
-    written) rather than as applied; either way they show the same page.
-    """
+    """Operator, plugin and server output the oracle's statuses, rollup, counts and order."""
+    # `after`: the plugin and the server read the objects as the operator left them (status
+    # written) rather than as applied; either way they must show the same page.
     status = {c.name: expected_status(c, scenario) for c in scenario.components}
     indicator, description = expected_rollup(list(status.values()), scenario)
     blocks = expected_layout(scenario)

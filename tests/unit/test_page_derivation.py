@@ -99,8 +99,7 @@ def test_component_names_what_takes_part() -> None:
 
 
 def test_page_at_counts_and_rolls_up() -> None:
-    """Counts: every component, unresolved incident and window in progress (even one that
-    changes no component); the rollup is Statuspage's over the components."""
+    """Counts every component, open incident and window in progress; rolls components up."""
     page = page_at(
         [ComponentInput("api"), ComponentInput("db"), ComponentInput("web", OP)],
         [
