@@ -102,8 +102,7 @@ def test_wrong_values_read_as_none() -> None:
 
 
 def test_incident_reads_as_the_operator_derives() -> None:
-    """Phase from the spec's latest update; updates with an unknown status are left out; an
-    unknown impact changes nothing."""
+    """Phase from the spec's latest readable update; a spec the operator cannot use is no input."""
     incident = IncidentObject.read(
         {
             "metadata": {"name": "i"},
@@ -122,7 +121,20 @@ def test_incident_reads_as_the_operator_derives() -> None:
     assert incident.components == (("api", ComponentStatus.MAJOR_OUTAGE), ("db", None))
     assert incident.resolved
     assert incident.timeline == ()
-    found = incident.input()
+    # The operator cannot use this spec (an unknown update status, a component without name).
+    assert incident.input() is None
+    clean = IncidentObject.read(
+        {
+            "metadata": {"name": "k"},
+            "spec": {
+                "page": "p",
+                "title": "Clean",
+                "impact": "Major",
+                "components": [{"name": "api", "status": "MajorOutage"}, {"name": "db"}],
+            },
+        }
+    )
+    found = clean.input()
     assert found is not None
     assert dict(found.effects) == {
         "api": ComponentStatus.MAJOR_OUTAGE,
@@ -165,3 +177,28 @@ def test_window_keeps_what_the_operator_wrote() -> None:
     # A spec the operator cannot use (a component that is not a name) gives no window to derive.
     broken = WindowObject.read({"metadata": {"name": "b"}, "spec": {**spec, "components": [7]}})
     assert (broken.window, broken.input(), broken.components) == (None, None, ())
+
+
+def test_a_spec_the_operator_cannot_use_takes_no_part() -> None:
+    """As in the operator: such an incident changes nothing, such a component is not rolled up."""
+    broken_incident = IncidentObject.read(
+        {
+            "metadata": {"name": "i"},
+            "spec": {
+                "page": "p",
+                "title": "Broken",
+                "impact": "Critical",
+                "components": [{"name": "db", "status": "Broken"}],
+            },
+        }
+    )
+    broken_component = ComponentObject.read(
+        {"metadata": {"name": "api"}, "spec": {"page": "p", "manualStatus": "Broken"}}
+    )
+    db = ComponentObject.read({"metadata": {"name": "db"}, "spec": {"page": "p"}})
+    assert (broken_incident.usable, broken_component.usable, db.usable) == (False, False, True)
+    page = derive_page([broken_component, db], [], [broken_incident], NOW)
+    assert {name: state.status for name, state in page.states.items()} == {
+        "db": ComponentStatus.OPERATIONAL
+    }
+    assert (page.components, page.unresolved_incidents) == (1, 0)

@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from statuspage_operator.api.specs import WindowSpec, parse, window_of
+from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec, parse, window_of
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Stamped, Update
 from statuspage_operator.domain.maintenance import Window, WindowPhase
@@ -71,6 +71,15 @@ def occurrence(value: Any) -> Occurrence | None:
         return None
     start, end = instant(value.get("start")), instant(value.get("end"))
     return Occurrence(start, end) if start and end and end > start else None
+
+
+def usable(model: type[ComponentSpec] | type[IncidentSpec], obj: Raw) -> bool:
+    """Whether the operator can use the object's spec (it ignores one it cannot: Stalled)."""
+    try:
+        parse(model, dict(section(obj, "spec")))
+    except InvalidSpecError:
+        return False
+    return True
 
 
 def _items(value: Any) -> list[Raw]:
@@ -143,6 +152,7 @@ class ComponentObject:
     status: ComponentStatus | None  # as written; None until the operator reports
     last_change: datetime | None
     history: tuple[Raw, ...]
+    usable: bool  # False: the operator cannot use the spec, and leaves the component out
 
     @property
     def name(self) -> str:
@@ -167,11 +177,12 @@ class ComponentObject:
             status=member(ComponentStatus, status.get("status")),
             last_change=instant(status.get("lastStatusChangeTime")),
             history=tuple(_items(status.get("history"))),
+            usable=usable(ComponentSpec, obj),
         )
 
-    def input(self) -> ComponentInput:
-        """What the derivation needs of it."""
-        return ComponentInput(self.name, self.manual)
+    def input(self) -> ComponentInput | None:
+        """What the derivation needs of it; None when the operator cannot use its spec."""
+        return ComponentInput(self.name, self.manual) if self.usable else None
 
 
 def spec_window(obj: Raw) -> Window | None:
@@ -250,6 +261,7 @@ class IncidentObject:
     updates: tuple[Update, ...]
     timeline: tuple[Stamped, ...]  # as the operator stamped it
     resolved_at: datetime | None  # as written
+    usable: bool  # False: the operator cannot use the spec, and it changes nothing
 
     @property
     def name(self) -> str:
@@ -295,11 +307,12 @@ class IncidentObject:
             updates=tuple(updates),
             timeline=tuple(timeline),
             resolved_at=instant(status.get("resolvedAt")),
+            usable=usable(IncidentSpec, obj),
         )
 
     def input(self) -> IncidentInput | None:
-        """What the derivation needs of it; None when its impact is unknown (it changes nothing)."""
-        if self.impact is None:
+        """What the derivation needs of it; None when the operator cannot use its spec."""
+        if self.impact is None or not self.usable:
             return None
         return IncidentInput.of(self.name, self.impact, self.components, self.resolved)
 
@@ -312,10 +325,11 @@ def derive_page(
 ) -> PageState:
     """The operator's derivation of a page at `now`, from its objects as read.
 
-    A window or incident whose spec the operator cannot use changes nothing, as in the operator.
+    An object whose spec the operator cannot use takes no part, as in the operator: a window or
+    incident changes nothing, a component is not rolled up (and has no derived state).
     """
     return page_at(
-        [component.input() for component in components],
+        [found for component in components if (found := component.input()) is not None],
         [given for window in windows if (given := window.input()) is not None],
         [taken for incident in incidents if (taken := incident.input()) is not None],
         now,

@@ -37,10 +37,12 @@ def forecast(
     read = [IncidentObject.read(obj) for obj in incidents]
     state = derive_page(listed, planned, read, at)
     # No uptime for a time to come: history and created are left out.
-    shown = [
-        replace(Component.of(c), status=state.states[c.name].status, history=(), created=None)
-        for c in listed
-    ]
+    shown = []
+    for component in listed:
+        derived = state.states.get(component.name)
+        # A spec the operator cannot use has no status to come: shown as it is now.
+        status = component.status if derived is None else derived.status
+        shown.append(replace(Component.of(component), status=status, history=(), created=None))
     at_windows = []
     for window in planned:
         phase = state.windows.get(window.name)

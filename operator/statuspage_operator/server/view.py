@@ -32,6 +32,7 @@ from statuspage_operator.domain.incidents import Impact, IncidentPhase, derive
 from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.order import layout, page_order
+from statuspage_operator.domain.page import PageState
 from statuspage_operator.domain.status import ComponentStatus, worst
 from statuspage_operator.domain.uptime import Uptime, uptime
 from statuspage_operator.server.cache import Cache, Key
@@ -77,6 +78,14 @@ class WindowMemo:
                 self._parsed.clear()
             self._parsed[key] = spec_window(obj)
         return self._parsed[key]
+
+
+def _status(component: ComponentObject, state: PageState) -> ComponentStatus:
+    derived = state.states.get(component.name)
+    if derived is not None:
+        return derived.status
+    # A spec the operator cannot use: it is Stalled, and its status stays as last written.
+    return component.status or ComponentStatus.OPERATIONAL
 
 
 def _component(
@@ -264,7 +273,7 @@ def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str
     read = [IncidentObject.read(obj) for obj in cache.members_of(key, Kind.INCIDENT)]
     state = derive_page(listed, windows, read, now)
     components = sorted(
-        (_component(c, state.states[c.name].status, now, zone) for c in listed), key=page_order
+        (_component(c, _status(c, state), now, zone) for c in listed), key=page_order
     )
     by_name = {component.name: component for component in components}
     incidents = sorted(
