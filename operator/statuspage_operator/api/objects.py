@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec, parse, window_of
+from statuspage_operator.api.tolerant import Raw, instant, member, occurrence, section, text
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Stamped, Update
 from statuspage_operator.domain.maintenance import Window, WindowPhase
@@ -29,48 +29,7 @@ from statuspage_operator.domain.page import (
     page_at,
 )
 from statuspage_operator.domain.status import ComponentStatus
-from statuspage_operator.domain.timestamps import parse_time
 from statuspage_operator.domain.zones import zone_of
-
-Raw = Mapping[str, Any]
-E = TypeVar("E", bound=StrEnum)
-
-
-def section(obj: Any, key: str) -> Raw:
-    """`obj[key]` when both are mappings, else empty."""
-    value = obj.get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def text(value: Any) -> str | None:
-    """A non-empty string, else None."""
-    return value if isinstance(value, str) and value else None
-
-
-def instant(value: Any) -> datetime | None:
-    """An RFC 3339 time as an aware UTC datetime, else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
-def member(kind: type[E], value: Any) -> E | None:
-    """The enum member whose value is `value`, else None."""
-    try:
-        return kind(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def occurrence(value: Any) -> Occurrence | None:
-    """`{start, end}` as the operator writes it, with end after start, else None."""
-    if not isinstance(value, Mapping):
-        return None
-    start, end = instant(value.get("start")), instant(value.get("end"))
-    return Occurrence(start, end) if start and end and end > start else None
 
 
 def usable(model: type[ComponentSpec] | type[IncidentSpec], obj: Raw) -> bool:

@@ -17,8 +17,8 @@ from statuspage_operator.api.objects import (
     IncidentObject,
     PageObject,
     WindowObject,
-    section,
 )
+from statuspage_operator.api.tolerant import section
 from statuspage_operator.domain.incidents import Impact
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.uptime import uptime
