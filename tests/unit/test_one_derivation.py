@@ -283,6 +283,26 @@ def objects(scenario: Scenario) -> list[dict[str, Any]]:
     return found
 
 
+def stale_status(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """A status as an operator might have written it long ago: any value of its fields."""
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        "StatusPage": st.fixed_dictionaries(
+            {
+                "indicator": st.sampled_from(["None", "Minor", "Critical"]),
+                "description": st.just("?"),
+            }
+        ),
+        "Component": st.fixed_dictionaries({"status": st.sampled_from(ORDER)}),
+        "MaintenanceWindow": st.fixed_dictionaries(
+            {"phase": st.sampled_from(["Scheduled", "InProgress", "Completed", "Cancelled"])}
+        ),
+        "StatusIncident": st.fixed_dictionaries(
+            {"phase": st.sampled_from(["Investigating", "Resolved"])}
+        ),
+    }
+    return fields[kind]
+
+
 def ours(client: FakeClient) -> list[dict[str, Any]]:
     """Copies of the objects of our kinds the fake holds now."""
     kinds = {str(kind) for kind in Kind}
@@ -382,11 +402,13 @@ def snake(status: str) -> str:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(scenarios(), st.booleans())
-def test_every_reader_shows_the_documented_page(scenario: Scenario, after: bool) -> None:
+@given(scenarios(), st.sampled_from(["applied", "written", "stale"]), st.data())
+def test_every_reader_shows_the_documented_page(
+    scenario: Scenario, seen: str, data: st.DataObject
+) -> None:
     """Operator, plugin and server output the oracle's statuses, rollup, counts and order."""
-    # `after`: the plugin and the server read the objects as the operator left them (status
-    # written) rather than as applied; either way they must show the same page.
+    # `seen`: the plugin and the server read the objects as applied (no status), as the operator
+    # left them, or with a stale status (an operator down or behind); they show the same page.
     status = {c.name: expected_status(c, scenario) for c in scenario.components}
     indicator, description = expected_rollup(list(status.values()), scenario)
     blocks = expected_layout(scenario)
@@ -404,7 +426,10 @@ def test_every_reader_shows_the_documented_page(scenario: Scenario, after: bool)
         active,
     )
 
-    found = ours(client) if after else applied
+    found = {"applied": applied, "written": ours(client), "stale": applied}[seen]
+    if seen == "stale":
+        for obj in found:
+            obj["status"] = data.draw(stale_status(obj["kind"]))
 
     headline, rows = plugin_output(found)
     assert headline == f"Status: {description} (indicator: {indicator})"
