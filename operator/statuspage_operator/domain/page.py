@@ -134,8 +134,8 @@ def page_at(
     for window in windows:
         if phases[window.name].phase is WindowPhase.IN_PROGRESS:
             active += 1
-            if window.auto_update_status:
-                for name in window.components:
+            for name in window.components:
+                if window.maintains(name):
                     maintaining[name].append(window.name)
     unresolved = [i for i in incidents if not i.resolved]
     naming: defaultdict[str, list[IncidentInput]] = defaultdict(list)
