@@ -16,11 +16,11 @@ from statuspage_operator.cli.render import (
     format_instant,
     format_span,
     humanize,
-    layout,
     render_history,
     render_status,
 )
 from statuspage_operator.domain.incidents import IncidentPhase
+from statuspage_operator.domain.order import layout
 
 NOW = datetime(2026, 5, 10, 12, 7, tzinfo=UTC)  # 14:07 CEST
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -76,7 +76,15 @@ def make_cache() -> Cache:
         Kind.INCIDENT,
         make(
             "api-errors",
-            {"page": "example", "title": "API errors", "components": [{"name": "api"}]},
+            {
+                "page": "example",
+                "title": "API errors",
+                "components": [{"name": "api"}],
+                "updates": [
+                    {"status": "Investigating", "message": XSS},
+                    {"status": "Identified", "message": "A bad replica."},
+                ],
+            },
             {
                 "phase": "Identified",
                 "timeline": [
@@ -94,7 +102,15 @@ def make_cache() -> Cache:
         Kind.INCIDENT,
         make(
             "old",
-            {"page": "example", "title": "Old outage", "impact": "Critical"},
+            {
+                "page": "example",
+                "title": "Old outage",
+                "impact": "Critical",
+                "updates": [
+                    {"status": "Investigating", "message": "Down."},
+                    {"status": "Resolved", "message": "Up."},
+                ],
+            },
             {
                 "phase": "Resolved",
                 "resolvedAt": "2026-11-27T09:00:00Z",
@@ -278,7 +294,7 @@ def test_etag_and_if_none_match() -> None:
         assert again.status == 304
         assert await again.read() == b""
         server.cache.upsert(
-            Kind.COMPONENT, make("cdn", {"page": "example"}, {"status": "MajorOutage"})
+            Kind.COMPONENT, make("cdn", {"page": "example", "manualStatus": "MajorOutage"})
         )
         changed = await client.get(f"{BASE}api/v2/status.json", headers={"If-None-Match": etag})
         assert changed.status == 200
@@ -445,3 +461,97 @@ def test_a_page_of_1000_components() -> None:
         rendered = server.rendering(("default", "example"), f"api/v2/{endpoint}")
         assert rendered is not None
         assert schema_errors(endpoint, json.loads(rendered.body)) == []
+
+
+def test_the_page_is_derived_when_the_operator_lags() -> None:
+    """Written status that the specs no longer give is not shown: the page is derived at NOW."""
+    cache = make_cache()
+    # The operator last wrote api degraded and cdn fine; since then (it is down) the incident was
+    # resolved and a window on cdn started.
+    cache.upsert(
+        Kind.INCIDENT,
+        make(
+            "api-errors",
+            {
+                "page": "example",
+                "title": "API errors",
+                "components": [{"name": "api"}],
+                "updates": [
+                    {"status": "Investigating", "message": "Looking."},
+                    {"status": "Resolved", "message": "Fixed.", "at": "2026-11-28T11:50:00Z"},
+                ],
+            },
+            {
+                "phase": "Investigating",
+                "timeline": [
+                    {"status": "Investigating", "message": "Looking.", "at": "2026-11-28T10:00:00Z"}
+                ],
+            },
+        ),
+    )
+    cache.upsert(
+        Kind.WINDOW,
+        make(
+            "cdn-flush",
+            {
+                "page": "example",
+                "title": "CDN flush",
+                "components": ["cdn"],
+                "startTime": "2026-11-28T11:55:00Z",
+                "endTime": "2026-11-28T12:05:00Z",
+            },
+            {"phase": "Scheduled"},
+        ),
+    )
+
+    async def check(client: TestClient[Any, Any], _: Server) -> None:
+        summary = await (await client.get(f"{BASE}api/v2/summary.json")).json()
+        statuses = {c["name"]: c["status"] for c in summary["components"]}
+        assert statuses["API"] == "operational"
+        assert statuses["CDN <edge>"] == "under_maintenance"
+        assert summary["incidents"] == []
+        active = [
+            m["name"] for m in summary["scheduled_maintenances"] if m["status"] == "in_progress"
+        ]
+        assert sorted(active) == ["CDN flush", "Website deploy"]
+        incidents = await (await client.get(f"{BASE}api/v2/incidents.json")).json()
+        resolved = next(i for i in incidents["incidents"] if i["name"] == "API errors")
+        # Stamped times as written; the update not stamped yet at its own `at`.
+        assert (resolved["status"], resolved["resolved_at"]) == (
+            "resolved",
+            "2026-11-28T11:50:00.000Z",
+        )
+        assert [u["created_at"] for u in resolved["incident_updates"]] == [
+            "2026-11-28T11:50:00.000Z",
+            "2026-11-28T10:00:00.000Z",
+        ]
+
+    serve(check, cache)
+
+
+def test_an_incident_of_impact_none_affects_no_component() -> None:
+    """Impact None: the incident shows, lists its components, and changes none of them."""
+    cache = make_cache()
+    cache.upsert(
+        Kind.INCIDENT,
+        make(
+            "notice",
+            {
+                "page": "example",
+                "title": "Heads-up",
+                "impact": "None",
+                "components": [{"name": "database", "status": "MajorOutage"}],
+                "updates": [{"status": "Investigating", "message": "Just so you know."}],
+            },
+        ),
+    )
+
+    async def check(client: TestClient[Any, Any], _: Server) -> None:
+        summary = await (await client.get(f"{BASE}api/v2/summary.json")).json()
+        notice = next(i for i in summary["incidents"] if i["name"] == "Heads-up")
+        assert [c["name"] for c in notice["components"]] == ["database"]
+        assert notice["incident_updates"][-1]["affected_components"] == []
+        statuses = {c["name"]: c["status"] for c in summary["components"]}
+        assert statuses["database"] == "operational"
+
+    serve(check, cache)

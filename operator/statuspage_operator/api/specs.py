@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -21,6 +20,7 @@ from statuspage_operator.domain.notifications import DEFAULT_EVENTS, Interest, N
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.recurrence import compile_series
 from statuspage_operator.domain.status import ComponentStatus
+from statuspage_operator.domain.zones import check_zone as check_zone
 
 
 class _Spec(BaseModel):
@@ -139,16 +139,6 @@ def parse(model: type[SpecT], spec: dict[str, Any] | None) -> SpecT:
     except ValidationError as error:
         first = error.errors()[0]
         raise InvalidSpecError(_path(tuple(first["loc"])), first["msg"]) from error
-
-
-def check_zone(field: str, name: str) -> ZoneInfo:
-    """Resolve an IANA zone or raise InvalidSpecError."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-        raise InvalidSpecError(
-            field, f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
-        ) from error
 
 
 def window_of(spec: WindowSpec) -> Window:

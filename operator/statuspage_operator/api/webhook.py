@@ -11,12 +11,12 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from statuspage_operator.api.times import format_time
 from statuspage_operator.domain.notifications import NotificationEvent
+from statuspage_operator.domain.zones import zone_of
 
 KEY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-Statuspage-Event"
@@ -59,16 +59,9 @@ _HEADLINE = {
 }
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def local(instant: datetime, zone: str) -> str:
     """`2026-12-05 23:00 CET` in the page's time zone."""
-    return instant.astimezone(_zone(zone)).strftime("%Y-%m-%d %H:%M %Z")
+    return instant.astimezone(zone_of(zone) or UTC).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _span(news: News) -> str:

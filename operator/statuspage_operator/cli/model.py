@@ -1,7 +1,8 @@
-"""The plugin's read model: our objects as the API returns them, parsed into small typed values.
+"""The plugin's model: what `status` and `history` show of our objects.
 
-Tolerant by design: an object the operator has not processed yet has no status, and an operator
-that is down must not stop a responder from seeing what is there. Missing fields become None.
+Built on the tolerant read model (api/objects.py), so an object the operator has not processed
+yet, or an operator that is down, never stops a responder from seeing what is there: missing
+fields become None and the output says what is not known.
 """
 
 from __future__ import annotations
@@ -10,54 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from statuspage_operator.api.times import parse_time
-from statuspage_operator.domain.incidents import IncidentPhase
+from statuspage_operator.api.objects import (
+    ComponentObject,
+    IncidentObject,
+    PageObject,
+    WindowObject,
+)
+from statuspage_operator.api.tolerant import section
+from statuspage_operator.domain.incidents import Impact
+from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.uptime import uptime
 
 Object = Mapping[str, Any]
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
-def _section(obj: Object, key: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _name(obj: Object) -> str:
-    return str(_section(obj, "metadata").get("name", ""))
-
-
-def _zone(name: str) -> tzinfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A window occurrence: from start to end."""
-
-    start: datetime
-    end: datetime
-
-    @classmethod
-    def parse(cls, value: Any) -> Span | None:
-        """`{start, end}` as the operator writes it, or None."""
-        if not isinstance(value, Mapping):
-            return None
-        start, end = _time(value.get("start")), _time(value.get("end"))
-        return cls(start, end) if start and end else None
+# A window occurrence, from start to end.
+Span = Occurrence
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +43,16 @@ class Page:
     @classmethod
     def parse(cls, obj: Object) -> Page:
         """From a StatusPage object."""
-        spec, status = _section(obj, "spec"), _section(obj, "status")
-        zone_name = str(spec.get("timeZone") or "UTC")
+        page = PageObject.read(obj)
         # An unknown zone is the operator's to report (Stalled); the plugin falls back to UTC.
-        zone = _zone(zone_name)
         return cls(
-            name=_name(obj),
-            title=str(spec.get("title") or _name(obj)),
-            zone_name=zone_name,
-            zone=zone or UTC,
-            zone_known=zone is not None,
-            indicator=status.get("indicator"),
-            description=status.get("description"),
+            name=page.meta.name,
+            title=page.title,
+            zone_name=page.time_zone,
+            zone=page.zone or UTC,
+            zone_known=page.zone is not None,
+            indicator=page.indicator,
+            description=page.indicator_description,
         )
 
 
@@ -105,19 +71,19 @@ class Component:
     @classmethod
     def parse(cls, obj: Object) -> Component:
         """From a Component object."""
-        spec, status = _section(obj, "spec"), _section(obj, "status")
-        position = spec.get("position")
-        history = status.get("history")
+        return cls.of(ComponentObject.read(obj))
+
+    @classmethod
+    def of(cls, component: ComponentObject) -> Component:
+        """From its read model, with the status the operator wrote."""
         return cls(
-            name=_name(obj),
-            display_name=str(spec.get("displayName") or _name(obj)),
-            group=spec.get("group") or None,
-            position=position if isinstance(position, int) else None,
-            status=status.get("status"),
-            created=_time(_section(obj, "metadata").get("creationTimestamp")),
-            history=tuple(e for e in history if isinstance(e, Mapping))
-            if isinstance(history, list)
-            else (),
+            name=component.name,
+            display_name=component.display_name,
+            group=component.group,
+            position=component.position,
+            status=component.status,
+            created=component.meta.created,
+            history=component.history,
         )
 
     def uptime(self, now: datetime, zone: tzinfo) -> float | None:
@@ -156,39 +122,24 @@ class Incident:
     @property
     def resolved(self) -> bool:
         """Whether it no longer affects anything."""
-        return self.phase == IncidentPhase.RESOLVED
+        return self.phase == "Resolved"
 
     @classmethod
     def parse(cls, obj: Object) -> Incident:
         """From a StatusIncident object; spec updates the operator has not stamped yet count."""
-        spec, status = _section(obj, "spec"), _section(obj, "status")
-        updates = [u for u in spec.get("updates") or () if isinstance(u, Mapping)]
-        timeline = [e for e in status.get("timeline") or () if isinstance(e, Mapping)]
-        entries = [
-            Entry(str(e.get("status")), str(e.get("message")), _time(e.get("at"))) for e in timeline
-        ]
-        for update in updates[len(entries) :]:
-            entries.append(
-                Entry(
-                    str(update.get("status")), str(update.get("message")), _time(update.get("at"))
-                )
-            )
-        latest_spec = str(updates[-1].get("status")) if updates else None
-        phase = latest_spec or status.get("phase") or IncidentPhase.INVESTIGATING
-        created = _time(_section(obj, "metadata").get("creationTimestamp"))
-        components = tuple(
-            str(c.get("name")) for c in spec.get("components") or () if isinstance(c, Mapping)
-        )
+        incident = IncidentObject.read(obj)
+        entries = [Entry(e.status, e.message, e.at) for e in incident.timeline]
+        entries += [Entry(u.status, u.message, u.at) for u in incident.updates[len(entries) :]]
         return cls(
-            name=_name(obj),
-            title=str(spec.get("title") or _name(obj)),
-            impact=str(spec.get("impact") or "Minor"),
-            phase=str(phase),
-            components=components,
-            opened=(entries[0].at if entries else None) or created,
+            name=incident.name,
+            title=incident.title,
+            impact=str(incident.impact or Impact.MINOR),
+            phase=str(incident.phase),
+            components=tuple(name for name, _ in incident.components),
+            opened=(entries[0].at if entries else None) or incident.meta.created,
             latest=entries[-1] if entries else None,
-            resolved_at=_time(status.get("resolvedAt")),
-            latest_spec_status=latest_spec,
+            resolved_at=incident.resolved_at,
+            latest_spec_status=str(incident.updates[-1].status) if incident.updates else None,
         )
 
 
@@ -209,20 +160,24 @@ class Window:
     @classmethod
     def parse(cls, obj: Object) -> Window:
         """From a MaintenanceWindow object."""
-        spec, status = _section(obj, "spec"), _section(obj, "status")
+        return cls.of(WindowObject.read(obj))
+
+    @classmethod
+    def of(cls, window: WindowObject) -> Window:
+        """From its read model, with the phase and occurrences the operator wrote."""
         return cls(
-            name=_name(obj),
-            title=str(spec.get("title") or _name(obj)),
-            phase=status.get("phase"),
-            components=tuple(str(c) for c in spec.get("components") or ()),
-            scheduled=Span.parse({"start": spec.get("startTime"), "end": spec.get("endTime")}),
-            current=Span.parse(status.get("currentOccurrence")),
-            next=Span.parse(status.get("nextOccurrence")),
-            last=Span.parse(status.get("lastOccurrence")),
-            completed_at=_time(status.get("completedAt")),
+            name=window.name,
+            title=window.title,
+            phase=window.phase,
+            components=window.components,
+            scheduled=window.scheduled,
+            current=window.current,
+            next=window.next,
+            last=window.last,
+            completed_at=window.completed_at,
         )
 
 
 def on_page(objects: list[dict[str, Any]], page: str) -> list[dict[str, Any]]:
     """The objects whose spec.page names the page."""
-    return [obj for obj in objects if _section(obj, "spec").get("page") == page]
+    return [obj for obj in objects if section(obj, "spec").get("page") == page]

@@ -13,6 +13,7 @@ from datetime import datetime, tzinfo
 
 from statuspage_operator.cli.history import Event, unresolved
 from statuspage_operator.cli.model import Component, Incident, Page, Span, Window
+from statuspage_operator.domain.order import layout
 
 INDENT = "  "
 NONE = f"{INDENT}none"
@@ -34,31 +35,6 @@ def format_span(span: Span, zone: tzinfo) -> str:
     if (start.date(), start.tzname()) == (end.date(), end.tzname()):
         return f"{start:%Y-%m-%d %H:%M} to {end:%H:%M %Z}"
     return f"{format_instant(start, zone)} to {format_instant(end, zone)}"
-
-
-def _order(component: Component) -> tuple[bool, int, str, str]:
-    """By position (components without one last), then by the name shown, then by name."""
-    position = component.position
-    return (position is None, position or 0, component.display_name.casefold(), component.name)
-
-
-def layout(components: Iterable[Component]) -> list[tuple[str | None, list[Component]]]:
-    """Blocks in page order: an ungrouped component alone, or a group with its members.
-
-    Groups and ungrouped components interleave, as on a Statuspage page: a group sits where its
-    first member (by position, then name) would.
-    """
-    blocks: list[tuple[str | None, list[Component]]] = []
-    groups: dict[str, list[Component]] = {}
-    for component in sorted(components, key=_order):
-        if component.group is None:
-            blocks.append((None, [component]))
-        elif component.group in groups:
-            groups[component.group].append(component)
-        else:
-            groups[component.group] = [component]
-            blocks.append((component.group, groups[component.group]))
-    return blocks
 
 
 def _status_text(status: str | None) -> str:

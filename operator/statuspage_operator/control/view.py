@@ -24,10 +24,19 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec
 from statuspage_operator.domain.errors import InvalidSpecError
-from statuspage_operator.domain.incidents import Impact, component_effects
-from statuspage_operator.domain.maintenance import Window, WindowPhase, window_state
-from statuspage_operator.domain.rollup import Rollup, rollup
-from statuspage_operator.domain.status import ComponentStatus, effective_status
+from statuspage_operator.domain.incidents import component_effects
+from statuspage_operator.domain.maintenance import Window
+from statuspage_operator.domain.page import (
+    ComponentInput,
+    ComponentState,
+    IncidentInput,
+    PageState,
+    WindowInput,
+    component_at,
+    in_progress,
+    page_at,
+)
+from statuspage_operator.domain.status import ComponentStatus
 
 Key = tuple[str, str]
 Body = Mapping[str, Any]
@@ -99,7 +108,7 @@ class WindowEntry:
 
     def in_progress(self, now: datetime) -> bool:
         """Whether an occurrence runs at `now`."""
-        return window_state(self.window, now).phase is WindowPhase.IN_PROGRESS
+        return in_progress(self.window, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,25 +144,6 @@ class Waiting:
     page: str
     names: tuple[str, ...]
     recorded: Recorded
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentView:
-    """A component's derived status and what causes it."""
-
-    status: ComponentStatus
-    windows: tuple[str, ...]
-    incidents: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PageView:
-    """A page's rollup and counts."""
-
-    rollup: Rollup
-    components: int
-    unresolved_incidents: int
-    active_maintenances: int
 
 
 @dataclass
@@ -295,51 +285,51 @@ class View:
             return Verdict(False, Reason.COMPONENT_NOT_FOUND, missing_message(kind, missing, page))
         return Verdict.ok()
 
-    def component_view(self, namespace: str, name: str, now: datetime) -> ComponentView | None:
+    def _inputs(
+        self, namespace: str, page: str, component: str | None = None
+    ) -> tuple[list[WindowInput], list[IncidentInput]]:
+        """The page's live windows and open incidents, as the derivation takes them.
+
+        With `component`, only those that list it, found through the index rather than a scan.
+        """
+        if component is None:
+            windows = [(n, w) for (ns, n), w in self.windows.items() if ns == namespace]
+            incidents = [(n, i) for (ns, n), i in self.incidents.items() if ns == namespace]
+        else:
+            naming = self._naming.get((namespace, component), set())
+            windows = [
+                (n, w)
+                for kind, n in naming
+                if kind is Kind.WINDOW and (w := self.windows.get((namespace, n))) is not None
+            ]
+            incidents = [
+                (n, i)
+                for kind, n in naming
+                if kind is Kind.INCIDENT and (i := self.incidents.get((namespace, n))) is not None
+            ]
+        return (
+            [_window_input(n, w) for n, w in windows if w.spec.page == page],
+            [_incident_input(n, i) for n, i in incidents if i.spec.page == page],
+        )
+
+    def component_view(self, namespace: str, name: str, now: datetime) -> ComponentState | None:
         """The worst of the manual status, maintenance in progress and open incidents."""
         entry = self.components.get((namespace, name))
         if entry is None or entry.spec is None:
             return None
-        page = entry.spec.page
-        windows: list[str] = []
-        incidents: list[str] = []
-        statuses: list[ComponentStatus] = []
-        for kind, source in self._naming.get((namespace, name), ()):
-            if kind is Kind.WINDOW:
-                window = self.windows.get((namespace, source))
-                if (
-                    window is not None
-                    and window.spec.page == page
-                    and window.spec.auto_update_status
-                    and window.in_progress(now)
-                ):
-                    windows.append(source)
-            else:
-                incident = self.incidents.get((namespace, source))
-                if incident is not None and incident.spec.page == page:
-                    incidents.append(source)
-                    if name in incident.effects:
-                        statuses.append(incident.effects[name])
-        status = effective_status(entry.spec.manual_status, bool(windows), statuses)
-        return ComponentView(status, tuple(sorted(windows)), tuple(sorted(incidents)))
+        windows, incidents = self._inputs(namespace, entry.spec.page, name)
+        return component_at(_component_input(name, entry.spec), windows, incidents, now)
 
-    def page_view(self, namespace: str, page: str, now: datetime) -> PageView:
+    def page_view(self, namespace: str, page: str, now: datetime) -> PageState:
         """Statuspage's rollup over the page's components, with its counts."""
-        statuses = [
-            view.status
+        components = [
+            _component_input(name, entry.spec)
             for name in self.members(namespace, page)
-            if (view := self.component_view(namespace, name, now)) is not None
+            if (entry := self.components.get((namespace, name))) is not None
+            and entry.spec is not None
         ]
-        open_incidents = [
-            i for (ns, _), i in self.incidents.items() if ns == namespace and i.spec.page == page
-        ]
-        active = sum(
-            1
-            for (ns, _), w in self.windows.items()
-            if ns == namespace and w.spec.page == page and w.in_progress(now)
-        )
-        impacts = [i.spec.impact for i in open_incidents if i.spec.impact is not Impact.NONE]
-        return PageView(rollup(statuses, impacts), len(statuses), len(open_incidents), active)
+        windows, incidents = self._inputs(namespace, page)
+        return page_at(components, windows, incidents, now)
 
     def component_statuses(self) -> Iterator[str]:
         """Every component's last written status (for the metrics gauge)."""
@@ -347,6 +337,20 @@ class View:
             status = entry.recorded.status.get("status")
             if status is not None:
                 yield str(status)
+
+
+def _component_input(name: str, spec: ComponentSpec) -> ComponentInput:
+    return ComponentInput(name, spec.manual_status)
+
+
+def _window_input(name: str, entry: WindowEntry) -> WindowInput:
+    spec = entry.spec
+    return WindowInput(name, entry.window, spec.components, spec.auto_update_status)
+
+
+def _incident_input(name: str, entry: IncidentEntry) -> IncidentInput:
+    listed = tuple(c.name for c in entry.spec.components)
+    return IncidentInput(name, entry.spec.impact, listed, entry.effects)
 
 
 def _discard(index: defaultdict[Key, set[Any]], slot: Key, member: object) -> None:

@@ -42,12 +42,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du
 
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.occurrence import Around, Occurrence
+from statuspage_operator.domain.zones import check_zone
 
 MAX_COUNT = 10_000
 RULE_FIELD = "spec.recurrence.rrule"
@@ -229,7 +230,7 @@ def compile_series(
     start, end = first_start.astimezone(UTC), first_end.astimezone(UTC)
     if end <= start:
         raise InvalidSpecError("spec.endTime", "must be later than spec.startTime")
-    zone = _zone(time_zone)
+    zone = check_zone(ZONE_FIELD, time_zone)
     parts = _parse(rrule)
     wall = start.astimezone(zone).replace(tzinfo=None, fold=0)
     text = _written_out(parts, wall)
@@ -262,14 +263,6 @@ def compile_series(
     if series._plan.until is not None:
         series = replace(series, _final=series._at(next(series._from(series._plan.until))))
     return series
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-        problem = f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
-        raise InvalidSpecError(ZONE_FIELD, problem) from error
 
 
 def _parse(rrule: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
-from statuspage_operator.server.view import PageView
+from statuspage_operator.server.shown import PageView
 
 FEED_LIMIT = 100
 

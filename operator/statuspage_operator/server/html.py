@@ -20,7 +20,7 @@ from markupsafe import Markup
 from statuspage_operator.domain.rollup import Indicator
 from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.domain.uptime import DayBar
-from statuspage_operator.server.view import ComponentView, MaintenanceStatus, PageView
+from statuspage_operator.server.shown import ComponentView, MaintenanceStatus, PageView
 
 HISTORY_DAYS = 14
 _BAR = 5  # viewBox units per day: 4 of bar, 1 of gap

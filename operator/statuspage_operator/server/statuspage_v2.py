@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from statuspage_operator.domain.status import ComponentStatus
-from statuspage_operator.server.view import (
+from statuspage_operator.server.shown import (
     ComponentView,
     GroupView,
     IncidentView,
@@ -144,7 +144,8 @@ def _update(
     }
 
 
-def _affected(pairs: Iterable[tuple[ComponentView, ComponentStatus]]) -> list[JsonObject]:
+def _affected(pairs: Iterable[tuple[ComponentView, ComponentStatus | None]]) -> list[JsonObject]:
+    # Only the components the incident changes: one of impact None changes none.
     return [
         {
             "code": component.id,
@@ -153,6 +154,7 @@ def _affected(pairs: Iterable[tuple[ComponentView, ComponentStatus]]) -> list[Js
             "new_status": snake(effect.value),
         }
         for component, effect in pairs
+        if effect is not None
     ]
 
 

@@ -1,11 +1,13 @@
 """One page as the public sees it at an instant, built from the cached objects.
 
-Statuses come from what the operator wrote (component `status.status`, window `status.phase` and
-occurrences, incident `status.timeline`/`phase`/`resolvedAt`); the page's indicator is rolled up
-here from the components shown (domain.rollup), so the banner always agrees with the list below it.
-Only what the operator has not written yet is derived from spec and `now`. A recurring window
-shows its occurrence in progress, its next ones (up to UPCOMING_PER_WINDOW within
-UPCOMING_HORIZON) and the last one that ended.
+What the page shows is derived from the specs at `now` by the operator's own derivation
+(domain/page.py): component statuses, the indicator, incident phases and effects, window phases
+and occurrences. So the server, the plugin and the operator agree, and a page is right at the
+instant a window starts even while the operator is down or behind. Only what the operator alone
+knows comes from what it wrote: stamped update times (`status.timeline`), status history for
+uptime (`status.history`, `lastStatusChangeTime`), when a window was started and where a
+cancelled one was cut short. A recurring window shows its occurrence in progress, its next ones
+(up to UPCOMING_PER_WINDOW within UPCOMING_HORIZON) and the last one that ended.
 """
 
 from __future__ import annotations
@@ -14,27 +16,38 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.specs import WindowSpec, parse, window_of
-from statuspage_operator.api.times import parse_time
-from statuspage_operator.domain.errors import InvalidSpecError
-from statuspage_operator.domain.incidents import STATUS_FROM_IMPACT, Impact, IncidentPhase
-from statuspage_operator.domain.maintenance import Window, WindowPhase, window_state
+from statuspage_operator.api.objects import (
+    ComponentObject,
+    IncidentObject,
+    PageObject,
+    WindowObject,
+    derive_page,
+    spec_window,
+)
+from statuspage_operator.domain.incidents import Impact, IncidentPhase, derive
+from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState
 from statuspage_operator.domain.occurrence import Occurrence
-from statuspage_operator.domain.rollup import Indicator, rollup
-from statuspage_operator.domain.status import SEVERITY_ORDER, ComponentStatus, worst
+from statuspage_operator.domain.order import layout, page_order
+from statuspage_operator.domain.page import PageState
+from statuspage_operator.domain.status import ComponentStatus, worst
 from statuspage_operator.domain.uptime import Uptime, uptime
-from statuspage_operator.server.cache import Cache, JsonObject, Key
+from statuspage_operator.server.cache import Cache, Key
+from statuspage_operator.server.shown import (
+    ComponentView,
+    GroupView,
+    IncidentView,
+    MaintenanceStatus,
+    MaintenanceView,
+    UpdateView,
+)
+from statuspage_operator.server.shown import PageView as PageView
 
 UPCOMING_PER_WINDOW = 3
 UPCOMING_HORIZON = timedelta(days=90)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -48,162 +61,6 @@ def stable_id(*parts: str) -> str:
     return "".join(chars)
 
 
-def _time(value: Any, default: datetime = EPOCH) -> datetime:
-    if isinstance(value, str):
-        try:
-            return parse_time(value)
-        except ValueError:
-            return default
-    return default
-
-
-def _zone(name: Any) -> tuple[str, tzinfo]:
-    if isinstance(name, str):
-        try:
-            return name, ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            pass
-    return "UTC", UTC
-
-
-class MaintenanceStatus(StrEnum):
-    """An occurrence as Statuspage names a maintenance's state."""
-
-    SCHEDULED = "scheduled"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class ComponentView:
-    """A component as shown."""
-
-    id: str
-    name: str
-    display_name: str
-    description: str | None
-    group: str | None
-    position: int | None
-    status: ComponentStatus
-    created: datetime
-    updated: datetime
-    uptime: Uptime
-
-
-@dataclass(frozen=True, slots=True)
-class GroupView:
-    """A component group: its members, and the worst of their statuses."""
-
-    id: str
-    name: str
-    status: ComponentStatus
-    components: tuple[ComponentView, ...]
-    created: datetime
-    updated: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateView:
-    """One incident update (or maintenance step)."""
-
-    id: str
-    status: str
-    message: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentView:
-    """An incident as shown; updates newest first."""
-
-    id: str
-    name: str
-    title: str
-    phase: IncidentPhase
-    impact: Impact
-    created: datetime
-    started: datetime
-    updated: datetime
-    resolved_at: datetime | None
-    monitoring_at: datetime | None
-    updates: tuple[UpdateView, ...]
-    components: tuple[tuple[ComponentView, ComponentStatus], ...]
-
-    @property
-    def resolved(self) -> bool:
-        """Whether its latest update is Resolved."""
-        return self.phase is IncidentPhase.RESOLVED
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceView:
-    """One occurrence of a maintenance window; updates newest first."""
-
-    id: str
-    name: str
-    title: str
-    description: str | None
-    status: MaintenanceStatus
-    start: datetime
-    end: datetime
-    created: datetime
-    updated: datetime
-    updates: tuple[UpdateView, ...]
-    components: tuple[ComponentView, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PageView:
-    """Everything one page shows at `now`."""
-
-    key: Key
-    id: str
-    title: str
-    description: str | None
-    zone_name: str
-    zone: tzinfo
-    url: str
-    now: datetime
-    updated: datetime
-    indicator: Indicator
-    indicator_description: str
-    layout: tuple[ComponentView | GroupView, ...]
-    components: tuple[ComponentView, ...]
-    incidents: tuple[IncidentView, ...]  # newest first
-    maintenances: tuple[MaintenanceView, ...]  # by start
-
-    @property
-    def unresolved(self) -> list[IncidentView]:
-        """Incidents not resolved, newest first."""
-        return [incident for incident in self.incidents if not incident.resolved]
-
-    def maintenances_in(self, *statuses: MaintenanceStatus) -> list[MaintenanceView]:
-        """Occurrences with one of the statuses, by start."""
-        return [m for m in self.maintenances if m.status in statuses]
-
-    def local(self, instant: datetime) -> datetime:
-        """An instant in the page's time zone."""
-        return instant.astimezone(self.zone)
-
-    def history(self, days: int) -> list[tuple[date, list[IncidentView], list[MaintenanceView]]]:
-        """The last `days` calendar days in the page's zone, newest first: what ended each day."""
-        today = self.local(self.now).date()
-        first = today - timedelta(days=days - 1)
-        by_day: dict[date, tuple[list[IncidentView], list[MaintenanceView]]] = {
-            first + timedelta(days=offset): ([], []) for offset in range(days)
-        }
-        for incident in self.incidents:
-            if incident.resolved_at is not None:
-                day = self.local(incident.resolved_at).date()
-                if day in by_day:
-                    by_day[day][0].append(incident)
-        for maintenance in self.maintenances_in(MaintenanceStatus.COMPLETED):
-            day = self.local(maintenance.end).date()
-            if day in by_day:
-                by_day[day][1].append(maintenance)
-        return [(day, *by_day[day]) for day in sorted(by_day, reverse=True)]
-
-
 class WindowMemo:
     """Parsed windows by (uid, generation): compiling a series is worth doing once."""
 
@@ -211,45 +68,50 @@ class WindowMemo:
         self._size = size
         self._parsed: dict[tuple[str, int], Window | None] = {}
 
-    def get(self, obj: JsonObject) -> Window | None:
+    def get(self, obj: Mapping[str, Any]) -> Window | None:
         """The domain window of an object; None if its spec cannot work."""
-        metadata = obj["metadata"]
-        key = (str(metadata.get("uid", "")), int(metadata.get("generation", 0)))
+        metadata = obj.get("metadata") or {}
+        generation = metadata.get("generation")
+        key = (str(metadata.get("uid", "")), generation if isinstance(generation, int) else 0)
         if key not in self._parsed:
             if len(self._parsed) >= self._size:
                 self._parsed.clear()
-            try:
-                self._parsed[key] = window_of(parse(WindowSpec, obj["spec"]))
-            except (InvalidSpecError, ValueError, TypeError):
-                self._parsed[key] = None
+            self._parsed[key] = spec_window(obj)
         return self._parsed[key]
 
 
-def _component(obj: JsonObject, now: datetime, zone: tzinfo) -> ComponentView:
-    metadata, spec, status = obj["metadata"], obj["spec"], obj["status"]
-    created = _time(metadata.get("creationTimestamp"), now)
-    try:
-        current = ComponentStatus(status.get("status", spec.get("manualStatus", "Operational")))
-    except ValueError:
-        current = ComponentStatus.OPERATIONAL
-    history = list(status.get("history") or []) if isinstance(status.get("history"), list) else []
-    if current is not ComponentStatus.OPERATIONAL and not any(
-        isinstance(entry, dict) and "until" not in entry for entry in history
+def _status(component: ComponentObject, state: PageState) -> ComponentStatus:
+    derived = state.states.get(component.name)
+    if derived is not None:
+        return derived.status
+    # A spec the operator cannot use: it is Stalled, and its status stays as last written.
+    return component.status or ComponentStatus.OPERATIONAL
+
+
+def _component(
+    component: ComponentObject, status: ComponentStatus, now: datetime, zone: tzinfo
+) -> ComponentView:
+    created = component.meta.created or now
+    history = [dict(entry) for entry in component.history]
+    written = component.status
+    if (
+        written is not None
+        and written is not ComponentStatus.OPERATIONAL
+        and not any("until" not in entry for entry in history)
     ):
         # Written before the operator kept a history: the current status since its last change.
-        since = status.get("lastStatusChangeTime") or metadata.get("creationTimestamp")
-        history.append({"status": current.value, "since": since})
-    position = spec.get("position")
+        since = component.last_change or created
+        history.append({"status": written.value, "since": since.isoformat()})
     return ComponentView(
-        id=stable_id(str(metadata.get("uid", metadata.get("name")))),
-        name=str(metadata.get("name")),
-        display_name=str(spec.get("displayName") or metadata.get("name")),
-        description=spec.get("description"),
-        group=spec.get("group"),
-        position=position if isinstance(position, int) else None,
-        status=current,
+        id=stable_id(component.meta.uid),
+        name=component.name,
+        display_name=component.display_name,
+        description=component.description,
+        group=component.group,
+        position=component.position,
+        status=status,
         created=created,
-        updated=_time(status.get("lastStatusChangeTime"), created),
+        updated=component.last_change or created,
         uptime=_uptime(json.dumps(history), created, _minute(now, created), zone),
     )
 
@@ -265,162 +127,128 @@ def _uptime(history: str, created: datetime, now: datetime, zone: tzinfo) -> Upt
     return uptime(json.loads(history), created, now, zone)
 
 
-def _order(component: ComponentView) -> tuple[int, str, str]:
-    position = component.position if component.position is not None else 2**31
-    return position, component.display_name.lower(), component.name
-
-
 def _layout(
     namespace: str, page: str, components: Sequence[ComponentView]
 ) -> tuple[ComponentView | GroupView, ...]:
-    groups: dict[str, list[ComponentView]] = {}
-    entries: list[tuple[tuple[int, str, str], ComponentView | GroupView]] = []
-    for component in components:
-        if component.group:
-            groups.setdefault(component.group, []).append(component)
-        else:
-            entries.append((_order(component), component))
-    for name, members in groups.items():
-        group = GroupView(
-            id=stable_id(namespace, page, "group", name),
-            name=name,
-            status=worst(member.status for member in members),
-            components=tuple(members),
-            created=min(member.created for member in members),
-            updated=max(member.updated for member in members),
+    shown: list[ComponentView | GroupView] = []
+    for group, members in layout(components):
+        if group is None:
+            shown.extend(members)
+            continue
+        shown.append(
+            GroupView(
+                id=stable_id(namespace, page, "group", group),
+                name=group,
+                status=worst(member.status for member in members),
+                components=tuple(members),
+                created=min(member.created for member in members),
+                updated=max(member.updated for member in members),
+            )
         )
-        entries.append((_order(members[0]), group))
-    entries.sort(key=lambda entry: entry[0])
-    return tuple(entry for _, entry in entries)
+    return tuple(shown)
 
 
-def _incident(obj: JsonObject, by_name: Mapping[str, ComponentView], now: datetime) -> IncidentView:
-    metadata, spec, status = obj["metadata"], obj["spec"], obj["status"]
-    uid = str(metadata.get("uid", metadata.get("name")))
-    created = _time(metadata.get("creationTimestamp"), now)
-    raw = status.get("timeline")
-    if not isinstance(raw, list):
-        raw = spec.get("updates") or []
-    entries: list[tuple[IncidentPhase, str, datetime]] = []
-    for entry in raw:
-        try:
-            phase = IncidentPhase(entry.get("status"))
-        except (ValueError, AttributeError):
-            continue
-        entries.append((phase, str(entry.get("message", "")), _time(entry.get("at"), created)))
-    try:
-        phase = IncidentPhase(status.get("phase") or (entries[-1][0] if entries else ""))
-    except ValueError:
-        phase = IncidentPhase.INVESTIGATING
-    try:
-        impact = Impact(spec.get("impact", Impact.MINOR))
-    except ValueError:
-        impact = Impact.MINOR
+def _incident(
+    incident: IncidentObject, by_name: Mapping[str, ComponentView], now: datetime
+) -> IncidentView:
+    uid = incident.meta.uid
+    created = incident.meta.created or now
+    # The phase and resolvedAt from the spec's updates; times as the operator stamped them (an
+    # update it has not stamped yet is shown at its own `at`, else now).
+    state = derive(incident.updates, incident.timeline, now)
+    entries = state.timeline
     updates = tuple(
-        UpdateView(stable_id(uid, "update", str(index)), p.value, message, at)
-        for index, (p, message, at) in reversed(list(enumerate(entries)))
+        UpdateView(
+            stable_id(uid, "update", str(index)), entry.status.value, entry.message, entry.at
+        )
+        for index, entry in reversed(list(enumerate(entries)))
     )
-    affected: list[tuple[ComponentView, ComponentStatus]] = []
-    for entry in spec.get("components") or ():
-        component = by_name.get(str(entry.get("name")))
-        if component is None:
-            continue
-        try:
-            effect = ComponentStatus(entry["status"]) if entry.get("status") else None
-        except ValueError:
-            effect = None
-        affected.append((component, effect or STATUS_FROM_IMPACT[impact]))
-    monitoring = [at for p, _, at in entries if p is IncidentPhase.MONITORING]
-    resolved_at = _time(status["resolvedAt"]) if status.get("resolvedAt") else None
-    if phase is IncidentPhase.RESOLVED and resolved_at is None and entries:
-        resolved_at = entries[-1][2]
+    found = incident.input()
+    effects = found.effects if found is not None else {}
+    monitoring = [e.at for e in entries if e.status is IncidentPhase.MONITORING]
     return IncidentView(
         id=stable_id(uid),
-        name=str(metadata.get("name")),
-        title=str(spec.get("title", metadata.get("name"))),
-        phase=phase,
-        impact=impact,
+        name=incident.name,
+        title=incident.title,
+        phase=state.phase,
+        impact=incident.impact or Impact.MINOR,
         created=created,
-        started=min(at for _, _, at in entries) if entries else created,
-        updated=max([created, *(at for _, _, at in entries)]),
-        resolved_at=resolved_at if phase is IncidentPhase.RESOLVED else None,
+        started=min(e.at for e in entries) if entries else created,
+        updated=max([created, *(e.at for e in entries)]),
+        resolved_at=state.resolved_at,
         monitoring_at=monitoring[-1] if monitoring else None,
         updates=updates,
-        components=tuple(affected),
+        components=tuple(
+            (by_name[name], effects.get(name)) for name, _ in incident.components if name in by_name
+        ),
     )
-
-
-def _occurrence(value: Any) -> Occurrence | None:
-    if not isinstance(value, dict) or "start" not in value or "end" not in value:
-        return None
-    start, end = _time(value["start"], EPOCH), _time(value["end"], EPOCH)
-    return Occurrence(start, end) if end > start > EPOCH else None
 
 
 def _occurrences(
-    obj: JsonObject, window: Window | None, now: datetime
+    window: WindowObject, state: WindowState | None, now: datetime
 ) -> list[tuple[MaintenanceStatus, Occurrence]]:
-    status = obj["status"]
-    phase_text = status.get("phase")
-    current = _occurrence(status.get("currentOccurrence"))
-    following = _occurrence(status.get("nextOccurrence"))
-    last = _occurrence(status.get("lastOccurrence"))
-    if phase_text is None and window is not None:
-        state = window_state(window, now)
-        phase_text, current, following, last = state.phase, state.current, state.next, state.last
+    if state is None:
+        # A spec that cannot work has no phase; only what it ran before, as the operator wrote it.
+        return [] if window.last is None else [(MaintenanceStatus.COMPLETED, window.last)]
+    last = state.last
+    if state.phase is WindowPhase.CANCELLED:
+        # Where a cancellation cut an occurrence short is known only to the operator.
+        last = window.last or last
     shown: list[tuple[MaintenanceStatus, Occurrence]] = []
     if last is not None:
         shown.append((MaintenanceStatus.COMPLETED, last))
-    if phase_text == WindowPhase.CANCELLED:
+    if state.phase is WindowPhase.CANCELLED:
         return shown
-    if phase_text == WindowPhase.IN_PROGRESS and current is not None:
-        shown.append((MaintenanceStatus.IN_PROGRESS, current))
-    if following is not None:
-        upcoming = [following]
-        series = window.series if window is not None else None
+    if state.current is not None:
+        shown.append((MaintenanceStatus.IN_PROGRESS, state.current))
+    if state.next is not None:
+        upcoming = [state.next]
+        series = window.window.series if window.window is not None else None
         if series is not None:
-            later = series.occurrences_between(following.end, now + UPCOMING_HORIZON)
+            later = series.occurrences_between(state.next.end, now + UPCOMING_HORIZON)
             upcoming += later[: UPCOMING_PER_WINDOW - 1]
         shown += [(MaintenanceStatus.SCHEDULED, occurrence) for occurrence in upcoming]
     return shown
 
 
 def _maintenances(
-    obj: JsonObject, window: Window | None, by_name: Mapping[str, ComponentView], now: datetime
+    window: WindowObject,
+    state: WindowState | None,
+    by_name: Mapping[str, ComponentView],
+    now: datetime,
 ) -> list[MaintenanceView]:
-    metadata, spec, status = obj["metadata"], obj["spec"], obj["status"]
-    uid = str(metadata.get("uid", metadata.get("name")))
-    created = _time(metadata.get("creationTimestamp"), now)
-    components = tuple(by_name[name] for name in spec.get("components") or () if name in by_name)
-    title = str(spec.get("title", metadata.get("name")))
-    description = spec.get("description")
+    uid = window.meta.uid
+    created = window.meta.created or now
+    components = tuple(by_name[name] for name in window.components if name in by_name)
     views = []
-    for state, occurrence in _occurrences(obj, window, now):
+    for status, occurrence in _occurrences(window, state, now):
         ident = stable_id(uid, occurrence.start.isoformat())
         steps = [
             UpdateView(
                 stable_id(ident, "scheduled"),
                 "scheduled",
-                description or title,
+                window.description or window.title,
                 min(created, occurrence.start),
             )
         ]
-        if state is not MaintenanceStatus.SCHEDULED:
-            started = _time(status.get("startedAt"), occurrence.start)
+        if status is not MaintenanceStatus.SCHEDULED:
+            started = window.started_at or occurrence.start
             if not occurrence.start <= started < occurrence.end:
                 started = occurrence.start
-            steps.append(UpdateView(stable_id(ident, "in_progress"), "in_progress", title, started))
-        if state is MaintenanceStatus.COMPLETED:
             steps.append(
-                UpdateView(stable_id(ident, "completed"), "completed", title, occurrence.end)
+                UpdateView(stable_id(ident, "in_progress"), "in_progress", window.title, started)
+            )
+        if status is MaintenanceStatus.COMPLETED:
+            steps.append(
+                UpdateView(stable_id(ident, "completed"), "completed", window.title, occurrence.end)
             )
         views.append(
             MaintenanceView(
                 id=ident,
-                name=str(metadata.get("name")),
-                title=title,
-                description=description,
-                status=state,
+                name=window.name,
+                title=window.title,
+                description=window.description,
+                status=status,
                 start=occurrence.start,
                 end=occurrence.end,
                 created=created,
@@ -434,33 +262,34 @@ def _maintenances(
 
 def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str) -> PageView:
     """The page `key` at `now`; raise KeyError if there is no such page."""
-    page = cache.page(key)
-    if page is None:
+    raw = cache.page(key)
+    if raw is None:
         raise KeyError(key)
     namespace, name = key
-    spec, metadata = page["spec"], page["metadata"]
-    zone_name, zone = _zone(spec.get("timeZone", "UTC"))
+    page = PageObject.read(raw)
+    zone_name, zone = (page.time_zone, page.zone) if page.zone is not None else ("UTC", UTC)
+    listed = [ComponentObject.read(obj) for obj in cache.members_of(key, Kind.COMPONENT)]
+    windows = [WindowObject.read(obj, memo.get) for obj in cache.members_of(key, Kind.WINDOW)]
+    read = [IncidentObject.read(obj) for obj in cache.members_of(key, Kind.INCIDENT)]
+    state = derive_page(listed, windows, read, now)
     components = sorted(
-        (_component(obj, now, zone) for obj in cache.members_of(key, Kind.COMPONENT)),
-        key=_order,
+        (_component(c, _status(c, state), now, zone) for c in listed), key=page_order
     )
     by_name = {component.name: component for component in components}
     incidents = sorted(
-        (_incident(obj, by_name, now) for obj in cache.members_of(key, Kind.INCIDENT)),
+        (_incident(incident, by_name, now) for incident in read),
         key=lambda incident: (incident.started, incident.id),
         reverse=True,
     )
     maintenances = sorted(
         (
             view
-            for obj in cache.members_of(key, Kind.WINDOW)
-            for view in _maintenances(obj, memo.get(obj), by_name, now)
+            for window in windows
+            for view in _maintenances(window, state.windows.get(window.name), by_name, now)
         ),
         key=lambda view: (view.start, view.id),
     )
-    unresolved = [incident.impact for incident in incidents if not incident.resolved]
-    top = rollup((component.status for component in components), unresolved)
-    created = _time(metadata.get("creationTimestamp"), now)
+    created = page.meta.created or now
     updated = max(
         [
             created,
@@ -469,31 +298,20 @@ def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str
             *(m.updated for m in maintenances if m.updated <= now),
         ]
     )
-    url = spec.get("url") or f"{base_url}/{namespace}/{name}/"
     return PageView(
         key=key,
-        id=stable_id(str(metadata.get("uid", name))),
-        title=str(spec.get("title", name)),
-        description=spec.get("description"),
+        id=stable_id(page.meta.uid),
+        title=page.title,
+        description=page.description,
         zone_name=zone_name,
         zone=zone,
-        url=str(url),
+        url=page.url or f"{base_url}/{namespace}/{name}/",
         now=now,
         updated=updated,
-        indicator=top.indicator,
-        indicator_description=top.description,
+        indicator=state.rollup.indicator,
+        indicator_description=state.rollup.description,
         layout=_layout(namespace, name, components),
         components=tuple(components),
         incidents=tuple(incidents),
         maintenances=tuple(maintenances),
     )
-
-
-def severity(status: ComponentStatus) -> int:
-    """0 for Operational up to 4 for MajorOutage."""
-    return SEVERITY_ORDER.index(status)
-
-
-def canonical(value: Any) -> bytes:
-    """Compact JSON bytes, the same for the same value."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

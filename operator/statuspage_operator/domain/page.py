@@ -1,0 +1,149 @@
+"""The page at an instant: the one derivation every reader shows (operator, plugin, page server).
+
+From the parsed specs of a page's components, windows and incidents and `now` (docs/behaviour.md):
+
+- a window maintains the components it lists while an occurrence is in progress (not cancelled)
+  and it has `autoUpdateStatus`;
+- an unresolved incident gives each component it lists the effect of `incident_effects`
+  (impact None changes nothing; a per-component status wins over the impact's);
+- a component's status is the worst of its manual status, maintenance and those effects;
+- the page rolls its components up as Statuspage does, and counts its components, unresolved
+  incidents and windows in progress.
+
+Written status plays no part: the same specs and `now` give the same page, whoever derives it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from statuspage_operator.domain.incidents import Impact, component_effects
+from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState, window_state
+from statuspage_operator.domain.rollup import Rollup, rollup
+from statuspage_operator.domain.status import ComponentStatus, effective_status
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentInput:
+    """What the derivation needs of a component: its name and manual status."""
+
+    name: str
+    manual: ComponentStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInput:
+    """What the derivation needs of a maintenance window."""
+
+    name: str
+    window: Window
+    components: tuple[str, ...] = ()
+    auto_update_status: bool = True
+
+    def maintains(self, component: str) -> bool:
+        """Whether the window changes `component` while it is in progress."""
+        return self.auto_update_status and component in self.components
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentInput:
+    """What the derivation needs of an incident: what it lists and the status it gives each."""
+
+    name: str
+    impact: Impact
+    listed: tuple[str, ...] = ()
+    effects: Mapping[str, ComponentStatus] = field(default_factory=dict)
+    resolved: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        impact: Impact,
+        components: Sequence[tuple[str, ComponentStatus | None]],
+        resolved: bool = False,
+    ) -> IncidentInput:
+        """An incident from its impact and its `(component, own status)` entries."""
+        listed = tuple(component for component, _ in components)
+        return cls(name, impact, listed, component_effects(impact, components), resolved)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentState:
+    """A component's derived status, and the windows and unresolved incidents behind it."""
+
+    status: ComponentStatus
+    windows: tuple[str, ...]
+    incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    """The page at an instant: rollup, counts, each component's state and each window's."""
+
+    rollup: Rollup
+    components: int
+    unresolved_incidents: int
+    active_maintenances: int
+    states: Mapping[str, ComponentState]
+    windows: Mapping[str, WindowState]
+
+
+def in_progress(window: Window, now: datetime) -> bool:
+    """Whether an occurrence of the window runs at `now` (a cancelled one never does)."""
+    return window_state(window, now).phase is WindowPhase.IN_PROGRESS
+
+
+def _state(
+    component: ComponentInput, maintaining: Iterable[str], incidents: Iterable[IncidentInput]
+) -> ComponentState:
+    name = component.name
+    naming = [i for i in incidents if not i.resolved and name in i.listed]
+    effects = [i.effects[name] for i in naming if name in i.effects]
+    windows = tuple(sorted(set(maintaining)))
+    status = effective_status(component.manual, bool(windows), effects)
+    return ComponentState(status, windows, tuple(sorted({i.name for i in naming})))
+
+
+def component_at(
+    component: ComponentInput,
+    windows: Iterable[WindowInput],
+    incidents: Iterable[IncidentInput],
+    now: datetime,
+) -> ComponentState:
+    """One component at `now`, from the windows and incidents of its page (others are ignored)."""
+    maintaining = [
+        w.name for w in windows if w.maintains(component.name) and in_progress(w.window, now)
+    ]
+    return _state(component, maintaining, incidents)
+
+
+def page_at(
+    components: Iterable[ComponentInput],
+    windows: Sequence[WindowInput],
+    incidents: Iterable[IncidentInput],
+    now: datetime,
+) -> PageState:
+    """The whole page at `now`: each window's state is computed once, each component's once."""
+    phases = {w.name: window_state(w.window, now) for w in windows}
+    maintaining: defaultdict[str, list[str]] = defaultdict(list)
+    active = 0
+    for window in windows:
+        if phases[window.name].phase is WindowPhase.IN_PROGRESS:
+            active += 1
+            for name in window.components:
+                if window.maintains(name):
+                    maintaining[name].append(window.name)
+    unresolved = [i for i in incidents if not i.resolved]
+    naming: defaultdict[str, list[IncidentInput]] = defaultdict(list)
+    for incident in unresolved:
+        for name in set(incident.listed):
+            naming[name].append(incident)
+    states = {
+        c.name: _state(c, maintaining.get(c.name, ()), naming.get(c.name, ())) for c in components
+    }
+    top = rollup((s.status for s in states.values()), (i.impact for i in unresolved))
+    return PageState(top, len(states), len(unresolved), active, states, phases)
