@@ -1,4 +1,7 @@
-"""Recurring windows: wall-clock expansion, DST, bounds and validation (domain.md)."""
+"""Recurring windows: wall-clock expansion, DST, bounds and validation.
+
+The rules are docs/behaviour.md's "Recurring maintenance".
+"""
 
 from __future__ import annotations
 

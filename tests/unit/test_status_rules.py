@@ -1,4 +1,4 @@
-"""Component status (worst of) and the page rollup, as domain.md states them."""
+"""Component status (worst of) and the page rollup, as docs/behaviour.md states them."""
 
 from __future__ import annotations
 

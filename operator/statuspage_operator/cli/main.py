@@ -37,8 +37,8 @@ spec.timeZone, today included: from local midnight N-1 days ago until now (--day
 
 STATUS_HELP = """\
 The page as text: its indicator, its components (groups and ungrouped components in order of
-spec.position, then name), open incidents, maintenance in progress and upcoming. Times are in the
-page's spec.timeZone.
+spec.position, then the name shown, then the name), open incidents, maintenance in progress
+and upcoming. Times are in the page's spec.timeZone.
 
 With --at TIME, the page as it will be at TIME: maintenance windows in progress then (a window's
 phase follows from its spec and the time, so this is exact unless the windows change), and the

@@ -1,10 +1,11 @@
 """Components and pages: recomputed from the view whenever something that affects them changes.
 
 A component's status is the worst of its manual status, the windows in progress and the open
-incidents that list it (domain.md); a page rolls its components up as Statuspage does. Both are
-written only when they differ. A page changes with every window of a burst, so its write waits
-200 ms and covers the whole burst. Each write is gather -> plan -> write: the view's derivation is
-gathered, plans.components and plans.pages render it with its conditions and Events.
+incidents that list it (docs/behaviour.md, "Component status"); a page rolls its components up as
+Statuspage does. Both are written only when they differ. A page changes with every window of a
+burst, so its write waits 200 ms and covers the whole burst. Each write is gather -> plan ->
+write: the view's derivation is gathered, plans.components and plans.pages render it with its
+conditions and Events.
 """
 
 from __future__ import annotations

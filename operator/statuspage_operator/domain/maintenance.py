@@ -1,4 +1,6 @@
-"""Maintenance windows: the phase is a function of the spec and `now` (domain.md).
+"""Maintenance windows: the phase is a function of the spec and `now`.
+
+The rules are docs/behaviour.md's "Maintenance windows".
 
 Start inclusive, end exclusive. A one-off window is one occurrence; a recurring one is a Series
 (recurrence.py). Nothing here remembers what happened before: after a restart the same inputs give

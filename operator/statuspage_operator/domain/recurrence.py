@@ -1,6 +1,6 @@
 """Recurring maintenance windows: an RRULE expanded in wall-clock time, always bounded.
 
-Wall clock and DST (domain.md, "Recurrence and time zones"):
+Wall clock and DST (docs/behaviour.md, "Recurring maintenance"):
 - dateutil expands the rule in the zone's naive wall-clock time from startTime's wall-clock time;
   each start is then converted to UTC, and every occurrence lasts endTime - startTime of elapsed
   time, across DST changes too.

@@ -1,4 +1,7 @@
-"""The page indicator and description: Statuspage's rollup of leaf components (domain.md)."""
+"""The page indicator and description: Statuspage's rollup of leaf components.
+
+The table is docs/behaviour.md's "Page indicator".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Component status: the five values, their order, and the worst-of rule (domain.md)."""
+"""Component status: the five values, their order, and the worst-of rule.
+
+The rule is docs/behaviour.md's "Component status".
+"""
 
 from __future__ import annotations
 
