@@ -9,6 +9,22 @@
 - pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
 - subscribers.py @kopf.on.event: who hears of a page's news; its destination checked;
                  @kopf.timer every 30 s while its Secret is missing or wrong: checked again
+
+Work that runs beside kopf's handlers, all of it (what starts it; what stops it):
+
+- main.py        the Lease election (`--leader-elect`): runs kopf only while the Lease is held;
+                 SIGTERM or a lost Lease stops it. A readiness line once kopf watches.
+- lifecycle.py   the start-up catch-up (control/runtime.py): windows whose edge passed while the
+                 operator was down, settled from the start-up list; ends when they are, or at
+                 on.cleanup. The sweep (control/sweep.py): on.startup to on.cleanup.
+- windows.py     per daemon, a relay of kopf's `stopped` flag to the daemon's wake-up (the
+                 daemon returns at once instead of being cancelled); it ends with the daemon.
+- any change     a page's rollup, written 200 ms after the first change of a burst (one task per
+                 page with changes pending, control/components.py); cancelled at on.cleanup.
+- any notice     its Event, posted after the status writes in flight (control/writer.py,
+                 Announcer); drained for up to 5 s at on.cleanup.
+- any delivery   notification lanes, retry timers and record flushes
+                 (control/notifications/__init__.py lists them); stopped at on.cleanup.
 """
 
 from statuspage_operator.handlers import (
