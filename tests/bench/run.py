@@ -748,6 +748,12 @@ def main() -> None:
         else:
             report("CronJob controller lateness", "no Job seen")
 
+    # kopf cancels a daemon that has not returned within 1 s of its stop, and logs it.
+    cancelled = sum(
+        log.read_text(errors="replace").count("Will escalate") for log in workdir.glob("*.log")
+    )
+    report('daemons kopf had to cancel ("Will escalate" in the logs)', str(cancelled), "(0)")
+
 
 if __name__ == "__main__":
     main()
