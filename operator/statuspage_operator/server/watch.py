@@ -114,6 +114,8 @@ class KindWatcher:
             if self._on_change is not None:
                 self._on_change(self.kind)
 
+        if self._stop.is_set() or self._loop.is_closed():
+            return  # stopping: the cache is not read any more
         self._loop.call_soon_threadsafe(run)
 
     def _run(self) -> None:
