@@ -11,7 +11,7 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import ApiError
-from unit.fakes import FakeClient, FakeClock, FakeStop, deleted, resource
+from unit.fakes import FakeClient, FakeClock, FakeStop, resource
 from unit.running import NS, add_window, body, feed, make_world, run, until
 
 HOUR = timedelta(hours=1)
@@ -269,7 +269,7 @@ def test_a_window_deleted_under_the_daemon_ends_quietly() -> None:
 
     async def scenario(runtime: Runtime) -> None:
         window = body(client, Kind.WINDOW, "w")
-        deleted(client, Kind.WINDOW, NS, "w")
+        client.delete(Kind.WINDOW, NS, "w")
         await runtime.windows.settle(window, clock())
 
     run(client, clock, scenario)
