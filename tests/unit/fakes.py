@@ -405,4 +405,3 @@ async def eventually(check: Callable[[], bool], patience: float = 5.0) -> None:
             return
         await asyncio.sleep(step)
     raise AssertionError(f"not true within {patience} s")
-

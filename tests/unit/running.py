@@ -90,12 +90,3 @@ async def feed(runtime: Runtime, kind: Kind, event_type: str | None, obj: dict[s
         await runtime.windows.settle(obj, runtime.clock())
     elif change is not None:
         runtime.windows.wake((NS, str(obj["metadata"]["name"])))
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait for background work (a catch-up, a daemon's settle) to show; fail after ~5 s."""
-    for _ in range(1000):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("timed out waiting for the operator")
