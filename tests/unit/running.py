@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
 from unit.fakes import FakeClient, FakeClock, resource
+from unit.plan_builders import window_spec
 
 NS = "ns"
 T = TypeVar("T")
@@ -29,18 +29,6 @@ def make_world(*components: str) -> tuple[FakeClient, FakeClock]:
     for name in components or ("api", "db"):
         client.add(resource(Kind.COMPONENT, NS, name, {"page": "p"}))
     return client, clock
-
-
-def window_spec(start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
-    """A one-off window on `api` of page `p`."""
-    return {
-        "page": "p",
-        "title": "Upgrade",
-        "components": ["api"],
-        "startTime": format_time(start),
-        "endTime": format_time(end),
-        **extra,
-    }
 
 
 def add_window(

@@ -11,7 +11,8 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
 from unit.fakes import FakeClient, FakeStop, eventually, resource
-from unit.running import NS, add_window, body, feed, make_world, run, window_spec
+from unit.plan_builders import window_spec
+from unit.running import NS, add_window, body, feed, make_world, run
 
 HOUR = timedelta(hours=1)
 
