@@ -1,25 +1,21 @@
-"""Fakes at the edge: an in-memory API server behind the operator's own client, and a clock.
+"""A fake at the edge: an in-memory API server behind the operator's own client.
 
 `FakeClient` is the operator's `Client` with its one network call, `request()`, answered from
 memory: our kinds and Subscribers (lists in pages of one snapshot, full or metadata-only, status
 merge patches with resourceVersions), core Events (a second post of one name is a 409, as on a
 real server), Secrets and Leases. Everything above it (writer, announcer, notifier, sweeper,
 runtime) runs unchanged. Faults are injected per call with `fail_next()`, so retries are tested
-without a cluster; `after_snapshot` lets a change race a metadata list. `FakeClock` moves only
-when told, or when its `sleep()` is awaited (a daemon's sleep until its next edge takes no time).
-`eventually` waits for background work to show in the fakes, which signal nothing.
+without a cluster; `after_snapshot` lets a change race a metadata list.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import API_VERSION, PLURALS, Kind
@@ -81,48 +77,6 @@ class Fault:
             and self.method == call.method
             and bool(re.search(self.pattern, call.path))
         )
-
-
-@dataclass
-class FakeClock:
-    """A wall clock that moves only when told."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 5, 10, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move the clock forward; returns the new now."""
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        """Jump to an instant (forward or back, as a stepped wall clock does)."""
-        self.now = now
-
-    async def sleep(self, seconds: float) -> None:
-        """A sleep that takes no time: the clock moves on by `seconds` and the loop turns once."""
-        self.advance(seconds)
-        await asyncio.sleep(0)
-
-
-class FakeStop:
-    """kopf's `stopped` flag as a daemon sees it: truthy once set, and awaitable."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self) -> bool:
-        """Until it is set."""
-        return await self._event.wait()
-
-    def set(self) -> None:
-        """Ask the daemon to stop."""
-        self._event.set()
 
 
 class FakeClient(Client):
@@ -285,7 +239,7 @@ class FakeClient(Client):
             return self._list(plural, namespace, call.params, accept == METADATA_LIST)
         key = (plural, namespace, name)
         if method == "GET":
-            return self._existing(key)
+            return copy.deepcopy(self._existing(key))
         if method == "PUT":
             return self._replace(key, body)
         if method == "PATCH" and custom["sub"] == "status":
@@ -301,7 +255,7 @@ class FakeClient(Client):
         if plural == "secrets":
             if method != "GET" or name is None:
                 raise ApiError(403, "forbidden: the operator may only get Secrets")
-            return self._existing(("secrets", namespace, name))
+            return copy.deepcopy(self._existing(("secrets", namespace, name)))
         if method != "POST":
             raise ApiError(405, "the fake serves only Event creation")
         return self._create("events", namespace, body)
@@ -361,7 +315,7 @@ class FakeClient(Client):
         found = self.objects.get(key)
         if found is None:
             raise _error(404, f'{key[0]} "{key[2]}" not found')
-        return found if key[0] != "secrets" else copy.deepcopy(found)
+        return found
 
     def _next_version(self) -> str:
         self._version += 1
@@ -394,14 +348,3 @@ def _begins_a_list(call: Call) -> bool:
 
 def _plural(kind: Kind | str) -> str:
     return PLURALS[kind] if isinstance(kind, Kind) else kind
-
-
-async def eventually(check: Callable[[], bool], patience: float = 5.0) -> None:
-    """Poll `check` (it reads fakes, which signal nothing) until it holds; AssertionError after
-    `patience` seconds."""
-    step = 0.002
-    for _ in range(int(patience / step)):
-        if check():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError(f"not true within {patience} s")

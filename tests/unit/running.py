@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeClock, resource
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, resource
 from unit.plan_builders import window_spec
 
 NS = "ns"

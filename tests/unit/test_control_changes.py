@@ -10,7 +10,8 @@ import pytest
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeStop, eventually, resource
+from unit.fake_time import FakeStop, eventually
+from unit.fakes import FakeClient, resource
 from unit.plan_builders import window_spec
 from unit.running import NS, add_window, body, feed, make_world, run
 

@@ -11,7 +11,8 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import ApiError
-from unit.fakes import FakeClient, FakeClock, FakeStop, eventually, resource
+from unit.fake_time import FakeClock, FakeStop, eventually
+from unit.fakes import FakeClient, resource
 from unit.running import NS, add_window, body, feed, make_world, run
 
 HOUR = timedelta(hours=1)

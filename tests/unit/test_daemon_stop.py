@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeStop
+from unit.fake_time import FakeStop
 from unit.running import NS, add_window, make_world
 
 

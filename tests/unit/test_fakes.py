@@ -11,7 +11,8 @@ import pytest
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import METADATA_LIST, ApiError, ConflictError, NotFoundError
-from unit.fakes import FakeClient, FakeClock, merge_patch, resource
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, merge_patch, resource
 from unit.running import NS, add_window, make_world
 
 

@@ -21,7 +21,8 @@ from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
 from statuspage_operator.k8s.client import ApiError
 from unit.fake_channels import FakeChannels
-from unit.fakes import FakeClient, eventually, resource
+from unit.fake_time import eventually
+from unit.fakes import FakeClient, resource
 
 NS = "default"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

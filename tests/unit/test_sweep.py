@@ -19,7 +19,8 @@ from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.sweep import DELAY, INTERVAL, QUIET, RETRY, Plan, stale
 from statuspage_operator.control.view import ComponentEntry
 from statuspage_operator.k8s.client import METADATA_LIST
-from unit.fakes import FakeClient, eventually, resource
+from unit.fake_time import eventually
+from unit.fakes import FakeClient, resource
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NS = "ns"
