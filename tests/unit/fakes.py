@@ -1,21 +1,21 @@
-"""Fakes at the edge: an in-memory API server behind the operator's own client, and a clock.
+"""A fake at the edge: an in-memory API server behind the operator's own client.
 
 `FakeClient` is the operator's `Client` with its one network call, `request()`, answered from
-memory: our kinds (list with pages, status merge patches with resourceVersions), core Events (a
-second post of one name is a 409, as on a real server), Secrets and Leases. Everything above it
-(writer, announcer, notifier, runtime) runs unchanged. Faults are injected per call with
-`fail_next()`, so retries are tested without a cluster. `FakeClock` moves only when told, or
-when its `sleep()` is awaited (a daemon's sleep until its next edge takes no time).
+memory: our kinds and Subscribers (lists in pages of one snapshot, full or metadata-only, status
+merge patches with resourceVersions), core Events (a second post of one name is a 409, as on a
+real server), Secrets and Leases. Everything above it (writer, announcer, notifier, sweeper,
+runtime) runs unchanged. Faults are injected per call with `fail_next()`, so retries are tested
+without a cluster; `after_snapshot` lets a change race a metadata list.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import copy
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import API_VERSION, PLURALS, Kind
@@ -53,6 +53,8 @@ class Call:
     method: str
     path: str
     body: Any = None
+    params: dict[str, str] = field(default_factory=dict)
+    accept: str = "application/json"
 
 
 @dataclass
@@ -63,48 +65,18 @@ class Fault:
     pattern: str
     status: int
     times: int
+    error: BaseException | None = None
+    later_pages: bool = False
 
-
-@dataclass
-class FakeClock:
-    """A wall clock that moves only when told."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 5, 10, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        """Move the clock forward; returns the new now."""
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        """Jump to an instant (forward or back, as a stepped wall clock does)."""
-        self.now = now
-
-    async def sleep(self, seconds: float) -> None:
-        """A sleep that takes no time: the clock moves on by `seconds` and the loop turns once."""
-        self.advance(seconds)
-        await asyncio.sleep(0)
-
-
-class FakeStop:
-    """kopf's `stopped` flag as a daemon sees it: truthy once set, and awaitable."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self) -> bool:
-        """Until it is set."""
-        return await self._event.wait()
-
-    def set(self) -> None:
-        """Ask the daemon to stop."""
-        self._event.set()
+    def matches(self, call: Call) -> bool:
+        """Whether this fault answers the call (and has answers left)."""
+        if self.later_pages and "continue" not in call.params:
+            return False
+        return (
+            self.times > 0
+            and self.method == call.method
+            and bool(re.search(self.pattern, call.path))
+        )
 
 
 class FakeClient(Client):
@@ -116,6 +88,11 @@ class FakeClient(Client):
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        # Called with the plural once a metadata list's snapshot is taken (a change racing a sweep).
+        self.after_snapshot: Callable[[str], None] | None = None
+        # Continue token's prefix -> (resourceVersion, items) of a list not served to its end.
+        self._snapshots: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        self._snapshot_ids = itertools.count(1)
         self._version = 100
         self._uids = 0
 
@@ -138,24 +115,32 @@ class FakeClient(Client):
 
     def edit(self, kind: Kind, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         """Replace an object's spec as `kubectl apply` would: a new generation."""
-        stored = self.objects[(PLURALS[kind], namespace, name)]
+        stored = self.objects[(_plural(kind), namespace, name)]
         stored["spec"] = copy.deepcopy(spec)
         stored["metadata"]["generation"] = int(stored["metadata"].get("generation") or 0) + 1
         stored["metadata"]["resourceVersion"] = self._next_version()
         return copy.deepcopy(stored)
 
+    def delete(self, kind: Kind | str, namespace: str, name: str) -> dict[str, Any]:
+        """Remove an object as `kubectl delete` would (no finalizers); returns its last body."""
+        return self.objects.pop((_plural(kind), namespace, name))
+
     def add_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        """A Secret with base64-encoded `data`."""
+        """A Secret whose keys hold these values (stored base64-encoded, as a server does)."""
         self.objects[("secrets", namespace, name)] = {
             "metadata": {"namespace": namespace, "name": name},
-            "data": dict(data),
+            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
         }
 
     def get(self, kind: Kind | str, namespace: str, name: str) -> dict[str, Any] | None:
         """An object as stored now (a copy), by kind or plural."""
-        plural = PLURALS[kind] if isinstance(kind, Kind) else kind
-        found = self.objects.get((plural, namespace, name))
+        found = self.objects.get((_plural(kind), namespace, name))
         return copy.deepcopy(found) if found is not None else None
+
+    def keys(self, kind: Kind | str) -> list[tuple[str, str]]:
+        """(namespace, name) of every object of a kind (or plural) stored now, sorted."""
+        plural = _plural(kind)
+        return sorted((ns, name) for (p, ns, name) in self.objects if p == plural)
 
     def events(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """Events posted, in order of posting."""
@@ -165,10 +150,15 @@ class FakeClient(Client):
             if plural == "events" and (namespace is None or ns == namespace)
         ]
 
-    def status(self, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
+    def status(self, kind: Kind | str, namespace: str, name: str) -> dict[str, Any]:
         """An object's status as stored now ({} when it has none or is gone)."""
         found = self.get(kind, namespace, name)
         return dict((found or {}).get("status") or {})
+
+    def ready(self, kind: Kind | str, namespace: str, name: str) -> dict[str, Any]:
+        """An object's Ready condition as stored now ({} when it has none)."""
+        conditions = self.status(kind, namespace, name).get("conditions") or []
+        return dict(next((c for c in conditions if c["type"] == "Ready"), {}))
 
     def reasons(self, name: str | None = None) -> list[str]:
         """The reasons of the Events posted (about one object, if named), in order."""
@@ -187,13 +177,32 @@ class FakeClient(Client):
                 found.append(f"{match['plural']}/{match['name']}")
         return found
 
-    def fail_next(self, method: str, pattern: str, status: int = 500, times: int = 1) -> None:
-        """Answer the next `times` calls of `method` whose path matches `pattern` with `status`."""
-        self.faults.append(Fault(method, pattern, status, times))
+    def fail_next(
+        self,
+        method: str,
+        pattern: str,
+        status: int = 500,
+        times: int = 1,
+        *,
+        error: BaseException | None = None,
+        later_pages: bool = False,
+    ) -> None:
+        """Answer the next `times` calls of `method` whose path matches `pattern` with an ApiError
+        of `status`, or raise `error` (a connection refused); with `later_pages`, only the pages
+        of a list after its first (a continue token expired, the server gone mid-list)."""
+        self.faults.append(Fault(method, pattern, status, times, error, later_pages))
+
+    def faults_left(self) -> int:
+        """How many injected answers are still to be given."""
+        return sum(fault.times for fault in self.faults)
 
     def count(self, method: str, pattern: str = "") -> int:
         """How many calls of a method (whose path matches) were made."""
         return sum(1 for c in self.calls if c.method == method and re.search(pattern, c.path))
+
+    def lists(self, accept: str = "application/json") -> int:
+        """How many lists of `accept` (METADATA_LIST: metadata-only) were begun."""
+        return sum(1 for c in self.calls if c.accept == accept and _begins_a_list(c))
 
     # -- the API server ----------------------------------------------------------------------
 
@@ -211,11 +220,12 @@ class FakeClient(Client):
         accept: str = "application/json",
     ) -> dict[str, Any]:
         """Answer one call from memory, or with an injected fault."""
-        self.calls.append(Call(method, path, copy.deepcopy(body)))
+        call = Call(method, path, copy.deepcopy(body), dict(params or {}), accept)
+        self.calls.append(call)
         for fault in self.faults:
-            if fault.times > 0 and fault.method == method and re.search(fault.pattern, path):
+            if fault.matches(call):
                 fault.times -= 1
-                raise _error(fault.status, f"injected {fault.status}")
+                raise fault.error or _error(fault.status, f"injected {fault.status}")
         core = _CORE.match(path)
         if core is not None:
             return self._core(method, core["plural"], core["namespace"], core["name"], body)
@@ -226,13 +236,10 @@ class FakeClient(Client):
         if name is None:
             if method == "POST":
                 return self._create(plural, namespace, body)
-            found = self._list(plural, namespace, params or {})
-            if accept == METADATA_LIST:
-                found["items"] = [{"metadata": item["metadata"]} for item in found["items"]]
-            return found
+            return self._list(plural, namespace, call.params, accept == METADATA_LIST)
         key = (plural, namespace, name)
         if method == "GET":
-            return self._existing(key)
+            return copy.deepcopy(self._existing(key))
         if method == "PUT":
             return self._replace(key, body)
         if method == "PATCH" and custom["sub"] == "status":
@@ -248,7 +255,7 @@ class FakeClient(Client):
         if plural == "secrets":
             if method != "GET" or name is None:
                 raise ApiError(403, "forbidden: the operator may only get Secrets")
-            return self._existing(("secrets", namespace, name))
+            return copy.deepcopy(self._existing(("secrets", namespace, name)))
         if method != "POST":
             raise ApiError(405, "the fake serves only Event creation")
         return self._create("events", namespace, body)
@@ -271,20 +278,36 @@ class FakeClient(Client):
         self.objects[key] = replaced
         return copy.deepcopy(replaced)
 
-    def _list(self, plural: str, namespace: str, params: dict[str, str]) -> dict[str, Any]:
-        names = sorted(
-            key for key in self.objects if key[0] == plural and namespace in ("", key[1])
-        )
-        start = int(params.get("continue") or 0)
-        limit = int(params.get("limit") or len(names) or 1)
-        chunk = names[start : start + limit]
-        more = start + limit < len(names)
+    def _list(
+        self, plural: str, namespace: str, params: dict[str, str], metadata: bool
+    ) -> dict[str, Any]:
+        """One page; all pages of a list are of the snapshot taken for its first, as on a real
+        server (a continue token names the snapshot and where the next page begins)."""
+        token = params.get("continue") or ""
+        if token:
+            snapshot, _, offset = token.partition(":")
+            if snapshot not in self._snapshots:
+                raise _error(410, "the provided continue parameter is too old")
+            version, items = self._snapshots.pop(snapshot)
+            start = int(offset)
+        else:
+            snapshot, version, start = str(next(self._snapshot_ids)), str(self._version), 0
+            keys = sorted(k for k in self.objects if k[0] == plural and namespace in ("", k[1]))
+            items = [copy.deepcopy(self.objects[key]) for key in keys]
+            if metadata:
+                items = [{"metadata": item["metadata"]} for item in items]
+                if self.after_snapshot is not None:
+                    self.after_snapshot(plural)
+        limit = int(params.get("limit") or len(items) or 1)
+        more = start + limit < len(items)
+        if more:
+            self._snapshots[snapshot] = (version, items)
         return {
             "apiVersion": API_VERSION,
-            "items": [copy.deepcopy(self.objects[key]) for key in chunk],
+            "items": items[start : start + limit],
             "metadata": {
-                "resourceVersion": str(self._version),
-                "continue": str(start + limit) if more else "",
+                "resourceVersion": version,
+                "continue": f"{snapshot}:{start + limit}" if more else "",
             },
         }
 
@@ -292,7 +315,7 @@ class FakeClient(Client):
         found = self.objects.get(key)
         if found is None:
             raise _error(404, f'{key[0]} "{key[2]}" not found')
-        return found if key[0] != "secrets" else copy.deepcopy(found)
+        return found
 
     def _next_version(self) -> str:
         self._version += 1
@@ -317,9 +340,11 @@ def resource(kind: Kind | str, namespace: str, name: str, spec: dict[str, Any]) 
     }
 
 
-def deleted(client: FakeClient, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
-    """Remove an object as `kubectl delete` would (no finalizers here); returns its last body."""
-    return client.objects.pop((PLURALS[kind], namespace, name))
+def _begins_a_list(call: Call) -> bool:
+    match = _CUSTOM.match(call.path)
+    listing = match is not None and match["name"] is None and call.method == "GET"
+    return listing and "continue" not in call.params
 
 
-Clock = Callable[[], datetime]
+def _plural(kind: Kind | str) -> str:
+    return PLURALS[kind] if isinstance(kind, Kind) else kind

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeClock, resource
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, resource
+from unit.plan_builders import window_spec
 
 NS = "ns"
 T = TypeVar("T")
@@ -29,18 +30,6 @@ def make_world(*components: str) -> tuple[FakeClient, FakeClock]:
     for name in components or ("api", "db"):
         client.add(resource(Kind.COMPONENT, NS, name, {"page": "p"}))
     return client, clock
-
-
-def window_spec(start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
-    """A one-off window on `api` of page `p`."""
-    return {
-        "page": "p",
-        "title": "Upgrade",
-        "components": ["api"],
-        "startTime": format_time(start),
-        "endTime": format_time(end),
-        **extra,
-    }
 
 
 def add_window(
@@ -90,12 +79,3 @@ async def feed(runtime: Runtime, kind: Kind, event_type: str | None, obj: dict[s
         await runtime.windows.settle(obj, runtime.clock())
     elif change is not None:
         runtime.windows.wake((NS, str(obj["metadata"]["name"])))
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Wait for background work (a catch-up, a daemon's settle) to show; fail after ~5 s."""
-    for _ in range(1000):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("timed out waiting for the operator")

@@ -10,8 +10,10 @@ import pytest
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeStop, resource
-from unit.running import NS, add_window, body, feed, make_world, run, until, window_spec
+from unit.fake_time import FakeStop, eventually
+from unit.fakes import FakeClient, resource
+from unit.plan_builders import window_spec
+from unit.running import NS, add_window, body, feed, make_world, run
 
 HOUR = timedelta(hours=1)
 
@@ -39,13 +41,13 @@ def test_a_spec_edit_wakes_the_daemon_and_moves_the_window_at_once() -> None:
         live = body(client, Kind.WINDOW, "w")
         stop = FakeStop()
         daemon = asyncio.create_task(runtime.windows.follow(live, stop))
-        await until(lambda: phase(client) == "Scheduled")
+        await eventually(lambda: phase(client) == "Scheduled")
         edited = client.edit(Kind.WINDOW, NS, "w", window_spec(clock.now, clock.now + HOUR))
         # kopf's live body follows the watch; the event handler wakes the daemon.
         live.clear()
         live.update(edited)
         await feed(runtime, Kind.WINDOW, "MODIFIED", edited)
-        await until(lambda: phase(client) == "InProgress")
+        await eventually(lambda: phase(client) == "InProgress")
         stop.set()
         runtime.windows.wake((NS, "w"))
         await asyncio.wait_for(daemon, 5)

@@ -8,7 +8,8 @@ from typing import Any
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeClock, resource
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, resource
 from unit.running import NS, body, feed, make_world, run
 
 LATER = timedelta(minutes=20)

@@ -11,8 +11,9 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.k8s.client import ApiError
-from unit.fakes import FakeClient, FakeClock, FakeStop, deleted, resource
-from unit.running import NS, add_window, body, feed, make_world, run, until
+from unit.fake_time import FakeClock, FakeStop, eventually
+from unit.fakes import FakeClient, resource
+from unit.running import NS, add_window, body, feed, make_world, run
 
 HOUR = timedelta(hours=1)
 
@@ -117,10 +118,10 @@ def test_follow_wakes_when_told_and_leaves_no_waker() -> None:
     async def scenario(runtime: Runtime) -> tuple[object, object, bool]:
         stop = FakeStop()
         daemon = asyncio.create_task(runtime.windows.follow(body(client, Kind.WINDOW, "w"), stop))
-        await until(lambda: phase(client) == "Scheduled")
+        await eventually(lambda: phase(client) == "Scheduled")
         clock.set(start)
         runtime.windows.wake((NS, "w"))
-        await until(lambda: phase(client) == "InProgress")
+        await eventually(lambda: phase(client) == "InProgress")
         in_progress = shown(client)
         stop.set()
         runtime.windows.wake((NS, "w"))
@@ -174,7 +175,7 @@ def test_catch_up_after_downtime_moves_windows_from_the_start_up_list(
     clock.set(start + down_until)
 
     async def restart(runtime: Runtime) -> None:
-        await until(lambda: phase(client) == expected_phase)
+        await eventually(lambda: phase(client) == expected_phase)
 
     run(client, clock, restart)
     assert shown(client) == expected_api
@@ -269,7 +270,7 @@ def test_a_window_deleted_under_the_daemon_ends_quietly() -> None:
 
     async def scenario(runtime: Runtime) -> None:
         window = body(client, Kind.WINDOW, "w")
-        deleted(client, Kind.WINDOW, NS, "w")
+        client.delete(Kind.WINDOW, NS, "w")
         await runtime.windows.settle(window, clock())
 
     run(client, clock, scenario)

@@ -6,28 +6,15 @@ import asyncio
 from datetime import timedelta
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
-from unit.fakes import FakeClient, FakeClock, FakeStop, resource
-
-NS = "ns"
+from unit.fake_time import FakeStop
+from unit.running import NS, add_window, make_world
 
 
 def test_a_sleeping_daemon_returns_as_soon_as_it_is_stopped() -> None:
     """Asleep until an edge an hour away, it returns within a moment of the stop."""
-    client = FakeClient()
-    clock = FakeClock()
-    start = clock.now + timedelta(hours=1)
-    client.add(resource(Kind.PAGE, NS, "p", {"title": "P"}))
-    client.add(resource(Kind.COMPONENT, NS, "api", {"page": "p"}))
-    spec = {
-        "page": "p",
-        "title": "Upgrade",
-        "components": ["api"],
-        "startTime": format_time(start),
-        "endTime": format_time(start + timedelta(hours=1)),
-    }
-    client.add(resource(Kind.WINDOW, NS, "w", spec))
+    client, clock = make_world("api")
+    add_window(client, "w", clock.now + timedelta(hours=1), timedelta(hours=1))
 
     async def run() -> float:
         runtime = Runtime(client, clock)

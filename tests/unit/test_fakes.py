@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
-from statuspage_operator.k8s.client import ConflictError, NotFoundError
-from unit.fakes import FakeClient, FakeClock, merge_patch, resource
-
-NS = "ns"
+from statuspage_operator.k8s.client import METADATA_LIST, ApiError, ConflictError, NotFoundError
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, merge_patch, resource
+from unit.running import NS, add_window, make_world
 
 
 def test_merge_patch_removes_keys_set_to_none() -> None:
@@ -54,6 +54,66 @@ def test_injected_fault_then_success() -> None:
     asyncio.run(patch())
 
 
+async def names(client: FakeClient, limit: int) -> list[list[str]]:
+    """The names on each page of a metadata-only list of components."""
+    return [
+        [item["metadata"]["name"] for item in items]
+        async for items in client.list_metadata("components", [NS], limit)
+    ]
+
+
+def test_a_list_s_pages_are_one_snapshot() -> None:
+    """Created or deleted while a list is paged: only the next list sees it, as on a server."""
+    client = FakeClient()
+    for name in ("a", "b", "c"):
+        client.add(resource(Kind.COMPONENT, NS, name, {"page": "p"}))
+    snapshots: list[str] = []
+
+    def racing(plural: str) -> None:
+        snapshots.append(plural)
+        client.delete(Kind.COMPONENT, NS, "c")
+        client.add(resource(Kind.COMPONENT, NS, "b2", {"page": "p"}))
+        client.after_snapshot = None
+
+    client.after_snapshot = racing
+    during = asyncio.run(names(client, 2))
+    after = asyncio.run(names(client, 2))
+    assert (during, after) == ([["a", "b"], ["c"]], [["a", "b"], ["b2"]])
+    assert snapshots == ["components"]
+    assert client.lists(METADATA_LIST) == 2
+
+
+def test_a_fault_on_later_pages_spares_the_first() -> None:
+    """An expired continue token: the first page comes, the next is refused with the fault."""
+    client = FakeClient()
+    for name in ("a", "b"):
+        client.add(resource(Kind.COMPONENT, NS, name, {"page": "p"}))
+    client.fail_next("GET", "/components$", 410, later_pages=True)
+    pages: list[list[dict[str, Any]]] = []
+
+    async def listing() -> None:
+        async for items in client.list_metadata("components", [NS], 1):
+            pages.append(items)
+
+    with pytest.raises(ApiError, match="410"):
+        asyncio.run(listing())
+    assert [[item["metadata"]["name"] for item in page] for page in pages] == [["a"]]
+    assert client.faults_left() == 0
+    assert asyncio.run(names(client, 1)) == [["a"], ["b"]]
+
+
+def test_an_unknown_continue_token_has_expired() -> None:
+    """A continue token the server no longer holds is a 410, as after a compaction."""
+    client = FakeClient()
+    path = "/apis/statuspage.dev/v1alpha1/namespaces/ns/components"
+
+    async def read() -> None:
+        await client.request("GET", path, params={"limit": "1", "continue": "9:1"})
+
+    with pytest.raises(ApiError, match="410"):
+        asyncio.run(read())
+
+
 def test_a_lease_is_created_once() -> None:
     """Creating what exists is a conflict (the Lease race between two replicas)."""
     client = FakeClient()
@@ -68,19 +128,8 @@ def test_a_lease_is_created_once() -> None:
 
 def test_runtime_puts_a_component_under_maintenance_on_the_fake() -> None:
     """The real Runtime over the fake: prime, settle a window in progress, components follow."""
-    client = FakeClient()
-    clock = FakeClock()
-    start = clock.now - timedelta(minutes=5)
-    client.add(resource(Kind.PAGE, NS, "p", {"title": "P"}))
-    client.add(resource(Kind.COMPONENT, NS, "api", {"page": "p"}))
-    spec = {
-        "page": "p",
-        "title": "Upgrade",
-        "components": ["api"],
-        "startTime": format_time(start),
-        "endTime": format_time(start + timedelta(hours=1)),
-    }
-    client.add(resource(Kind.WINDOW, NS, "w", spec))
+    client, clock = make_world("api")
+    add_window(client, "w", clock.now - timedelta(minutes=5), timedelta(hours=1))
 
     async def run() -> None:
         runtime = Runtime(client, clock)

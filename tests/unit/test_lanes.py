@@ -12,7 +12,7 @@ from statuspage_operator.control.notifications.lanes import Delivery, Lanes
 from statuspage_operator.control.notifications.record import UNRECORDED, Ledger
 from statuspage_operator.control.notifications.subscribers import Subscriber
 from statuspage_operator.domain.notifications import NotificationEvent
-from unit.fake_api import eventually
+from unit.fake_time import eventually
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -20,8 +20,11 @@ from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
 from statuspage_operator.k8s.client import ApiError
-from unit.fake_api import NS, FakeApi, FakeChannels, eventually
+from unit.fake_channels import FakeChannels
+from unit.fake_time import eventually
+from unit.fakes import FakeClient, resource
 
+NS = "default"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FACTS = PageFacts("Example", "UTC", None, None)
 T = TypeVar("T")
@@ -31,11 +34,17 @@ def url(name: str) -> str:
     return f"json://127.0.0.1:9/{name}"
 
 
+def subscriber(name: str, **spec: Any) -> dict[str, Any]:
+    """A Subscriber of page `example` whose URL is in Secret `name`, key `url`."""
+    full = {"page": "example", "urlSecretRef": {"name": name, "key": "url"}, **spec}
+    return resource("Subscriber", NS, name, full)
+
+
 @dataclass
 class Harness:
     """The notifier as the runtime wires it, on fakes."""
 
-    api: FakeApi
+    api: FakeClient
     channels: FakeChannels
     view: View
     announcer: Announcer
@@ -44,21 +53,29 @@ class Harness:
     async def subscribe(self, name: str, secret: bool = True, **spec: Any) -> None:
         """A Subscriber (and its Secret) appears."""
         if secret:
-            self.api.add_secret(name, url=url(name))
-        await self.notifier.subscriber_event("ADDED", self.api.add_subscriber(name, **spec))
+            self.api.add_secret(NS, name, {"url": url(name)})
+        await self.notifier.subscriber_event("ADDED", self.api.add(subscriber(name, **spec)))
+
+    def status(self, name: str) -> dict[str, Any]:
+        """A Subscriber's status as stored."""
+        return self.api.status("subscribers", NS, name)
+
+    def ready(self, name: str) -> dict[str, Any]:
+        """A Subscriber's Ready condition as stored."""
+        return self.api.ready("subscribers", NS, name)
 
     def warnings(self) -> list[tuple[str, str]]:
         """(object, reason) of the Warning Events posted."""
         return [
             (e["involvedObject"]["name"], e["reason"])
-            for e in self.api.events
+            for e in self.api.events()
             if e["type"] == "Warning"
         ]
 
 
-def make_harness(api: FakeApi | None = None, retry_base: float = 0.001) -> Harness:
+def make_harness(api: FakeClient | None = None, retry_base: float = 0.001) -> Harness:
     """A page `example` in the view; the notifier with quick retries."""
-    api = api or FakeApi()
+    api = api or FakeClient()
     channels = FakeChannels()
     view = View()
     view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
@@ -98,19 +115,19 @@ def test_a_subscriber_waiting_for_its_secret_is_ready_once_it_appears() -> None:
     async def scenario() -> Harness:
         h = make_harness()
         await h.subscribe("hook", secret=False)
-        assert h.api.ready("hook")["reason"] == "SecretNotFound"
-        assert "Secret hook not found" in h.api.ready("hook")["message"]
-        assert waits_for_destination(h.api.status("hook"))
+        assert h.ready("hook")["reason"] == "SecretNotFound"
+        assert "Secret hook not found" in h.ready("hook")["message"]
+        assert waits_for_destination(h.status("hook"))
         await h.notifier.recheck(NS, "hook")
-        assert h.api.ready("hook")["reason"] == "SecretNotFound"
-        h.api.add_secret("hook", url=url("hook"))
+        assert h.ready("hook")["reason"] == "SecretNotFound"
+        h.api.add_secret(NS, "hook", {"url": url("hook")})
         await h.notifier.recheck(NS, "hook")
         await h.announcer.drain()
         return h
 
     h = run(scenario)
-    assert h.api.ready("hook")["status"] == "True"
-    assert not waits_for_destination(h.api.status("hook"))
+    assert h.ready("hook")["status"] == "True"
+    assert not waits_for_destination(h.status("hook"))
     assert h.warnings() == [("hook", "SecretNotFound")]
 
 
@@ -129,28 +146,28 @@ def test_a_bad_url_says_what_to_fix_and_is_checked_again(value: str, says: str) 
 
     async def scenario() -> Harness:
         h = make_harness()
-        h.api.add_secret("hook", url=value)
+        h.api.add_secret(NS, "hook", {"url": value})
         await h.subscribe("hook", secret=False)
         return h
 
     h = run(scenario)
-    ready = h.api.ready("hook")
+    ready = h.ready("hook")
     assert (ready["status"], ready["reason"]) == ("False", "InvalidDestination")
     assert says in ready["message"]
-    assert waits_for_destination(h.api.status("hook"))
+    assert waits_for_destination(h.status("hook"))
 
 
 def test_a_recheck_that_meets_a_busy_api_server_waits_for_the_next() -> None:
     """A 503 reading the Secret is logged, not raised: kopf's timer tries again."""
 
-    async def scenario() -> str:
+    async def scenario() -> tuple[str, int]:
         h = make_harness()
         await h.subscribe("hook", secret=False)
-        h.api.failures = [ApiError(503, "busy")]
+        h.api.fail_next("GET", "/secrets/hook$", 503)
         await h.notifier.recheck(NS, "hook")
-        return str(h.api.ready("hook")["reason"])
+        return str(h.ready("hook")["reason"]), h.api.faults_left()
 
-    assert run(scenario) == "SecretNotFound"
+    assert run(scenario) == ("SecretNotFound", 0)
 
 
 def test_a_recheck_refused_for_good_raises_for_kopf_to_report() -> None:
@@ -159,7 +176,7 @@ def test_a_recheck_refused_for_good_raises_for_kopf_to_report() -> None:
     async def scenario() -> None:
         h = make_harness()
         await h.subscribe("hook", secret=False)
-        h.api.failures = [ApiError(403, "forbidden")]
+        h.api.fail_next("GET", "/secrets/hook$", 403)
         await h.notifier.recheck(NS, "hook")
 
     with pytest.raises(ApiError, match="403"):
@@ -172,13 +189,13 @@ def test_subscribers_follow_their_page_s_coming_and_going() -> None:
     async def scenario() -> list[str]:
         h = make_harness()
         await h.subscribe("hook")
-        seen = [h.api.ready("hook")["reason"]]
+        seen = [h.ready("hook")["reason"]]
         h.view.set_page((NS, "example"), None)
         await h.notifier.heal(NS, "example")
-        seen.append(h.api.ready("hook")["reason"])
+        seen.append(h.ready("hook")["reason"])
         h.view.set_page((NS, "example"), PageEntry("uid-page", 2, None, facts=FACTS))
         await h.notifier.heal(NS, "example")
-        seen.append(h.api.ready("hook")["reason"])
+        seen.append(h.ready("hook")["reason"])
         return seen
 
     assert run(scenario) == ["Reconciled", "PageNotFound", "Reconciled"]
@@ -191,7 +208,7 @@ def test_incident_updates_arrive_in_order_each_once_and_are_recorded() -> None:
         h = make_harness()
         await h.subscribe("hook")
         h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
-        await eventually(lambda: h.api.status("hook").get("sent") == 3)
+        await eventually(lambda: h.status("hook").get("sent") == 3)
         h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
         await asyncio.sleep(0.02)
         return h
@@ -203,10 +220,10 @@ def test_incident_updates_arrive_in_order_each_once_and_are_recorded() -> None:
         "incident.resolved",
     ]
     keys = [headers["Idempotency-Key"] for _, headers, _ in h.channels.sent]
-    recorded = {entry["key"] for entry in h.api.status("hook")["delivered"]}
+    recorded = {entry["key"] for entry in h.status("hook")["delivered"]}
     assert recorded == set(keys)
     assert len(recorded) == 3
-    assert h.api.status("hook")["lastDelivery"]["event"] == "incident.resolved"
+    assert h.status("hook")["lastDelivery"]["event"] == "incident.resolved"
 
 
 def test_after_a_restart_a_recorded_key_is_not_sent_again() -> None:
@@ -216,12 +233,12 @@ def test_after_a_restart_a_recorded_key_is_not_sent_again() -> None:
         first = make_harness()
         await first.subscribe("hook")
         first.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:2])
-        await eventually(lambda: first.api.status("hook").get("sent") == 2)
+        await eventually(lambda: first.status("hook").get("sent") == 2)
         await first.notifier.close()
         again = make_harness(first.api)
-        again.notifier.prime(dict(first.api.subscribers["hook"]))
+        again.notifier.prime(first.api.get("subscribers", NS, "hook") or {})
         again.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices())
-        await eventually(lambda: again.api.status("hook").get("sent") == 3)
+        await eventually(lambda: again.status("hook").get("sent") == 3)
         return len(first.channels.sent), len(again.channels.sent)
 
     assert run(scenario) == (2, 1)
@@ -236,18 +253,18 @@ def test_a_failing_endpoint_is_tried_three_times_then_says_so() -> None:
         await h.subscribe("bad")
         await h.subscribe("good")
         h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
-        await eventually(lambda: h.api.ready("bad").get("reason") == "DeliveryFailed")
-        await eventually(lambda: h.api.status("good").get("sent") == 1)
+        await eventually(lambda: h.ready("bad").get("reason") == "DeliveryFailed")
+        await eventually(lambda: h.status("good").get("sent") == 1)
         await h.announcer.drain()
         return h
 
     h = run(scenario)
     assert h.channels.attempts == 3 + 1
-    ready = h.api.ready("bad")
+    ready = h.ready("bad")
     assert "incident.created not delivered after 3 attempts" in ready["message"]
     assert "HTTP 500" in ready["message"]
     assert "127.0.0.1" not in ready["message"]
-    assert h.api.status("bad")["failed"] == 1
+    assert h.status("bad")["failed"] == 1
     assert h.warnings() == [("bad", "DeliveryFailed")]
     assert h.channels.to(url("good")) == ["incident.created"]
 
@@ -260,12 +277,12 @@ def test_a_subscriber_filtering_components_hears_only_of_its_own() -> None:
         await h.subscribe("db-only", components=["db"])
         await h.subscribe("all")
         h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
-        await eventually(lambda: h.api.status("all").get("sent") == 1)
+        await eventually(lambda: h.status("all").get("sent") == 1)
         return h
 
     h = run(scenario)
     assert h.channels.to(url("db-only")) == []
-    assert "sent" not in h.api.status("db-only") or h.api.status("db-only")["sent"] == 0
+    assert "sent" not in h.status("db-only") or h.status("db-only")["sent"] == 0
 
 
 def test_a_notice_s_deliveries_are_owed_until_sent() -> None:
@@ -277,7 +294,7 @@ def test_a_notice_s_deliveries_are_owed_until_sent() -> None:
         [notice] = incident_notices()[:1]
         h.notifier.offer(Kind.INCIDENT, INCIDENT, [notice])
         during = h.notifier.owes(notice.event)
-        await eventually(lambda: h.api.status("hook").get("sent") == 1)
+        await eventually(lambda: h.status("hook").get("sent") == 1)
         return during, h.notifier.owes(notice.event)
 
     assert run(scenario) == (True, False)
@@ -289,12 +306,12 @@ def test_the_record_write_is_retried_through_a_busy_api_server() -> None:
     async def scenario() -> int:
         h = make_harness()
         await h.subscribe("hook")
-        calls = len(h.api.calls)
+        patches = h.api.count("PATCH")
         # The Secret is cached from the check: the record's write is the next call.
-        h.api.failures = [ApiError(503, "busy"), ApiError(503, "busy")]
+        h.api.fail_next("PATCH", "/subscribers/hook/status$", 503, times=2)
         h.notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
-        await eventually(lambda: h.api.status("hook").get("sent") == 1)
-        return len([c for c in h.api.calls[calls:] if c[0] == "PATCH"])
+        await eventually(lambda: h.status("hook").get("sent") == 1)
+        return h.api.count("PATCH") - patches
 
     assert run(scenario) == 3
 
@@ -339,32 +356,33 @@ def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> N
     Event twice."""
 
     async def scenario() -> tuple[list[str], list[str], int]:
-        api, received = FakeApi(), list[dict[str, Any]]()
+        api, received = FakeClient(), list[dict[str, Any]]()
         runner, port = await serve(received)
-        api.add_secret("hook", url=f"json://127.0.0.1:{port}/hook")
-        subscriber = api.add_subscriber("hook")
-        incident = api.add("statusincidents", "boom", dict(INCIDENT_SPEC))
+        api.add_secret(NS, "hook", {"url": f"json://127.0.0.1:{port}/hook"})
+        hook = api.add(subscriber("hook"))
+        incident = api.add(resource(Kind.INCIDENT, NS, "boom", dict(INCIDENT_SPEC)))
         first, second = incident_notices()[:2]
         runtime = Runtime(api, lambda: NOW)
         runtime.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
-        await runtime.subscriber_event("ADDED", subscriber)
+        await runtime.subscriber_event("ADDED", hook)
         desired = {"timeline": TIMELINE}
         await runtime.writer.write(Kind.INCIDENT, incident, {}, desired, [first])
-        await eventually(lambda: api.status("hook").get("sent") == 1)
+        await eventually(lambda: api.status("subscribers", NS, "hook").get("sent") == 1)
         await runtime.close()
         # A crash after the next status write, before its Event and delivery.
-        stored = api.objects["statusincidents"]["boom"]
-        stored["status"]["notices"].append(second.to_status())
+        notices = api.status(Kind.INCIDENT, NS, "boom")["notices"]
+        status = {"notices": [*notices, second.to_status()]}
+        stored = await api.patch_status(Kind.INCIDENT, NS, "boom", status)
         again = Runtime(api, lambda: NOW)
         again.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
-        again.notifier.prime(api.subscribers["hook"])
+        again.notifier.prime(api.get("subscribers", NS, "hook") or {})
         again.writer.replay(Kind.INCIDENT, stored)
-        await eventually(lambda: api.status("hook").get("sent") == 2)
+        await eventually(lambda: api.status("subscribers", NS, "hook").get("sent") == 2)
         await again.close()
         await runner.cleanup()
         events = [body["meta"]["event"] for body in received]
-        posted = [e["metadata"]["name"] for e in api.events]
-        return events, posted, len(api.events)
+        posted = [e["metadata"]["name"] for e in api.events()]
+        return events, posted, len(api.events())
 
     events, posted, count = run(scenario)
     assert events == ["incident.created", "incident.updated"]

@@ -30,7 +30,8 @@ from statuspage_operator.cli.client import Api
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.server.app import Server, make_app
 from statuspage_operator.server.cache import Cache
-from unit.fakes import FakeClient, FakeClock, resource
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient, resource
 
 NOW = FakeClock().now
 NS = "ns"

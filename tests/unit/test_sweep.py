@@ -18,8 +18,9 @@ from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.sweep import DELAY, INTERVAL, QUIET, RETRY, Plan, stale
 from statuspage_operator.control.view import ComponentEntry
-from statuspage_operator.k8s.client import ApiError
-from unit.fake_sweep import FakeApi
+from statuspage_operator.k8s.client import METADATA_LIST
+from unit.fake_time import eventually
+from unit.fakes import FakeClient, resource
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NS = "ns"
@@ -127,17 +128,19 @@ def test_stale(
 
 
 def page(name: str = "p") -> dict[str, Any]:
-    return {"metadata": {"namespace": NS, "name": name}, "spec": {"title": name}}
+    return resource(Kind.PAGE, NS, name, {"title": name})
 
 
 def component(name: str, page: str = "p", **spec: Any) -> dict[str, Any]:
-    return {"metadata": {"namespace": NS, "name": name}, "spec": {"page": page, **spec}}
+    return resource(Kind.COMPONENT, NS, name, {"page": page, **spec})
 
 
 def window(name: str, components: list[str], page: str = "p", **spec: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"namespace": NS, "name": name},
-        "spec": {
+    return resource(
+        Kind.WINDOW,
+        NS,
+        name,
+        {
             "page": page,
             "title": name,
             "components": components,
@@ -145,20 +148,22 @@ def window(name: str, components: list[str], page: str = "p", **spec: Any) -> di
             "endTime": stamp(NOW + timedelta(hours=2)),
             **spec,
         },
-    }
+    )
 
 
 def incident(name: str, components: list[str], impact: str) -> dict[str, Any]:
-    return {
-        "metadata": {"namespace": NS, "name": name},
-        "spec": {
+    return resource(
+        Kind.INCIDENT,
+        NS,
+        name,
+        {
             "page": "p",
             "title": name,
             "impact": impact,
             "components": [{"name": c} for c in components],
             "updates": [{"status": "Investigating", "message": "looking"}],
         },
-    }
+    )
 
 
 def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
@@ -171,23 +176,22 @@ def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]
     return run
 
 
-async def until(check: Callable[[], bool], within: float = 2.0) -> None:
-    """Wait for a page write delayed by the components' burst window."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
-async def started(api: FakeApi) -> Runtime:
+async def started(api: FakeClient) -> Runtime:
     """A runtime primed from the fake, with every object's status settled as kopf would."""
     runtime = Runtime(api, lambda: NOW)
     await runtime.prime([])
-    for ns, name in list(api.objects.get("statuspages", {})):
+    for ns, name in api.keys(Kind.PAGE):
         await runtime.components.recompute_page(ns, name, NOW)
-    for ns, name in list(api.objects.get("components", {})):
+    for ns, name in api.keys(Kind.COMPONENT):
         await runtime.components.recompute_one(ns, name, NOW)
     return runtime
+
+
+def stored(api: FakeClient, kind: Kind, name: str) -> dict[str, Any]:
+    """An object as the fake stores it now (it must be there)."""
+    body = api.get(kind, NS, name)
+    assert body is not None
+    return body
 
 
 def swept(kind: str) -> float:
@@ -198,10 +202,10 @@ def swept(kind: str) -> float:
 @in_loop
 async def test_deleted_component_leaves_its_page() -> None:
     """A component deleted unseen stops counting in its page's rollup and component count."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(Kind.COMPONENT, component("api"))
-    api.create(Kind.COMPONENT, component("broken", manualStatus="MajorOutage"))
+    api = FakeClient()
+    api.add(page())
+    api.add(component("api"))
+    api.add(component("broken", manualStatus="MajorOutage"))
     runtime = await started(api)
     assert api.status(Kind.PAGE, NS, "p")["indicator"] == "Major"
     before = swept(Kind.COMPONENT)
@@ -210,7 +214,7 @@ async def test_deleted_component_leaves_its_page() -> None:
     assert await runtime.sweeper.sweep([]) == 1
 
     assert (NS, "broken") not in runtime.view.components
-    await until(lambda: api.status(Kind.PAGE, NS, "p").get("indicator") == "None")
+    await eventually(lambda: api.status(Kind.PAGE, NS, "p").get("indicator") == "None")
     assert api.status(Kind.PAGE, NS, "p")["components"] == 1
     assert swept(Kind.COMPONENT) == before + 1
 
@@ -218,33 +222,32 @@ async def test_deleted_component_leaves_its_page() -> None:
 @in_loop
 async def test_deleted_page_leaves_its_components_page_not_found() -> None:
     """A page deleted unseen: its components say PageNotFound, as after a DELETED event."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(Kind.COMPONENT, component("api"))
+    api = FakeClient()
+    api.add(page())
+    api.add(component("api"))
     runtime = await started(api)
     api.delete(Kind.PAGE, NS, "p")
 
     await runtime.sweeper.sweep([])
 
     assert (NS, "p") not in runtime.view.pages
-    ready = [c for c in api.status(Kind.COMPONENT, NS, "api")["conditions"] if c["type"] == "Ready"]
-    assert ready[0]["reason"] == "PageNotFound"
+    assert api.ready(Kind.COMPONENT, NS, "api")["reason"] == "PageNotFound"
 
 
 @in_loop
 async def test_deleted_window_is_no_longer_an_overlap() -> None:
     """A window deleted unseen is not named in the overlaps of a window applied afterwards."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(Kind.COMPONENT, component("db"))
+    api = FakeClient()
+    api.add(page())
+    api.add(component("db"))
     for name in ("keep", "gone"):
-        api.create(Kind.WINDOW, window(name, ["db"], autoUpdateStatus=False))
+        api.add(window(name, ["db"], autoUpdateStatus=False))
     runtime = await started(api)
     api.delete(Kind.WINDOW, NS, "gone")
 
     await runtime.sweeper.sweep([])
 
-    new = api.create(Kind.WINDOW, window("new", ["db"], autoUpdateStatus=False))
+    new = api.add(window("new", ["db"], autoUpdateStatus=False))
     runtime.windows.observe("ADDED", new, NOW)
     await runtime.windows.settle(new, NOW)
     overlaps = api.status(Kind.WINDOW, NS, "new")["overlaps"]
@@ -254,10 +257,10 @@ async def test_deleted_window_is_no_longer_an_overlap() -> None:
 @in_loop
 async def test_deleted_open_incident_leaves_component_and_page() -> None:
     """An open incident of no impact (no finalizer) deleted unseen: not listed, not counted."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(Kind.COMPONENT, component("api"))
-    body = api.create(Kind.INCIDENT, incident("slow", ["api"], "None"))
+    api = FakeClient()
+    api.add(page())
+    api.add(component("api"))
+    body = api.add(incident("slow", ["api"], "None"))
     runtime = await started(api)
     await runtime.incidents.settle(body, NOW)
     await runtime.components.recompute_one(NS, "api", NOW)
@@ -267,21 +270,21 @@ async def test_deleted_open_incident_leaves_component_and_page() -> None:
     await runtime.sweeper.sweep([])
 
     assert api.status(Kind.COMPONENT, NS, "api")["unresolvedIncidents"] == []
-    await until(lambda: api.status(Kind.PAGE, NS, "p").get("unresolvedIncidents") == 0)
+    await eventually(lambda: api.status(Kind.PAGE, NS, "p").get("unresolvedIncidents") == 0)
 
 
 @in_loop
 async def test_object_reported_during_the_list_is_kept() -> None:
     """An object created after the sweep's snapshot, and reported by kopf meanwhile, stays."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
+    api = FakeClient()
+    api.add(page())
     runtime = await started(api)
 
     def created_after_the_snapshot(plural: str) -> None:
         if plural != "components":
             return
         api.after_snapshot = None
-        body = api.create(Kind.COMPONENT, component("late"))
+        body = api.add(component("late"))
         # What kopf's handler does with it: report it, then take it into the view.
         runtime.reported(Kind.COMPONENT, "ADDED", body)
         spec = parse(ComponentSpec, body["spec"])
@@ -296,12 +299,12 @@ async def test_object_reported_during_the_list_is_kept() -> None:
 @in_loop
 async def test_recreated_object_is_replaced_not_lost() -> None:
     """Deleted and created again unseen: the old uid goes; kopf's report of the new one adds it."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    old = api.create(Kind.COMPONENT, component("api"))
+    api = FakeClient()
+    api.add(page())
+    old = api.add(component("api"))
     runtime = await started(api)
     api.delete(Kind.COMPONENT, NS, "api")
-    new = api.create(Kind.COMPONENT, component("api"))
+    new = api.add(component("api"))
 
     assert await runtime.sweeper.sweep([]) == 1
     assert (NS, "api") not in runtime.view.components
@@ -315,9 +318,9 @@ async def test_recreated_object_is_replaced_not_lost() -> None:
 @in_loop
 async def test_forget_leaves_a_newer_uid_alone() -> None:
     """forget() drops nothing when the view already holds another uid under the name."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(Kind.COMPONENT, component("api"))
+    api = FakeClient()
+    api.add(page())
+    api.add(component("api"))
     runtime = await started(api)
     assert not await runtime.forget(Kind.COMPONENT, (NS, "api"), "some-older-uid")
     assert (NS, "api") in runtime.view.components
@@ -326,14 +329,12 @@ async def test_forget_leaves_a_newer_uid_alone() -> None:
 @in_loop
 async def test_deleted_subscriber_is_forgotten() -> None:
     """A Subscriber deleted unseen gets no more deliveries: it leaves the notifier."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
-    api.create(
-        "subscribers",
-        {
-            "metadata": {"namespace": NS, "name": "ops"},
-            "spec": {"page": "p", "urlSecretRef": {"name": "hook", "key": "url"}},
-        },
+    api = FakeClient()
+    api.add(page())
+    api.add(
+        resource(
+            "Subscriber", NS, "ops", {"page": "p", "urlSecretRef": {"name": "hook", "key": "url"}}
+        )
     )
     runtime = await started(api)
     assert (NS, "ops") in runtime.notifier.subscribers.entries
@@ -346,20 +347,20 @@ async def test_deleted_subscriber_is_forgotten() -> None:
 @in_loop
 async def test_sweeper_sweeps_after_kopf_lists_and_releases_memory_once() -> None:
     """In the background: a listing is swept once quiet, and the start-up hook runs once."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
+    api = FakeClient()
+    api.add(page())
     runtime = await started(api)
     runtime.sweeper.plan = Plan(delay=0.01, quiet=0.05)
     firsts: list[float] = []
     runtime.sweeper.start([], 3600.0, on_first=lambda: firsts.append(time.monotonic()))
     try:
-        body = api.objects["statuspages"][(NS, "p")]
+        body = stored(api, Kind.PAGE, "p")
         runtime.reported(Kind.PAGE, None, body)
-        await until(lambda: api.metadata_lists >= len(runtime.sweeper.kinds))
+        await eventually(lambda: api.lists(METADATA_LIST) >= len(runtime.sweeper.kinds))
         assert len(firsts) == 1
-        lists = api.metadata_lists
+        lists = api.lists(METADATA_LIST)
         runtime.reported(Kind.PAGE, None, body)  # a re-list, later
-        await until(lambda: api.metadata_lists >= lists + len(runtime.sweeper.kinds))
+        await eventually(lambda: api.lists(METADATA_LIST) >= lists + len(runtime.sweeper.kinds))
         assert len(firsts) == 1
     finally:
         await runtime.sweeper.stop()
@@ -369,39 +370,40 @@ async def test_sweeper_sweeps_after_kopf_lists_and_releases_memory_once() -> Non
 @in_loop
 async def test_expired_continue_token_lists_again() -> None:
     """A list whose continue token expired (410) starts over, and the sweep still decides."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
+    api = FakeClient()
+    api.add(page())
     for i in range(3):
-        api.create(Kind.COMPONENT, component(f"c{i}"))
+        api.add(component(f"c{i}"))
     runtime = await started(api)
     api.delete(Kind.COMPONENT, NS, "c1")
     # Pages of 500 would hold everything: the failure comes on a second page, so pages of one.
     runtime.sweeper.page_size = 1
-    api.list_failures = [ApiError(410, "continue token expired")]
+    api.fail_next("GET", "", 410, later_pages=True)
 
     assert await runtime.sweeper.sweep([]) == 1
     assert sorted(name for _, name in runtime.view.components) == ["c0", "c2"]
+    assert api.faults_left() == 0
 
 
 @in_loop
 async def test_failed_sweep_is_retried_in_the_background() -> None:
     """A sweep that fails (the API server away) is tried again; the start-up hook waits for it."""
-    api = FakeApi()
-    api.create(Kind.PAGE, page())
+    api = FakeClient()
+    api.add(page())
     for name in ("a", "b", "c"):
-        api.create(Kind.COMPONENT, component(name))
+        api.add(component(name))
     runtime = await started(api)
     api.delete(Kind.COMPONENT, NS, "b")
     runtime.sweeper.page_size = 1
-    api.list_failures = [aiohttp.ClientConnectionError("refused")]
+    api.fail_next("GET", "", error=aiohttp.ClientConnectionError("refused"), later_pages=True)
     runtime.sweeper.plan = Plan(delay=0.01, quiet=0.02, retry=0.05)
     firsts: list[float] = []
     runtime.sweeper.start([], 3600.0, on_first=lambda: firsts.append(time.monotonic()))
     try:
-        runtime.reported(Kind.PAGE, None, api.objects["statuspages"][(NS, "p")])
-        await until(lambda: bool(firsts))
+        runtime.reported(Kind.PAGE, None, stored(api, Kind.PAGE, "p"))
+        await eventually(lambda: bool(firsts))
         assert (NS, "b") not in runtime.view.components
-        assert not api.list_failures
+        assert api.faults_left() == 0
     finally:
         await runtime.sweeper.stop()
         await runtime.close()
@@ -410,8 +412,8 @@ async def test_failed_sweep_is_retried_in_the_background() -> None:
 @in_loop
 async def test_deleted_window_waiting_for_its_page_is_forgotten() -> None:
     """A window waiting for a missing page, deleted unseen, is not healed (written) later."""
-    api = FakeApi()
-    body = api.create(Kind.WINDOW, window("early", [], page="later"))
+    api = FakeClient()
+    body = api.add(window("early", [], page="later"))
     runtime = await started(api)
     await runtime.windows.settle(body, NOW)
     assert (Kind.WINDOW, NS, "early") in runtime.view.waiting
