@@ -621,7 +621,9 @@ def main() -> None:
         # -- 10,000 windows all to come: a daemon each; then all completed while down ----------
         future = make_namespace(kube, "future", 1, 100)[0]
         lease_role(kube, "future")
-        begin = datetime.now(UTC) + timedelta(seconds=300)
+        # Far enough ahead for a slow machine to schedule all of them first (146 s to list 10,000
+        # windows measured on one; 70 s on another).
+        begin = datetime.now(UTC) + timedelta(seconds=600)
         create_all(
             "future",
             "maintenancewindows",
@@ -635,7 +637,7 @@ def main() -> None:
         scoped.start()
         try:
             assert scoped.process is not None
-            took = wait_until(lambda: count_phase("future", "Scheduled") >= args.windows, 280)
+            took = wait_until(lambda: count_phase("future", "Scheduled") >= args.windows, 560)
             report(f"{args.windows} windows to come: all Scheduled after start", f"{took:.1f} s")
             time.sleep(5)
             rss, peak = rss_mb(scoped.process.pid)
