@@ -41,10 +41,8 @@ def cluster() -> Iterator[LocalCluster]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def kube(cluster: LocalCluster) -> Kube:
-    """kubectl as the admin user, with our CRDs installed and the operator's role bound."""
-    admin = Kube(cluster.kubeconfig)
+def install(admin: Kube) -> Kube:
+    """Our CRDs, the operator's ClusterRole bound to its user, the spec guard; returns `admin`."""
     admin.run("apply", "-k", str(ROOT / "crds"))
     admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
     admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
@@ -58,6 +56,12 @@ def kube(cluster: LocalCluster) -> Kube:
         f"--user={OPERATOR_USER}",
     )
     return admin
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: LocalCluster) -> Kube:
+    """kubectl as the admin user, with our CRDs installed and the operator's role bound."""
+    return install(Kube(cluster.kubeconfig))
 
 
 class OperatorProcess:

@@ -29,14 +29,13 @@ from typing import Any
 
 import pytest
 
-from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries, free_port
-from e2e.conftest import CRD_NAMES, OperatorProcess
+from controlplane.cluster import LocalCluster, build_binaries, free_port
+from e2e.conftest import OperatorProcess, install
 from e2e.kube import Kube, condition, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
 from e2e.test_metrics import sample, scrape
 from e2e.test_server import ServerProcess, get
 
-ROOT = Path(__file__).resolve().parents[2]
 TOXIPROXY_VERSION = "v2.5.0"
 COMPACTION = "2s"
 
@@ -107,19 +106,7 @@ def gap_cluster() -> Iterator[LocalCluster]:
 @pytest.fixture(scope="module")
 def admin(gap_cluster: LocalCluster) -> Kube:
     """kubectl as the admin, straight to the API server; our CRDs and the operator's role."""
-    kube = Kube(gap_cluster.kubeconfig)
-    kube.run("apply", "-k", str(ROOT / "crds"))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-    kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
-    kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "spec-guard.yaml"))
-    kube.run(
-        "create",
-        "clusterrolebinding",
-        "statuspage-operator-test",
-        "--clusterrole=statuspage-operator",
-        f"--user={OPERATOR_USER}",
-    )
-    return kube
+    return install(Kube(gap_cluster.kubeconfig))
 
 
 @pytest.fixture(scope="module")
