@@ -33,6 +33,11 @@ class Reason(StrEnum):
     SECRET_NOT_FOUND = "SecretNotFound"
     INVALID_DESTINATION = "InvalidDestination"
     DELIVERY_FAILED = "DeliveryFailed"
+    PUBLISHED = "Published"
+    UNPUBLISHED = "Unpublished"
+    NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
+    HOSTNAME_NOT_GRANTED = "HostnameNotGranted"
+    HOSTNAME_CONFLICT = "HostnameConflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,22 @@ def _condition(
         "lastTransitionTime": since,
         "observedGeneration": generation,
     }
+
+
+def render_condition(
+    kind: str,
+    status: bool,
+    reason: Reason,
+    message: str,
+    generation: int,
+    now: datetime,
+    existing: Sequence[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """One condition of type `kind`, keeping its lastTransitionTime from `existing` if unchanged."""
+    previous = next(
+        (c for c in existing or () if isinstance(c, dict) and c.get("type") == kind), None
+    )
+    return _condition(kind, status, reason, message, generation, now, previous)
 
 
 def render_conditions(

@@ -11,12 +11,16 @@ FINALIZER = f"{GROUP}/finalizer"
 
 
 class Kind(StrEnum):
-    """Our kinds: the four of a page, and Subscriber."""
+    """Our kinds the page server reads: the four of a page, and the cluster's PublicationPolicy.
+
+    Subscriber is the operator's alone (k8s/subscribers.py).
+    """
 
     PAGE = "StatusPage"
     COMPONENT = "Component"
     WINDOW = "MaintenanceWindow"
     INCIDENT = "StatusIncident"
+    POLICY = "PublicationPolicy"
 
 
 PLURALS: dict[Kind, str] = {
@@ -24,4 +28,8 @@ PLURALS: dict[Kind, str] = {
     Kind.COMPONENT: "components",
     Kind.WINDOW: "maintenancewindows",
     Kind.INCIDENT: "statusincidents",
+    Kind.POLICY: "publicationpolicies",
 }
+
+# Kinds without a namespace: listed and watched cluster-wide even by a server of one namespace.
+CLUSTER_SCOPED = frozenset({Kind.POLICY})

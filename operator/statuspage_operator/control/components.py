@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.publication import say
 from statuspage_operator.control import metrics
 from statuspage_operator.control.view import Change, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.writer import Writer
@@ -141,10 +142,12 @@ class Components:
     def _page_facts(
         self, namespace: str, name: str, entry: PageEntry, current: dict[str, Any], now: datetime
     ) -> PageFacts:
+        outcome = self.view.publications.outcome((namespace, name))
+        said = say(namespace, name, outcome)
         if entry.error is not None:
-            return PageFacts(name, entry.uid, entry.generation, current, entry.error)
+            return PageFacts(name, entry.uid, entry.generation, current, entry.error, said=said)
         rolled = self.view.page_view(namespace, name, now)
-        return PageFacts(name, entry.uid, entry.generation, current, rolled=rolled)
+        return PageFacts(name, entry.uid, entry.generation, current, rolled=rolled, said=said)
 
     async def resync_page(self, namespace: str, name: str) -> None:
         """The safety net: every component of the page, then the page itself, from scratch."""

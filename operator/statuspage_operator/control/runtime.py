@@ -14,10 +14,11 @@ import gc
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from statuspage_operator.api.names import PLURALS, Kind
 from statuspage_operator.api.news import PageFacts, page_facts
+from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
@@ -28,6 +29,7 @@ from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntr
 from statuspage_operator.control.windows import Windows, key_of
 from statuspage_operator.control.writer import Announcer, Writer, WritesInFlight
 from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.publication import Claim
 from statuspage_operator.k8s import subscribers
 from statuspage_operator.k8s.client import Client, NotFoundError
 from statuspage_operator.k8s.subscribers import list_subscribers
@@ -156,7 +158,7 @@ class Runtime:
         deleted between this list and kopf's are dropped by the sweep after kopf's listing.
         """
         now = self.clock()
-        counts = []
+        counts = [await self._prime_policies()]
         behind: list[Body] = []
         for kind in (Kind.PAGE, Kind.COMPONENT, Kind.WINDOW, Kind.INCIDENT):
             count = 0
@@ -168,6 +170,7 @@ class Runtime:
                 count += len(items)
             counts.append(f"{count} {kind}")
             if kind is Kind.PAGE:
+                self.view.publications.refresh()
                 # Subscribers (and their record of deliveries) before any notice is replayed.
                 count = 0
                 try:
@@ -197,10 +200,24 @@ class Runtime:
 
         await asyncio.gather(*(settle(body) for body in bodies))
 
+    async def _prime_policies(self) -> str:
+        # Before the pages, so that no page is written Published=False for a moment at start-up.
+        count = 0
+        try:
+            async for items in self.client.list_plural(PLURALS[Kind.POLICY], []):
+                for body in items:
+                    policy = policy_of(body)
+                    self.view.publications.policies[policy.name] = policy
+                count += len(items)
+        except NotFoundError:
+            logger.warning("the PublicationPolicy CRD is not installed: no page is published")
+        return f"{count} {Kind.POLICY}"
+
     def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
         key = key_of(body)
         if kind is Kind.PAGE:
             self.view.set_page(key, _page_entry(body))
+            self.view.publications.claims[key] = claim_of(*key, body.get("spec"))
         elif kind is Kind.COMPONENT:
             if not _gone(None, body):
                 self.view.set_component(key, _component_entry(body))
@@ -252,6 +269,7 @@ class Runtime:
         if kind == Kind.PAGE:
             held = self.view.pages.get(key)
             self.view.set_page(key, None)
+            self._claim(key, None)
             await self._page_facts_changed(namespace, name, held, None)
             await self.components.recompute(
                 namespace, self.view.members(namespace, name), self.clock()
@@ -291,15 +309,20 @@ class Runtime:
             if held is None:
                 return
             self.view.set_page(key, None)
+            self._claim(key, None)
             await self._page_facts_changed(namespace, name, held, None)
         elif held is not None and (held.uid, held.generation) == (uid, generation):
             held.recorded.update(body)
-            if held.recorded.status.get("observedGeneration") != generation:
+            status = held.recorded.status
+            if status.get("observedGeneration") != generation or not self._says_published(
+                key, status
+            ):
                 self.components.touch_page(namespace, name)
             return
         else:
             entry = _page_entry(body)
             self.view.set_page(key, entry)
+            self._claim(key, claim_of(namespace, name, body.get("spec")))
             await self._page_facts_changed(namespace, name, held, entry)
             await self.components.recompute_page(namespace, name, self.clock())
             if held is not None and held.uid == uid:
@@ -308,6 +331,32 @@ class Runtime:
         now = self.clock()
         await self.components.recompute(namespace, self.view.members(namespace, name), now)
         await self.heal(namespace)
+
+    def _says_published(self, key: Key, status: Mapping[str, Any]) -> bool:
+        """Whether a recorded status's Published condition tells the current decision."""
+        said = say(*key, self.view.publications.outcome(key))
+        for condition in status.get("conditions") or ():
+            if isinstance(condition, dict) and condition.get("type") == PUBLISHED:
+                return (condition.get("reason"), condition.get("message")) == (
+                    said.reason,
+                    said.message,
+                )
+        return False
+
+    def _claim(self, key: Key, claim: Claim | None) -> None:
+        """A page's claim changed: the other pages whose publication it changes are rewritten.
+
+        The page itself is rewritten by its caller.
+        """
+        for other in self.view.publications.set_claim(key, claim) - {key}:
+            self.components.touch_page(*other)
+
+    def policy_event(self, event_type: str | None, body: Body) -> None:
+        """A PublicationPolicy appeared, changed or went: rewrite the pages it changes."""
+        name = str(body.get("metadata", {}).get("name", ""))
+        policy = None if _gone(event_type, body) else policy_of(body)
+        for key in self.view.publications.set_policy(name, policy):
+            self.components.touch_page(*key)
 
     async def _page_facts_changed(
         self, namespace: str, name: str, held: PageEntry | None, entry: PageEntry | None

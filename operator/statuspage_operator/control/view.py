@@ -23,6 +23,7 @@ from statuspage_operator.api.conditions import Reason, Verdict, missing_message
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec
+from statuspage_operator.control.publication import Publications
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import component_effects
 from statuspage_operator.domain.maintenance import Window
@@ -162,6 +163,8 @@ class View:
     )
     # Windows and incidents whose page or components are missing, to heal when they appear.
     waiting: dict[tuple[Kind, str, str], Waiting] = field(default_factory=dict)
+    # Every page's claim and every PublicationPolicy: what each page's Published condition says.
+    publications: Publications = field(default_factory=Publications)
 
     # -- changes ---------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@
 - incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
 - components.py  @kopf.on.event: the view; recompute the component and its page
 - pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
+- publication.py @kopf.on.event (cluster-scoped PublicationPolicy): the pages whose Published
+                 condition a grant changes are written again
 - subscribers.py @kopf.on.event: who hears of a page's news; its destination checked;
                  @kopf.timer every 30 s while its Secret is missing or wrong: checked again
 
@@ -32,8 +34,9 @@ from statuspage_operator.handlers import (
     incidents,
     lifecycle,
     pages,
+    publication,
     subscribers,
     windows,
 )
 
-__all__ = ["components", "incidents", "lifecycle", "pages", "subscribers", "windows"]
+__all__ = ["components", "incidents", "lifecycle", "pages", "publication", "subscribers", "windows"]

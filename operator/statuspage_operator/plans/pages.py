@@ -1,7 +1,9 @@
 """A page's plan: Statuspage's rollup of its components, and its counts.
 
 The rollup is the view's (one derivation for every reader); the plan renders it with the page's
-conditions. A page has no references to judge: it is Ready unless its spec is invalid.
+conditions. A page has no references to judge: it is Ready unless its spec is invalid. Beside
+Ready, its `Published` condition says what the page server serves of it (api/publication.py);
+Ready does not depend on it, so a refused hostname never holds a GitOps rollout up.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from statuspage_operator.api.conditions import Verdict
+from statuspage_operator.api.publication import Said, published_condition
 from statuspage_operator.api.status import page_status
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.rollup import Rollup
@@ -44,10 +47,21 @@ class PageFacts:
     current: Mapping[str, Any]
     error: InvalidSpecError | None = None
     rolled: Rolled | None = None
+    said: Said | None = None
 
 
 def plan_page(facts: PageFacts, now: datetime) -> StatusPlan:
     """The page's status at `now` (a page announces nothing but an invalid spec)."""
+    plan = _plan(facts, now)
+    if facts.said is None:
+        return plan
+    conditions = list(plan.status.get("conditions") or ())
+    existing = facts.current.get("conditions")
+    conditions.append(published_condition(facts.said, facts.generation, now, existing))
+    return StatusPlan({**plan.status, "conditions": conditions}, plan.notices)
+
+
+def _plan(facts: PageFacts, now: datetime) -> StatusPlan:
     if facts.error is not None or facts.rolled is None:
         error = facts.error or InvalidSpecError("spec", "missing")
         return plan_invalid(facts.name, facts.uid, facts.current, error, facts.generation, now)

@@ -4,9 +4,13 @@ Every response is built from memory. A rendering is cached per page and represen
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
 so a change is visible on the next request and a busy page costs one rendering per TTL.
 
-Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage lists in
-`spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
+Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a page holds (publication,
+domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
 `badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
+
+Only what the publication decision serves is answered. Routing looks at the path's syntax only,
+never at what exists, and every page not served (unknown, unpublished, of a namespace that may not
+publish, Private) gets the very same 404 after the same work: names cannot be enumerated.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.domain.publication import Outcome, Visibility, hostname_key
 from statuspage_operator.server import feeds, statuspage_v2
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
@@ -141,6 +146,17 @@ def _badge(view: PageView) -> tuple[bytes, Mapping[str, str]]:
     return badge("status", view.indicator, view.indicator_description).encode(), BADGE_HEADERS
 
 
+class Route(NamedTuple):
+    """Where a request goes: a page's representation (by Host or by path), or a redirect."""
+
+    key: Key | None = None
+    representation: str | None = None
+    redirect: str | None = None
+    by_host: bool = False
+
+
+NOWHERE = Route()
+
 # Route of each representation, for metrics (a fixed, small set of labels).
 ROUTES: dict[str, str] = {"": "html", "history.atom": "feed", "history.rss": "feed"}
 ROUTES["badge.svg"] = "badge"
@@ -156,6 +172,9 @@ class Server:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     shutting_down: bool = False
+    # `--path-routing` and `--path-routing-host`: where `/<namespace>/<page>/` is routed.
+    path_routing_on: bool = True
+    path_hosts: frozenset[str] = frozenset()
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
     _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
@@ -189,7 +208,10 @@ class Server:
         return view
 
     def rendering(self, key: Key, representation: str) -> Rendered | None:
-        """The response of one representation of a page; None if there is no such page."""
+        """The response of one representation of a page; None if there is no such page.
+
+        Whether the page may be served is the caller's question (`served`).
+        """
         if self.cache.page(key) is None:
             return None
         version = self.cache.versions[key[0]]
@@ -208,25 +230,52 @@ class Server:
         self._renderings[(key, representation)] = rendered
         return rendered
 
-    def route(self, host: str | None, path: str) -> tuple[Key | None, str | None, str | None]:
-        """(page, representation, redirect) for a Host and path; None where nothing matches."""
-        if host:
-            match = _HOST.match(host)
-            name = match["name"].lower().rstrip(".") if match else ""
-            page = self.cache.hostnames.get(name)
-            if page is not None:
-                rest = path[1:]
-                return (page, rest, None) if rest in ROUTES else (None, None, None)
+    def path_routing(self, hostname: str) -> bool:
+        """Whether `/<namespace>/<page>/` is routed on a Host (by name; "" when none was sent)."""
+        if not self.path_routing_on:
+            return False
+        return not self.path_hosts or hostname in self.path_hosts
+
+    def route(self, host: str | None, path: str) -> Route:
+        """The page, representation or redirect for a Host and path (NOWHERE: nothing matches).
+
+        By syntax alone: whether the page exists or is served is asked later (`served`).
+        """
+        match = _HOST.match(host) if host else None
+        hostname = hostname_key(match["name"]) if match else ""
+        held = self.cache.publication.hostnames.get(hostname)
+        if held is not None:
+            # A held host is the page's own: no other page is reachable on it by path.
+            rest = path[1:]
+            return Route(held, rest, by_host=True) if rest in ROUTES else NOWHERE
+        if not self.path_routing(hostname):
+            return NOWHERE
         parts = path.split("/", 3)
         if len(parts) < 3 or not _LABEL.match(parts[1]) or not _SUBDOMAIN.match(parts[2]):
-            return None, None, None
+            return NOWHERE
         if len(parts[2]) > 253:
-            return None, None, None
+            return NOWHERE
         key = (parts[1], parts[2])
         if len(parts) == 3:
-            return key, None, f"/{parts[1]}/{parts[2]}/"
+            # Redirected whether the page exists or not: the answer tells nothing.
+            return Route(redirect=f"/{parts[1]}/{parts[2]}/")
         rest = parts[3]
-        return (key, rest, None) if rest in ROUTES else (None, None, None)
+        return Route(key, rest) if rest in ROUTES else NOWHERE
+
+    def served(self, key: Key, by_host: bool, request: web.Request) -> bool:
+        """Whether the page is answered to this request: published where asked, and visible."""
+        outcome = self.cache.outcome(key)
+        where = outcome.published if by_host else outcome.by_path
+        return where and _visible(outcome, request)
+
+
+def _visible(outcome: Outcome, request: web.Request) -> bool:
+    """Whether a published page may be shown to the request: Public to anyone, Private to none.
+
+    Private pages are for authenticated audiences (the ingress in front authenticates them).
+    """
+    del request  # Who asks matters only for Private pages.
+    return outcome.visibility is Visibility.PUBLIC
 
 
 def _matches(header: str, etag: str) -> bool:
@@ -266,8 +315,8 @@ def make_app(server: Server) -> web.Application:
         host = request.headers.get("Host")
         if host is not None and (len(host) > 261 or not _HOST.match(host)):
             return route, _text(400, "bad Host header")
-        key, representation, redirect = server.route(host, path)
-        if redirect is not None and key is not None and server.cache.page(key) is not None:
+        key, representation, redirect, by_host = server.route(host, path)
+        if redirect is not None:
             return route, _text(308, "moved", {"Location": redirect})
         if key is None or representation is None:
             return route, _text(404, "no such page")
@@ -276,7 +325,8 @@ def make_app(server: Server) -> web.Application:
             return route, web.Response(status=204, headers={**COMMON_HEADERS, **CORS_PREFLIGHT})
         if request.method not in ("GET", "HEAD"):
             return route, _text(405, "method not allowed", {"Allow": "GET, HEAD, OPTIONS"})
-        rendered = server.rendering(key, representation)
+        served = server.served(key, by_host, request)
+        rendered = server.rendering(key, representation) if served else None
         if rendered is None:
             return route, _text(404, "no such page")
         headers = {**rendered.headers, "ETag": rendered.etag}

@@ -2,7 +2,8 @@
 
 Objects are kept compact: metadata reduced to what the page shows (name, namespace, uid,
 creationTimestamp, generation), spec, and status without conditions. Every change bumps the
-version of its namespace, which is what rendered responses are cached against.
+version of its namespace, which is what rendered responses are cached against. A change of a page
+or a PublicationPolicy decides publication again (domain/publication.py), for every page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.publication import claim_of, policy_of
+from statuspage_operator.domain.publication import Outcome, Publication, decide
 
 JsonObject = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
@@ -46,7 +49,7 @@ def _page_of(kind: Kind, obj: Mapping[str, Any]) -> str | None:
 
 @dataclass
 class Cache:
-    """The four kinds by (namespace, name), the members of each page, and change versions."""
+    """Our kinds by (namespace, name), each page's members, change versions, the publication."""
 
     objects: dict[Kind, dict[Key, JsonObject]] = field(
         default_factory=lambda: {kind: {} for kind in Kind}
@@ -58,7 +61,7 @@ class Cache:
         )
     )
     versions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    hostnames: dict[str, Key] = field(default_factory=dict)
+    publication: Publication = field(default_factory=Publication)
     synced: set[Kind] = field(default_factory=set)
     generation: int = 0  # bumped on every change anywhere
 
@@ -103,22 +106,18 @@ class Cache:
     def _changed(self, kind: Kind, namespace: str) -> None:
         self.versions[namespace] += 1
         self.generation += 1
-        if kind is Kind.PAGE:
-            self._index_hostnames()
+        if kind in (Kind.PAGE, Kind.POLICY):
+            self._decide()
 
-    def _index_hostnames(self) -> None:
-        # A hostname two pages claim goes to the oldest page (then by namespace and name).
-        claims: dict[str, tuple[str, Key]] = {}
-        for key, page in self.objects[Kind.PAGE].items():
-            created = str(page["metadata"].get("creationTimestamp", ""))
-            for hostname in page["spec"].get("hostnames") or ():
-                if not isinstance(hostname, str):
-                    continue
-                name = hostname.lower().rstrip(".")
-                claim = (created, key)
-                if name not in claims or claim < claims[name]:
-                    claims[name] = claim
-        self.hostnames = {name: claim[1] for name, claim in claims.items()}
+    def _decide(self) -> None:
+        # The operator's decision too (one derivation): its Published condition says this.
+        claims = [claim_of(*key, page["spec"]) for key, page in self.objects[Kind.PAGE].items()]
+        policies = [policy_of(policy) for policy in self.objects[Kind.POLICY].values()]
+        self.publication = decide(policies, claims)
+
+    def outcome(self, key: Key) -> Outcome:
+        """What the publication decision says of a page (an unknown page is not published)."""
+        return self.publication.outcome(key)
 
     def page(self, key: Key) -> JsonObject | None:
         """A StatusPage by (namespace, name)."""

@@ -1,6 +1,7 @@
 """`statuspage-server`: the public status page, served from memory.
 
-It needs get/list/watch on our four kinds and nothing else (manifests/server/). Every replica
+It needs get/list/watch on our four kinds and on PublicationPolicies, and nothing else
+(manifests/server/). Every replica
 serves; there is no leader. On SIGTERM it reports not ready, keeps serving for `--shutdown-delay`
 seconds (so load balancers stop sending), then stops accepting, finishes the requests in flight,
 and exits.
@@ -18,7 +19,8 @@ from collections.abc import Sequence
 from aiohttp import web
 from kubernetes import client, config
 
-from statuspage_operator.api.names import Kind
+from statuspage_operator.api.names import CLUSTER_SCOPED, Kind
+from statuspage_operator.domain.publication import hostname_key
 from statuspage_operator.server.app import Server, make_app, make_metrics_app
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.watch import KindWatcher
@@ -44,6 +46,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="",
         help="base URL of the server as the public sees it, for pages without spec.url",
     )
+    parser.add_argument(
+        "--path-routing",
+        choices=("on", "off"),
+        default="on",
+        help="serve published pages at /<namespace>/<page>/ (default on; never on a page's host)",
+    )
+    parser.add_argument(
+        "--path-routing-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="route paths only for this Host (repeatable; default: any Host no page holds)",
+    )
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument(
         "--shutdown-delay",
@@ -67,9 +82,19 @@ async def serve(args: argparse.Namespace) -> None:
     """Watch, serve, and stop gracefully on SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
     cache = Cache()
-    server = Server(cache, base_url=args.public_url.rstrip("/"))
+    server = Server(
+        cache,
+        base_url=args.public_url.rstrip("/"),
+        path_routing_on=args.path_routing == "on",
+        path_hosts=frozenset(hostname_key(host) for host in args.path_routing_host),
+    )
     api_client = _api_client(args.context)
-    watchers = [KindWatcher(api_client, kind, cache, loop, args.namespace) for kind in Kind]
+    watchers = [
+        KindWatcher(
+            api_client, kind, cache, loop, None if kind in CLUSTER_SCOPED else args.namespace
+        )
+        for kind in Kind
+    ]
     for watcher in watchers:
         watcher.start()
 
