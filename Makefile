@@ -62,13 +62,13 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	  echo "using the local control plane: export KUBECONFIG=$(LOCAL_KUBECONFIG)"; \
 	else echo "using KUBECONFIG=$$KUBECONFIG"; fi; \
 	$(BIN)/kubectl apply -k crds && \
-	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev crd/subscribers.statuspage.dev && \
-	manifests/samples-now/times.sh && $(BIN)/kubectl apply -k manifests/samples-now && \
+	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev crd/subscribers.statuspage.dev crd/publicationpolicies.statuspage.dev && \
+	namespace=$$($(BIN)/kubectl config view --minify -o jsonpath='{..namespace}') && \
+	SAMPLES_NAMESPACE=$${namespace:-default} manifests/samples-now/times.sh && $(BIN)/kubectl apply -k manifests/samples-now && \
 	mkdir -p $(STATE) && \
 	{ $(BIN)/statuspage-server --host=127.0.0.1 --port=$(SERVER_PORT) --metrics-port=0 \
 	    >$(STATE)/server.log 2>&1 & } && \
 	trap "kill $$! 2>/dev/null" EXIT && \
-	namespace=$$($(BIN)/kubectl config view --minify -o jsonpath='{..namespace}') && \
 	echo "public page: http://127.0.0.1:$(SERVER_PORT)/$${namespace:-default}/example/ (server log: $(STATE)/server.log)" && \
 	$(BIN)/statuspage-operator
 

@@ -42,7 +42,15 @@ NAMES = {
 }
 
 SPEC_FIELDS = {
-    "StatusPage": {"title", "description", "timeZone", "hostnames", "url", "remindBefore"},
+    "StatusPage": {
+        "title",
+        "description",
+        "timeZone",
+        "visibility",
+        "hostnames",
+        "url",
+        "remindBefore",
+    },
     "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
     "MaintenanceWindow": {
         "page",
@@ -140,6 +148,7 @@ PAGE_DESCRIPTIONS = [
 ]
 
 ENUMS = [
+    ("StatusPage", ".spec.visibility", ["Unpublished", "Public", "Private"]),
     ("StatusPage", ".status.indicator", ["None", "Minor", "Major", "Critical", "Maintenance"]),
     ("StatusPage", ".status.description", PAGE_DESCRIPTIONS),
     ("Component", ".spec.manualStatus", COMPONENT_STATUSES),
@@ -154,6 +163,7 @@ ENUMS = [
 
 DEFAULTS = [
     ("StatusPage", ".spec.timeZone", "UTC"),
+    ("StatusPage", ".spec.visibility", "Unpublished"),
     ("MaintenanceWindow", ".spec.autoUpdateStatus", True),
     ("MaintenanceWindow", ".spec.notifySubscribers", False),
     ("MaintenanceWindow", ".spec.cancelled", False),
@@ -163,7 +173,16 @@ DEFAULTS = [
 ]
 
 PRINTER_COLUMNS = {
-    "StatusPage": ["Indicator", "Status", "Components", "Incidents", "Maintenance", "Ready", "Age"],
+    "StatusPage": [
+        "Indicator",
+        "Status",
+        "Components",
+        "Incidents",
+        "Maintenance",
+        "Ready",
+        "Published",
+        "Age",
+    ],
     "Component": ["Page", "Group", "Status", "Ready", "Age"],
     "MaintenanceWindow": [
         "Page",
@@ -522,17 +541,17 @@ def test_resolve_json_path_rejects_a_missing_field() -> None:
 
 
 def test_crds_kustomization_lists_every_crd() -> None:
-    """crds/kustomization.yaml lists every CRD file: the four kinds and Subscriber."""
+    """crds/kustomization.yaml lists every CRD file: the four kinds, Subscriber, the policy."""
     [kustomization] = load_documents(CRD_DIR / "kustomization.yaml")
     assert sorted(kustomization["resources"]) == sorted(path.name for path in crd_files())
-    assert len(crd_files()) == len(KINDS) + 1
+    assert len(crd_files()) == len(KINDS) + 2
 
 
 def test_kubectl_kustomize_renders_the_crds() -> None:
-    """`kubectl kustomize crds` renders the four kinds' CRDs and Subscriber's."""
+    """`kubectl kustomize crds` renders the four kinds' CRDs, Subscriber's and the policy's."""
     rendered = kustomize(CRD_DIR)
     kinds = sorted(doc["spec"]["names"]["kind"] for doc in rendered)
-    assert kinds == sorted([*KINDS, "Subscriber"])
+    assert kinds == sorted([*KINDS, "Subscriber", "PublicationPolicy"])
     assert {doc["kind"] for doc in rendered} == {"CustomResourceDefinition"}
 
 
@@ -561,7 +580,7 @@ def test_sample_validates_against_its_crd(path: Path) -> None:
     """Every sample object is valid per its CRD's schema, and leaves the namespace to the user."""
     for doc in load_documents(path):
         assert doc["apiVersion"] == API_VERSION
-        assert doc["kind"] in KINDS
+        assert doc["kind"] in (*KINDS, "PublicationPolicy")
         assert "namespace" not in doc["metadata"]
         assert validation_errors(doc) == []
 
@@ -585,6 +604,8 @@ def test_samples_refer_to_objects_that_exist() -> None:
     pages = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "StatusPage"}
     components = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "Component"}
     for doc in docs:
+        if doc["kind"] == "PublicationPolicy":
+            continue
         if doc["kind"] != "StatusPage":
             assert doc["spec"]["page"] in pages, doc["metadata"]["name"]
         named = doc["spec"].get("components", [])
