@@ -64,10 +64,18 @@ def container() -> JsonObject:
 
 
 def test_base_includes_the_four_crds() -> None:
-    """The base installs the CRDs of our four kinds and Subscriber (via ../crds)."""
+    """The base installs the CRDs of our four kinds, Subscriber and PublicationPolicy."""
     crds = [d for d in base() if d["kind"] == "CustomResourceDefinition"]
     kinds = sorted(c["spec"]["names"]["kind"] for c in crds)
-    assert kinds == sorted([*KINDS, "Subscriber"])
+    assert kinds == sorted([*KINDS, "Subscriber", "PublicationPolicy"])
+
+
+def test_cluster_role_only_reads_publication_policies() -> None:
+    """PublicationPolicies are the cluster admin's: the operator reads them, never writes."""
+    rules = [r for r in one("ClusterRole")["rules"] if "publicationpolicies" in r["resources"]]
+    assert [(r["resources"], r["verbs"]) for r in rules] == [
+        (["publicationpolicies"], ["get", "list", "watch"])
+    ]
 
 
 def test_base_contains_no_samples() -> None:

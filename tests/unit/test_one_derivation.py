@@ -241,7 +241,14 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 def objects(scenario: Scenario) -> list[dict[str, Any]]:
     """The objects as a user applies them."""
-    found = [resource(Kind.PAGE, NS, PAGE, {"title": "P", "timeZone": scenario.time_zone})]
+    found = [
+        resource(
+            Kind.PAGE,
+            NS,
+            PAGE,
+            {"title": "P", "timeZone": scenario.time_zone, "visibility": "Public"},
+        )
+    ]
     for c in scenario.components:
         spec: dict[str, Any] = {"page": PAGE}
         for key, value in (
@@ -378,6 +385,8 @@ def server_output(found: list[dict[str, Any]]) -> dict[str, Any]:
     cache = Cache()
     for obj in found:
         cache.upsert(Kind(obj["kind"]), obj)
+    # The cluster admin lets the namespace publish; the page is Public (`objects`).
+    cache.upsert(Kind.POLICY, {"metadata": {"name": "p"}, "spec": {"namespaces": [NS]}})
     server = Server(cache, clock=lambda: NOW)
 
     async def run() -> dict[str, Any]:
