@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries, free_port
 from e2e.kube import Kube, component, wait_for
-from e2e.objects import make_component, make_page
+from e2e.objects import make_component, make_page, make_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = str(Path(sys.executable).parent / "statuspage-operator")
@@ -30,6 +31,7 @@ CRD_NAMES = [
         "maintenancewindows",
         "statusincidents",
         "subscribers",
+        "publicationpolicies",
     )
 ]
 
@@ -148,3 +150,22 @@ def page(kube: Kube, namespace: str) -> str:
     kube.apply(namespace, make_page(), make_component("api"), make_component("db"))
     wait_for(lambda: component(kube, namespace, "db") == "Operational", what="components ready")
     return "example"
+
+
+def publish(kube: Kube, namespace: str, hostnames: list[str] | None = None) -> str:
+    """A PublicationPolicy letting the namespace publish by path (and use these hostnames).
+
+    Cluster-scoped, so a namespace's deletion leaves it: `published` deletes it after the test.
+    """
+    name = f"publish-{namespace}"
+    grants = dict.fromkeys(hostnames or (), namespace)
+    kube.run("apply", "-f", "-", stdin=yaml.safe_dump(make_policy(name, [namespace], grants)))
+    return name
+
+
+@pytest.fixture
+def published(kube: Kube, namespace: str) -> Iterator[str]:
+    """The test's namespace may publish pages by path; returns the namespace."""
+    name = publish(kube, namespace)
+    yield namespace
+    kube.run("delete", "publicationpolicy", name, "--wait=false", check=False)

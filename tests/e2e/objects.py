@@ -1,4 +1,4 @@
-"""Builders of our four kinds for e2e tests."""
+"""Builders of our kinds for e2e tests."""
 
 from __future__ import annotations
 
@@ -25,6 +25,23 @@ def make_page(name: str = "example", **spec: Any) -> dict[str, Any]:
         "kind": "StatusPage",
         "metadata": {"name": name},
         "spec": {"title": name.title(), **spec},
+    }
+
+
+def make_policy(
+    name: str, namespaces: list[str] | None = None, hostnames: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A cluster-scoped PublicationPolicy: namespaces that publish by path, hostname grants."""
+    spec: dict[str, Any] = {}
+    if namespaces:
+        spec["namespaces"] = namespaces
+    if hostnames:
+        spec["hostnames"] = [{"hostname": h, "namespace": ns} for h, ns in hostnames.items()]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "PublicationPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
     }
 
 

@@ -1,8 +1,10 @@
 """The public page server against the real control plane, fed by its watch, with a real browser.
 
 The server runs as a subprocess under a ServiceAccount token bound only to
-manifests/server/clusterrole.yaml (get/list/watch on our four kinds), so every test here also
-proves that role is enough. The operator writes status; the server shows it.
+manifests/server/clusterrole.yaml (get/list/watch on our four kinds and PublicationPolicies), so
+every test here also proves that role is enough. The operator writes status; the server shows it.
+Every page here is published: `spec.visibility: Public` and a policy for the test's namespace
+(the `published` fixture; tests/e2e/test_publication.py is about what is not served).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 import yaml
 
 from controlplane.cluster import free_port
-from e2e.conftest import OperatorProcess
+from e2e.conftest import OperatorProcess, publish
 from e2e.kube import Kube, component, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
 from unit.statuspage_v2_schema import SCHEMAS, schema_errors
@@ -52,7 +54,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> Http:
 class ServerProcess:
     """statuspage-server as a subprocess with its own kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self.log = log
@@ -62,6 +64,7 @@ class ServerProcess:
                 f"--port={self.port}",
                 f"--metrics-port={self.metrics_port}",
                 "--host=127.0.0.1",
+                *args,
             ],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -98,8 +101,7 @@ class ServerProcess:
         return self.process.returncode
 
 
-@pytest.fixture(scope="module")
-def server_kubeconfig(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_server_kubeconfig(kube: Kube, directory: Path) -> Path:
     """A kubeconfig with a ServiceAccount token bound only to the server's ClusterRole."""
     kube.run("apply", "-f", str(ROOT / "manifests" / "server" / "clusterrole.yaml"))
     kube.run("create", "namespace", SA_NAMESPACE, check=False)
@@ -125,10 +127,16 @@ def server_kubeconfig(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> P
         "contexts": [{"name": "server", "context": {"cluster": cluster["name"], "user": "server"}}],
         "current-context": "server",
     }
-    path = tmp_path_factory.mktemp("server") / "kubeconfig"
+    path = directory / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
+
+
+@pytest.fixture(scope="module")
+def server_kubeconfig(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig with a ServiceAccount token bound only to the server's ClusterRole."""
+    return make_server_kubeconfig(kube, tmp_path_factory.mktemp("server"))
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +157,8 @@ def test_server_role_is_read_only(kube: Kube, server_kubeconfig: Path) -> None:
     assert (
         as_server.run("auth", "can-i", "list", "components.statuspage.dev").stdout.strip() == "yes"
     )
+    can_list = as_server.run("auth", "can-i", "watch", "publicationpolicies.statuspage.dev")
+    assert can_list.stdout.strip() == "yes"
     for verb, resource in [
         ("patch", "components.statuspage.dev"),
         ("update", "statusincidents.statuspage.dev/status"),
@@ -160,11 +170,15 @@ def test_server_role_is_read_only(kube: Kube, server_kubeconfig: Path) -> None:
         assert result.stdout.strip() == "no", (verb, resource)
 
 
-def test_every_endpoint_serves_the_page(kube: Kube, namespace: str, server: ServerProcess) -> None:
+def test_every_endpoint_serves_the_page(kube: Kube, published: str, server: ServerProcess) -> None:
     """Every endpoint answers from the watch; JSON has the v2 shapes; HTML escapes; 404s."""
+    namespace = published
+    publish(kube, namespace, hostnames=[f"{namespace}.status.test"])
     kube.apply(
         namespace,
-        make_page(hostnames=[f"{namespace}.status.test"], timeZone="Europe/Berlin"),
+        make_page(
+            hostnames=[f"{namespace}.status.test"], timeZone="Europe/Berlin", visibility="Public"
+        ),
         make_component("api", group="Core", position=1),
         make_component("db", group="Core", position=2),
         make_incident(
@@ -213,10 +227,11 @@ def test_every_endpoint_serves_the_page(kube: Kube, namespace: str, server: Serv
 
 
 def test_window_start_shows_within_a_second(
-    kube: Kube, namespace: str, server: ServerProcess
+    kube: Kube, published: str, server: ServerProcess
 ) -> None:
     """A window that starts puts its component under maintenance in summary.json within 1 s."""
-    kube.apply(namespace, make_page(), make_component("cdn"))
+    namespace = published
+    kube.apply(namespace, make_page(visibility="Public"), make_component("cdn"))
     wait_for(lambda: component(kube, namespace, "cdn") == "Operational", what="cdn ready")
     start = in_seconds(4)
     kube.apply(namespace, make_window("flush", start, start + timedelta(minutes=5), ["cdn"]))
@@ -246,9 +261,12 @@ def test_window_start_shows_within_a_second(
     assert "Maintenance in progress" in html
 
 
-def test_deleted_objects_leave_the_page(kube: Kube, namespace: str, server: ServerProcess) -> None:
+def test_deleted_objects_leave_the_page(kube: Kube, published: str, server: ServerProcess) -> None:
     """Deleting a component removes it from the page, and deleting the page gives 404."""
-    kube.apply(namespace, make_page(), make_component("api"), make_component("old"))
+    namespace = published
+    kube.apply(
+        namespace, make_page(visibility="Public"), make_component("api"), make_component("old")
+    )
     path = f"/{namespace}/example/api/v2/components.json"
     wait_for(lambda: len(server.json(path)["components"]) == 2, what="two components")
     kube.run("delete", "component", "old", "-n", namespace)
@@ -286,9 +304,11 @@ def _browser(user_data: Path) -> Any:
 
 
 def test_browser_shows_the_sample_page(
-    kube: Kube, namespace: str, server: ServerProcess, tmp_path: Path
+    kube: Kube, published: str, server: ServerProcess, tmp_path: Path
 ) -> None:
     """Chromium shows the sample page's text; a <script> in a message is text, never run."""
+    namespace = published
+    # The sample page is Public; its sample policy names `default`, `published` this namespace.
     kube.run("apply", "-n", namespace, "-k", str(ROOT / "manifests" / "samples"))
     wait_for(lambda: component(kube, namespace, "api") == "DegradedPerformance", what="api")
     url = server.url(f"/{namespace}/example/")
