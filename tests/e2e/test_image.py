@@ -257,12 +257,13 @@ def containers() -> Iterator[list[Container]]:
 def test_operator_and_server_from_the_image_run_a_window(
     image: str,
     kube: Kube,
-    namespace: str,
+    published: str,
     operator: OperatorProcess,
     containers: list[Container],
     tmp_path: Path,
 ) -> None:
     """The image's operator reconciles a page and a window; its server serves the page."""
+    namespace = published
     # Only the operator from the image acts meanwhile: the session's own one is stopped.
     operator.stop()
     try:
@@ -295,7 +296,9 @@ def test_operator_and_server_from_the_image_run_a_window(
         )
         containers.append(server)
 
-        kube.apply(namespace, make_page(), make_component("api"), make_component("db"))
+        kube.apply(
+            namespace, make_page(visibility="Public"), make_component("api"), make_component("db")
+        )
         wait_for(lambda: component(kube, namespace, "api") == "Operational", 20, what="api")
         wait_for(lambda: get(f"http://127.0.0.1:{http}/readyz")[0] == 200, 60, what="server")
         start, end = in_seconds(4), in_seconds(9)

@@ -3,13 +3,14 @@ of a recurring window, and overlapping maintenance."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from e2e.kube import Kube, wait_for
+from e2e.kube import Kube, condition, wait_for
 from e2e.objects import make_component, make_incident, make_page, make_window, stamp
 
 pytestmark = pytest.mark.usefixtures("operator")
@@ -171,8 +172,10 @@ def test_an_overlapping_window_names_the_other_and_warns_once(kube: Kube, namesp
 
 
 def test_the_samples_show_the_walkthrough_on_any_day(kube: Kube, namespace: str) -> None:
-    """What `make run` applies: a window a minute away, one in days, a weekly series' next one."""
-    subprocess.run([str(SAMPLES_NOW / "times.sh")], check=True)
+    """What `make run` applies: a window a minute away, one in days, a weekly series' next one,
+    and a page published through a policy naming the namespace."""
+    env = {**os.environ, "SAMPLES_NAMESPACE": namespace}
+    subprocess.run([str(SAMPLES_NOW / "times.sh")], check=True, env=env)
     applied = datetime.now(UTC)
     kube.run("apply", "-n", namespace, "-k", str(SAMPLES_NOW))
 
@@ -198,6 +201,12 @@ def test_the_samples_show_the_walkthrough_on_any_day(kube: Kube, namespace: str)
     assert (phase == "Scheduled" and applied < start <= applied + timedelta(days=7)) or (
         phase == "InProgress" and start <= applied < end
     ), (phase, start, end)
+    wait_for(
+        lambda: (
+            condition(kube.status("sp", "example", namespace), "Published").get("status") == "True"
+        ),
+        what="the sample page published",
+    )
     assert (start.weekday(), end - start) == (6, timedelta(hours=1))
     assert [
         line.split()[0]
