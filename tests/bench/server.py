@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 from kubernetes import client, config  # noqa: E402
 
 from controlplane.cluster import LocalCluster, build_binaries, free_port  # noqa: E402
-from e2e.conftest import CRD_NAMES, ROOT  # noqa: E402
+from e2e.conftest import CRD_NAMES, ROOT, publish  # noqa: E402
 from e2e.kube import Kube, wait_for  # noqa: E402
 
 GROUP, VERSION = "statuspage.dev", "v1alpha1"
@@ -144,7 +144,15 @@ def main() -> None:
         config.load_kube_config(str(cluster.kubeconfig))
         api = client.CustomObjectsApi()
         kube.run("create", "namespace", "bench")
-        page = [body("StatusPage", "big", {"title": "Bench", "timeZone": "Europe/Berlin"})]
+        publish(kube, "bench")
+        publish(kube, "load")
+        page = [
+            body(
+                "StatusPage",
+                "big",
+                {"title": "Bench", "timeZone": "Europe/Berlin", "visibility": "Public"},
+            )
+        ]
         components = [
             body("Component", f"c{i:03d}", {"page": "big", "group": f"G{i % 10}", "position": i})
             for i in range(100)
@@ -224,9 +232,10 @@ def main() -> None:
             )
 
             kube.run("create", "namespace", "load")
-            load = [body("StatusPage", f"p{i}", {"title": f"Page {i}"}) for i in range(10)] + [
-                body("Component", f"c{i:04d}", {"page": f"p{i % 10}"}) for i in range(1000)
-            ]
+            load = [
+                body("StatusPage", f"p{i}", {"title": f"Page {i}", "visibility": "Public"})
+                for i in range(10)
+            ] + [body("Component", f"c{i:04d}", {"page": f"p{i % 10}"}) for i in range(1000)]
             start = "2030-01-01T00:00:00Z"
             load += [
                 body(

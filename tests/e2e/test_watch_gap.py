@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from controlplane.cluster import LocalCluster, build_binaries, free_port
-from e2e.conftest import OperatorProcess, install
+from e2e.conftest import OperatorProcess, install, publish
 from e2e.kube import Kube, condition, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
 from e2e.test_metrics import sample, scrape
@@ -180,13 +180,14 @@ def test_watch_gap_ends_in_410_and_the_view_is_as_without_gap(
     """Objects deleted during a gap: after the 410 re-list, page, components, overlaps, server."""
     ns = "gap"
     admin.run("create", "namespace", ns)
+    publish(admin, ns)
     admin.apply(
         ns,
-        make_page(),
+        make_page(visibility="Public"),
         make_component("api"),
         make_component("db"),
         make_component("broken", manualStatus="MajorOutage"),
-        make_page("gone"),
+        make_page("gone", visibility="Public"),
         make_component("orphan", page="gone"),
         # Two windows on db at the same time; neither changes a component, so neither carries a
         # finalizer: a deletion during the gap is final at once.
