@@ -164,3 +164,20 @@ def test_conflicting_grants_name_the_policies() -> None:
     assert published["reason"] == "HostnameConflict"
     assert "PublicationPolicy one, two" in published["message"]
     assert "team-b" not in published["message"]
+
+
+def test_a_policy_deleted_unseen_is_swept_and_the_page_unpublished() -> None:
+    """A policy deleted during a watch gap (no DELETED event) is dropped by the sweep."""
+    client, clock = FakeClient(), FakeClock()
+    add_policy(client, "teams", namespaces=["team-a"])
+    add_page(client, "team-a", "example")
+
+    async def scenario(runtime: Runtime) -> tuple[str, int, str]:
+        await pages_seen(runtime, client)
+        before = condition(client, "team-a", "example", "Published")["reason"]
+        client.delete(Kind.POLICY, "", "teams")
+        dropped = await runtime.sweeper.sweep([])
+        await settled()
+        return before, dropped, condition(client, "team-a", "example", "Published")["reason"]
+
+    assert run(client, clock, scenario) == ("Published", 1, "NamespaceNotAllowed")

@@ -20,11 +20,20 @@ from statuspage_operator.domain.publication import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyEntry:
+    """A policy held, by uid: what the sweep compares with what exists."""
+
+    uid: str
+
+
 @dataclass
 class Publications:
     """Policies by name, claims by page, and the decision they make (kept up to date)."""
 
     policies: dict[str, Policy] = field(default_factory=dict)
+    # ("", name) -> uid of each policy held, for the sweep (control/sweep.py).
+    entries: dict[Key, PolicyEntry] = field(default_factory=dict)
     claims: dict[Key, Claim] = field(default_factory=dict)
     decision: Publication = field(default_factory=Publication)
 
@@ -32,8 +41,12 @@ class Publications:
         """What the decision says of a page."""
         return self.decision.outcome(key)
 
-    def set_policy(self, name: str, policy: Policy | None) -> set[Key]:
+    def set_policy(self, name: str, policy: Policy | None, uid: str = "") -> set[Key]:
         """A policy appeared, changed or went (None); returns the pages whose outcome changed."""
+        if policy is None:
+            self.entries.pop(("", name), None)
+        else:
+            self.entries[("", name)] = PolicyEntry(uid)
         if self.policies.get(name) == policy:
             return set()
         if policy is None:

@@ -24,6 +24,7 @@ from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Notifier
+from statuspage_operator.control.publication import PolicyEntry
 from statuspage_operator.control.sweep import Sweeper
 from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 CATCH_UP_CONCURRENCY = 16
 # What a sweep lists, in the order it drops: what names others before what is named.
 SWEPT: dict[str, str] = {
+    # Cluster-scoped: swept only when the operator watches every namespace (else not listed).
+    Kind.POLICY: PLURALS[Kind.POLICY],
     subscribers.KIND: subscribers.PLURAL,
     Kind.INCIDENT: PLURALS[Kind.INCIDENT],
     Kind.WINDOW: PLURALS[Kind.WINDOW],
@@ -208,6 +211,8 @@ class Runtime:
                 for body in items:
                     policy = policy_of(body)
                     self.view.publications.policies[policy.name] = policy
+                    uid = str(body.get("metadata", {}).get("uid", ""))
+                    self.view.publications.entries[("", policy.name)] = PolicyEntry(uid)
                 count += len(items)
         except NotFoundError:
             logger.warning("the PublicationPolicy CRD is not installed: no page is published")
@@ -245,6 +250,8 @@ class Runtime:
             return self.view.windows
         if kind == Kind.INCIDENT:
             return self.view.incidents
+        if kind == Kind.POLICY:
+            return self.view.publications.entries
         return self.notifier.subscribers.entries
 
     def held(self, kind: str) -> dict[Key, str]:
@@ -285,6 +292,8 @@ class Runtime:
             )
         elif kind == Kind.INCIDENT:
             await self.components.apply(namespace, self.incidents.observe("DELETED", body))
+        elif kind == Kind.POLICY:
+            self.policy_event("DELETED", body)
         else:
             await self.notifier.subscriber_event("DELETED", body)
         return True
@@ -355,7 +364,8 @@ class Runtime:
         """A PublicationPolicy appeared, changed or went: rewrite the pages it changes."""
         name = str(body.get("metadata", {}).get("name", ""))
         policy = None if _gone(event_type, body) else policy_of(body)
-        for key in self.view.publications.set_policy(name, policy):
+        uid = str(body.get("metadata", {}).get("uid", ""))
+        for key in self.view.publications.set_policy(name, policy, uid):
             self.components.touch_page(*key)
 
     async def _page_facts_changed(
