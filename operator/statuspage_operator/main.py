@@ -98,7 +98,10 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
     async def announce_ready() -> None:
         await ready.wait()
-        logger.info("watching StatusPage, Component, MaintenanceWindow, StatusIncident, Subscriber")
+        logger.info(
+            "watching StatusPage, Component, MaintenanceWindow, StatusIncident, Subscriber, "
+            "PublicationPolicy"
+        )
 
     announcer = asyncio.create_task(announce_ready())
     try:
