@@ -1,4 +1,4 @@
-"""The publication decision: policies and page claims -> what is served by path and by hostname."""
+"""The publication decision (policies and page claims -> what is served) and what Published says."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statuspage_operator.api.publication import say
 from statuspage_operator.domain.publication import (
     Claim,
     Outcome,
@@ -223,3 +224,51 @@ def test_the_decision_does_not_depend_on_order(
     random.shuffle(shuffled_policies)
     random.shuffle(shuffled_claims)
     assert decide(policies, unique) == decide(shuffled_policies, shuffled_claims)
+
+
+# -- what the Published condition says ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "published", "reason", "message"),
+    [
+        pytest.param(
+            Outcome(PRIVATE, True),
+            True,
+            "Published",
+            "served to authenticated audiences by path /a/example/",
+            id="private",
+        ),
+        pytest.param(
+            Outcome(PUBLIC, False, (HOST,)),
+            True,
+            "Published",
+            f"served on host {HOST} (namespace a may not publish by path: no PublicationPolicy "
+            "lists it in spec.namespaces)",
+            id="host-only",
+        ),
+        pytest.param(
+            Outcome(PUBLIC, False),
+            False,
+            "NamespaceNotAllowed",
+            "not served; namespace a may not publish by path: no PublicationPolicy lists it in "
+            "spec.namespaces",
+            id="nowhere",
+        ),
+        pytest.param(
+            Outcome(PUBLIC, False, (), (Refused(HOST, Refusal.HOSTNAME_NOT_GRANTED),)),
+            False,
+            "HostnameNotGranted",
+            f"not served; namespace a may not publish by path: no PublicationPolicy lists it in "
+            f"spec.namespaces; hostname {HOST} is not granted to namespace a by any "
+            "PublicationPolicy; ask a cluster admin for a grant in spec.hostnames of one",
+            id="nowhere-and-refused",
+        ),
+    ],
+)
+def test_what_the_condition_says(
+    outcome: Outcome, published: bool, reason: str, message: str
+) -> None:
+    """Status, reason and message of the Published condition for an outcome."""
+    said = say("a", "example", outcome)
+    assert (said.published, str(said.reason), said.message) == (published, reason, message)
