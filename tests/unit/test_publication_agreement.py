@@ -48,12 +48,12 @@ def world(
 ) -> FakeClient:
     """The fake API server holding the generated policies and pages."""
     client = FakeClient()
-    for index, (namespaces, hostnames) in enumerate(policy_specs):
+    for index, (namespaces, granted) in enumerate(policy_specs):
         spec: dict[str, Any] = {"namespaces": namespaces}
-        spec["hostnames"] = [{"hostname": h, "namespace": ns} for h, ns in hostnames.items()]
+        spec["hostnames"] = [{"hostname": h, "namespace": ns} for h, ns in granted.items()]
         client.add(resource(Kind.POLICY, "", f"p{index}", spec))
-    for (namespace, name), (visibility, hostnames) in page_specs.items():
-        page: dict[str, Any] = {"title": name, "visibility": visibility, "hostnames": hostnames}
+    for (namespace, name), (visibility, claimed) in page_specs.items():
+        page: dict[str, Any] = {"title": name, "visibility": visibility, "hostnames": claimed}
         client.add(resource(Kind.PAGE, namespace, name, page))
     return client
 
