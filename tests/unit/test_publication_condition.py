@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.components import PAGE_DELAY
@@ -181,3 +184,23 @@ def test_a_policy_deleted_unseen_is_swept_and_the_page_unpublished() -> None:
         return before, dropped, condition(client, "team-a", "example", "Published")["reason"]
 
     assert run(client, clock, scenario) == ("Published", 1, "NamespaceNotAllowed")
+
+
+def test_a_grant_conflict_is_logged_once_for_the_admin(caplog: pytest.LogCaptureFixture) -> None:
+    """The operator's log names the hostname and the policies when a conflict appears."""
+    client, clock = FakeClient(), FakeClock()
+
+    async def scenario(runtime: Runtime) -> None:
+        grant = [{"hostname": HOST, "namespace": "team-a"}]
+        runtime.policy_event(None, add_policy(client, "one", hostnames=grant))
+        other = [{"hostname": HOST, "namespace": "team-b"}]
+        runtime.policy_event(None, add_policy(client, "two", hostnames=other))
+        runtime.policy_event(None, add_policy(client, "two", hostnames=other))
+
+    with caplog.at_level(logging.WARNING):
+        run(client, clock, scenario)
+    said = [r.getMessage() for r in caplog.records if HOST in r.getMessage()]
+    assert said == [
+        f"hostname {HOST} is granted to more than one namespace (PublicationPolicy one, two): "
+        "granted to none"
+    ]

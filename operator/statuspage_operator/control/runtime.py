@@ -174,6 +174,7 @@ class Runtime:
             counts.append(f"{count} {kind}")
             if kind is Kind.PAGE:
                 self.view.publications.refresh()
+                self._tell_conflicts({})
                 # Subscribers (and their record of deliveries) before any notice is replayed.
                 count = 0
                 try:
@@ -365,8 +366,21 @@ class Runtime:
         name = str(body.get("metadata", {}).get("name", ""))
         policy = None if _gone(event_type, body) else policy_of(body)
         uid = str(body.get("metadata", {}).get("uid", ""))
+        before = self.view.publications.decision.conflicts
         for key in self.view.publications.set_policy(name, policy, uid):
             self.components.touch_page(*key)
+        self._tell_conflicts(before)
+
+    def _tell_conflicts(self, before: Mapping[str, tuple[str, ...]]) -> None:
+        # The cluster admin's own mistake, said where the admin looks (pages say it to owners).
+        for hostname, policies in self.view.publications.decision.conflicts.items():
+            if before.get(hostname) != policies:
+                logger.warning(
+                    "hostname %s is granted to more than one namespace (PublicationPolicy %s): "
+                    "granted to none",
+                    hostname,
+                    ", ".join(policies),
+                )
 
     async def _page_facts_changed(
         self, namespace: str, name: str, held: PageEntry | None, entry: PageEntry | None
