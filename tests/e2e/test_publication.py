@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from e2e.conftest import OperatorProcess, publish
 from e2e.kube import Kube, condition, wait_for
-from e2e.objects import make_page
+from e2e.objects import make_page, make_policy
 from e2e.test_server import ServerProcess, get, make_server_kubeconfig
 
 # Headers that differ between any two responses, whatever they answer.
@@ -187,3 +188,19 @@ def test_path_routing_can_be_switched_off(
     finally:
         running.stop()
         kube.run("delete", "publicationpolicy", name, "--wait=false", check=False)
+
+
+def test_the_api_server_refuses_policies_that_cannot_mean_anything(kube: Kube) -> None:
+    """A policy granting nothing, or one hostname twice, is refused at admission."""
+    empty = make_policy("grants-nothing")
+    result = kube.run("apply", "-f", "-", stdin=yaml.safe_dump(empty), check=False)
+    assert result.returncode != 0
+    assert "a policy grants namespaces, hostnames or both" in result.stderr
+    twice = make_policy("twice")
+    twice["spec"]["hostnames"] = [
+        {"hostname": "twice.test", "namespace": "team-a"},
+        {"hostname": "twice.test", "namespace": "team-b"},
+    ]
+    result = kube.run("apply", "-f", "-", stdin=yaml.safe_dump(twice), check=False)
+    assert result.returncode != 0
+    assert "Duplicate value" in result.stderr
