@@ -53,7 +53,9 @@ def world(
         spec["hostnames"] = [{"hostname": h, "namespace": ns} for h, ns in granted.items()]
         client.add(resource(Kind.POLICY, "", f"p{index}", spec))
     for (namespace, name), (visibility, claimed) in page_specs.items():
-        page: dict[str, Any] = {"title": name, "visibility": visibility, "hostnames": claimed}
+        # Titles tell pages apart on a host: unique across namespaces.
+        title = f"{namespace}/{name}"
+        page: dict[str, Any] = {"title": title, "visibility": visibility, "hostnames": claimed}
         client.add(resource(Kind.PAGE, namespace, name, page))
     return client
 
@@ -80,7 +82,8 @@ def served(client: FakeClient) -> dict[tuple[str, str, str], int]:
                     response = await http.get("/api/v2/status.json", headers={"Host": host})
                     if response.status == 200:
                         shown = (await response.json())["page"]["name"]
-                        answers[(namespace, name, host)] = 200 if shown == name else 409
+                        mine = shown == f"{namespace}/{name}"
+                        answers[(namespace, name, host)] = 200 if mine else 409
                     else:
                         answers[(namespace, name, host)] = response.status
         return answers
