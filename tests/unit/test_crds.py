@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from statuspage_operator.domain.recurrence import MIN_DURATION, MIN_PERIOD
 from unit.crd_schema import (
     API_VERSION,
     CRD_DIR,
@@ -447,6 +448,18 @@ def test_maintenance_window_rules_check_times_and_rrule() -> None:
         "RRULE:",
         "DTSTART",
     ]
+
+
+def test_maintenance_window_bounds_rules_match_the_operator() -> None:
+    """The CEL bounds say what domain/recurrence.py enforces: 1m occurrences, 5m between starts."""
+    rules = [rule["rule"] for _path, rule in cel_rules("MaintenanceWindow")]
+    seconds = int(MIN_DURATION.total_seconds())
+    assert any(f">= duration('{seconds}s')" in rule for rule in rules)
+    period = MIN_PERIOD.total_seconds()
+    for freq, unit in (("SECONDLY", 1), ("MINUTELY", 60)):
+        [rule] = [rule for rule in rules if f"FREQ={freq}" in rule]
+        assert rule.endswith(f">= {int(period // unit)})"), rule
+    assert any("BYSECOND=[^;]*," in rule for rule in rules)
 
 
 def test_incident_updates_rule_is_append_only() -> None:
