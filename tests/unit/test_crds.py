@@ -86,6 +86,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "Component": {
         "status",
@@ -96,6 +97,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "MaintenanceWindow": {
         "lastReminder",
@@ -110,6 +112,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "StatusIncident": {
         "phase",
@@ -119,6 +122,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
 }
 

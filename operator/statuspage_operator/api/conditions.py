@@ -33,6 +33,7 @@ class Reason(StrEnum):
     SECRET_NOT_FOUND = "SecretNotFound"
     INVALID_DESTINATION = "InvalidDestination"
     DELIVERY_FAILED = "DeliveryFailed"
+    CHANGES_COALESCED = "ChangesCoalesced"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from statuspage_operator.api.conditions import Reason
+from statuspage_operator.api.event_budget import FIELD as BUDGET_FIELD
+from statuspage_operator.api.event_budget import (
+    budget,
+    digest_message,
+    digest_name,
+    hour_of,
+    parse_tally,
+)
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import (
     REPLAY_HORIZON,
@@ -197,6 +206,11 @@ class Writer:
         """
         patch = {k: v for k, v in desired.items() if current.get(k) != v}
         if notices:
+            # Each notice's place (own Event or the hour's digest) is decided here and written
+            # with it, so a replay after a restart announces it the same way.
+            notices, tally = budget(parse_tally(current), notices)
+            if tally is not None:
+                patch[BUDGET_FIELD] = tally.to_status()
             recorded = parse_notices(current)
             unconfirmed = self.announcer.unconfirmed(recorded, self.clock())
             carried = [n for n in recorded if n in unconfirmed or self.listener.owes(n.event)]
@@ -259,6 +273,7 @@ class Announcer:
         self._confirmed: dict[str, datetime] = {}
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._digests: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def unconfirmed(self, notices: Sequence[Notice], now: datetime) -> list[Notice]:
         """Notices whose Event is not known to exist yet, still worth announcing."""
@@ -278,15 +293,19 @@ class Announcer:
         try:
             # Status first: during a burst the Events wait for the status writes to go out.
             await self._in_flight.idle()
-            post = partial(
-                self._client.post_event,
-                ref,
-                notice.event,
-                notice.reason,
-                notice.message,
-                notice.at,
-                warning=notice.warning,
-            )
+            post: Callable[[], Awaitable[object]]
+            if notice.fold:
+                post = partial(self._fold, ref, notice)
+            else:
+                post = partial(
+                    self._client.post_event,
+                    ref,
+                    notice.event,
+                    notice.reason,
+                    notice.message,
+                    notice.at,
+                    warning=notice.warning,
+                )
             try:
                 await retrying(EVENTS, post, what=f"posting Event {notice.event}")
             except NotFoundError:
@@ -299,6 +318,28 @@ class Announcer:
             self._prune()
         finally:
             self._pending.discard(notice.event)
+
+    async def _fold(self, ref: dict[str, str], notice: Notice) -> None:
+        """Count the notice into its hour's digest Event, unless a later one already is."""
+        name = digest_name(ref["name"], ref.get("uid", ""), notice.at)
+        # One update of a digest at a time: each reads the count the one before it wrote.
+        lock, users = self._digests.setdefault(name, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                await self._client.fold_event(
+                    ref,
+                    name,
+                    str(Reason.CHANGES_COALESCED),
+                    digest_message(notice),
+                    (hour_of(notice.at), notice.at),
+                    notice.fold,
+                    warning=notice.warning,
+                )
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._digests[name]
 
     def _prune(self) -> None:
         # Past the horizon a notice is neither replayed nor carried: its name can be forgotten.

@@ -210,29 +210,45 @@ class Client:
         warning: bool = False,
     ) -> bool:
         """Create a core/v1 Event with a fixed name; False if it already exists (posted before)."""
-        stamp = format_time(at)
+        event = _event(ref, name, reason, message, (at, at), 1, warning)
+        return await self._create_event(ref["namespace"], event)
+
+    async def fold_event(
+        self,
+        ref: dict[str, str],
+        name: str,
+        reason: str,
+        message: str,
+        span: tuple[datetime, datetime],
+        count: int,
+        *,
+        warning: bool = False,
+    ) -> None:
+        """Create the Event `name` with this count, or raise its count to it; never lower it.
+
+        Replaying an older change after a newer one leaves the Event as the newer one wrote it.
+        """
         namespace = ref["namespace"]
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": ref["kind"],
-                "name": ref["name"],
-                "namespace": namespace,
-                "uid": ref.get("uid"),
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": "Warning" if warning else "Normal",
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": COMPONENT,
-        }
+        event = _event(ref, name, reason, message, span, count, warning)
+        if await self._create_event(namespace, event):
+            return
+        path = f"/api/v1/namespaces/{namespace}/events/{name}"
+        while True:
+            stored = await self.request("GET", path)
+            if int(stored.get("count") or 0) >= count:
+                return
+            # Guarded by resourceVersion: a concurrent update makes this one read again.
+            version = (stored.get("metadata") or {}).get("resourceVersion")
+            changes = {key: event[key] for key in ("message", "type", "count", "lastTimestamp")}
+            patch = {"metadata": {"resourceVersion": version}, **changes}
+            try:
+                await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+            except ConflictError:
+                continue
+            return
+
+    async def _create_event(self, namespace: str, event: dict[str, Any]) -> bool:
+        """POST an Event; False if one of its name exists already."""
         try:
             await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
         except ConflictError:
@@ -241,7 +257,11 @@ class Client:
             # A namespace being deleted refuses new Events; that is expected, not a problem.
             if error.status != 403 or "being terminated" not in error.reason:
                 raise
-            logger.debug("namespace %s is terminating: Event %s dropped", namespace, name)
+            logger.debug(
+                "namespace %s is terminating: Event %s dropped",
+                namespace,
+                event["metadata"]["name"],
+            )
         return True
 
     # -- Leases ------------------------------------------------------------------------------
@@ -266,6 +286,40 @@ class Client:
     ) -> dict[str, Any]:
         """Replace a Lease, guarded by its resourceVersion (ConflictError if it moved)."""
         return await self.request("PUT", self._lease_path(namespace, name), body=lease)
+
+
+def _event(
+    ref: dict[str, str],
+    name: str,
+    reason: str,
+    message: str,
+    span: tuple[datetime, datetime],
+    count: int,
+    warning: bool,
+) -> dict[str, Any]:
+    """A core/v1 Event about `ref`, seen `count` times from span[0] to span[1]."""
+    namespace = ref["namespace"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": ref["kind"],
+            "name": ref["name"],
+            "namespace": namespace,
+            "uid": ref.get("uid"),
+        },
+        "reason": reason,
+        "message": message[:1024],
+        "type": "Warning" if warning else "Normal",
+        "firstTimestamp": format_time(span[0]),
+        "lastTimestamp": format_time(span[1]),
+        "count": count,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": COMPONENT,
+    }
 
 
 def _error(status: int, text: str) -> ApiError:

@@ -1,0 +1,142 @@
+"""A flapping object's Events over the fake API server: ten of its own an hour, then one digest
+counted in place; each change announced once, across a crash too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.control.runtime import Runtime
+from unit.fake_time import FakeClock
+from unit.fakes import FakeClient
+from unit.running import NS, body, make_world, run
+
+FLAPS = ("MajorOutage", "Operational")
+
+
+async def feed_flaps(runtime: Runtime, client: FakeClient, clock: FakeClock, times: int) -> None:
+    """What the component's watch handler does with each edit (each one a change)."""
+    if not client.status(Kind.COMPONENT, NS, "api"):
+        # Its first status is no change: no Event.
+        await runtime.component_event("ADDED", body(client, Kind.COMPONENT, "api"))
+    for _ in range(times):
+        clock.advance(20)
+        stored = body(client, Kind.COMPONENT, "api")
+        flipped = FLAPS[1] if stored["spec"].get("manualStatus") == FLAPS[0] else FLAPS[0]
+        spec = {**stored["spec"], "manualStatus": flipped}
+        await runtime.component_event("MODIFIED", client.edit(Kind.COMPONENT, NS, "api", spec))
+
+
+def about_api(client: FakeClient) -> list[dict[str, Any]]:
+    """The Events about component api."""
+    return [e for e in client.events() if e["involvedObject"]["name"] == "api"]
+
+
+def test_a_flapping_component_gets_ten_events_and_one_digest() -> None:
+    """25 changes in 10 minutes: 10 Events of their own, then one digest counting the other 15."""
+    client, clock = make_world()
+
+    async def scenario(runtime: Runtime) -> None:
+        await feed_flaps(runtime, client, clock, 25)
+
+    run(client, clock, scenario)
+    events = about_api(client)
+    own = [e for e in events if e["reason"] == "ComponentStatusChanged"]
+    [digest] = [e for e in events if e["reason"] == "ChangesCoalesced"]
+    assert len(own) == 10
+    assert digest["count"] == 15
+    assert digest["message"].startswith("15 more changes since 12:00Z")
+    # The latest state: the 25th edit set MajorOutage.
+    assert digest["message"].endswith("ComponentStatusChanged: Operational -> MajorOutage")
+    assert digest["lastTimestamp"] == "2026-05-10T12:08:20Z"
+    budget = client.status(Kind.COMPONENT, NS, "api")["eventBudget"]
+    assert budget == {"hour": "2026-05-10T12:00:00Z", "posted": 10, "folded": 15}
+
+
+def test_the_next_hour_has_its_own_budget() -> None:
+    """After an hour of flapping, the next hour starts with Events of their own again."""
+    client, clock = make_world()
+
+    async def scenario(runtime: Runtime) -> None:
+        await feed_flaps(runtime, client, clock, 12)
+        clock.advance(3600)
+        await feed_flaps(runtime, client, clock, 2)
+
+    run(client, clock, scenario)
+    reasons = [e["reason"] for e in about_api(client)]
+    assert reasons.count("ComponentStatusChanged") == 12
+    assert reasons.count("ChangesCoalesced") == 1
+
+
+def digest_of(client: FakeClient) -> dict[str, Any]:
+    """Component api's one digest Event."""
+    [digest] = [e for e in about_api(client) if e["reason"] == "ChangesCoalesced"]
+    return digest
+
+
+def test_a_crash_before_the_digest_update_is_finished_by_the_replay_once() -> None:
+    """Digest updates refused until a SIGKILL: the next process replays them, counted once."""
+    client, clock = make_world()
+
+    async def flapping(runtime: Runtime) -> None:
+        await feed_flaps(runtime, client, clock, 13)
+        await runtime.writer.announcer.drain()
+        # The next two changes' digest updates are refused, then the process dies.
+        client.fail_next("PATCH", "/events/", status=403, times=1000)
+        await feed_flaps(runtime, client, clock, 2)
+
+    run(client, clock, flapping)
+    client.faults.clear()
+    assert digest_of(client)["count"] == 3
+    recorded = client.status(Kind.COMPONENT, NS, "api")["notices"]
+    assert [n.get("fold") for n in recorded] == [4, 5]
+
+    async def restarted(runtime: Runtime) -> None:
+        stored = body(client, Kind.COMPONENT, "api")
+        runtime.writer.replay(Kind.COMPONENT, stored)
+        await runtime.writer.announcer.drain()
+        # The watch's own event of the same object: nothing more.
+        runtime.writer.replay(Kind.COMPONENT, stored)
+
+    run(client, clock, restarted)
+    assert [e["reason"] for e in about_api(client)].count("ComponentStatusChanged") == 10
+    assert digest_of(client)["count"] == 5
+    assert digest_of(client)["message"].startswith("5 more changes")
+
+
+def test_an_older_fold_never_lowers_the_digest() -> None:
+    """A replayed earlier change leaves the digest as the later one wrote it."""
+    client, clock = make_world()
+
+    async def scenario(runtime: Runtime) -> None:
+        await feed_flaps(runtime, client, clock, 15)
+        await runtime.writer.announcer.drain()
+        ref = {"kind": "Component", "namespace": NS, "name": "api", "uid": "x"}
+        digest = digest_of(client)
+        await client.fold_event(
+            ref,
+            digest["metadata"]["name"],
+            "ChangesCoalesced",
+            "older",
+            (clock.now, clock.now),
+            2,
+        )
+
+    run(client, clock, scenario)
+    assert digest_of(client)["count"] == 5
+    assert digest_of(client)["message"].startswith("5 more changes")
+
+
+def test_a_concurrent_digest_update_is_read_again() -> None:
+    """A digest changed under the update (409): read again, then raised to the new count."""
+    client, clock = make_world()
+
+    async def scenario(runtime: Runtime) -> None:
+        await feed_flaps(runtime, client, clock, 12)
+        await runtime.writer.announcer.drain()
+        client.fail_next("PATCH", "/events/", status=409)
+        await feed_flaps(runtime, client, clock, 1)
+
+    run(client, clock, scenario)
+    assert digest_of(client)["count"] == 3
+    assert client.count("PATCH", "/api/v1/namespaces/ns/events/") == 3
