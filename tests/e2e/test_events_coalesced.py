@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 
 import pytest
 
@@ -13,6 +14,11 @@ from e2e.objects import make_component, make_page
 pytestmark = pytest.mark.usefixtures("operator")
 
 FLAPS = 25
+
+
+def shows(kube: Kube, namespace: str, status: str) -> bool:
+    """Whether component api's status, as the operator wrote it, is `status`."""
+    return kube.status("comp", "api", namespace).get("status") == status
 
 
 def test_a_flapping_component_gets_ten_events_and_one_counted_digest(
@@ -30,7 +36,7 @@ def test_a_flapping_component_gets_ten_events_and_one_counted_digest(
         patch = json.dumps({"spec": {"manualStatus": status}})
         kube.run("patch", "comp", "api", "-n", namespace, "--type=merge", "-p", patch)
         # One change at a time, as a flapping probe makes them.
-        wait_for(lambda s=status: kube.status("comp", "api", namespace).get("status") == s, 10)
+        wait_for(partial(shows, kube, namespace, status), 10)
 
     def digest() -> dict[str, object] | None:
         found = [e for e in kube.events(namespace, "api") if e["reason"] == "ChangesCoalesced"]
