@@ -97,6 +97,8 @@ def test_news_beyond_the_budget_goes_as_one_digest_when_it_frees() -> None:
         await asyncio.sleep(0.05)
         held = len(channels.sent)
         assert held == PER_OBJECT_HOURLY
+        # Held news: only the latest notice must stay recorded in the incident's status.
+        assert [notifier.owes(n.event) for n in notices[PER_OBJECT_HOURLY:]] == [False, False, True]
         clock.advance(3600)
         await eventually(lambda: api.status("subscribers", NS, "hook").get("sent") == 6)
         await notifier.close()

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -120,6 +120,8 @@ class Lanes:
         waiting = lane.chains.get(delivery.chain)
         if waiting is not None:
             waiting.append(delivery)
+            if delivery.chain in lane.held:
+                self._fold(waiting)
             return
         lane.chains[delivery.chain] = deque([delivery])
         self._ready(delivery.subscriber, delivery.chain)
@@ -170,22 +172,43 @@ class Lanes:
         frees = budget_frees(lane.sent.get(chain, ()), now)
         if frees is not None:
             lane.held.add(chain)
+            self._fold(waiting)
             delay = min(self._recheck, (frees - now).total_seconds())
             self._retry_later(subscriber, chain, max(delay, 0.0))
             return None
         if chain in lane.held:
             lane.held.discard(chain)
-            if len(waiting) > 1:
-                # All that gathered while held goes as one: the latest, standing for the rest.
-                *earlier, latest = waiting
-                news = digest(latest.news, len(earlier), earlier[0].news.at)
-                until = max(latest.until, now + END_GRACE)
-                combined = Delivery(
-                    subscriber, news, latest.key, until, latest.notice, folded=tuple(earlier)
-                )
-                waiting.clear()
-                waiting.append(combined)
+            held = waiting[0]
+            if held.folded:
+                # The latest news goes, standing for the rest; never too late to be sent.
+                news = digest(held.news, len(held.folded), held.folded[0].news.at)
+                until = max(held.until, now + END_GRACE)
+                waiting[0] = replace(held, news=news, until=until)
         return waiting[0]
+
+    def _fold(self, waiting: deque[Delivery]) -> None:
+        """Collapse a held object's waiting news into the latest, which stands for the rest.
+
+        The earlier news is no longer owed: only the latest notice must stay recorded in its
+        object's status (a crash meanwhile sends the latest news, without the count), which keeps
+        the notices of a flapping object within the status' bound. Their keys stay in flight
+        until the digest is sent, and are recorded with it.
+        """
+        if len(waiting) < 2:
+            return
+        *earlier, latest = waiting
+        folded: list[Delivery] = []
+        for delivery in earlier:
+            folded += [*delivery.folded, replace(delivery, folded=())]
+            self._release(delivery.notice)
+        waiting.clear()
+        waiting.append(replace(latest, folded=(*folded, *latest.folded)))
+
+    def _release(self, notice: str) -> None:
+        """One delivery of a notice is no longer owed."""
+        self._owed[notice] -= 1
+        if self._owed[notice] <= 0:
+            del self._owed[notice]
 
     def _next(self, subscriber: Subscriber, chain: str) -> None:
         """The object's delivery in front is done: let its next one go."""
@@ -200,9 +223,7 @@ class Lanes:
                 subscriber.ledger.delivered.setdefault(earlier.key, earlier.until)
         for done in (delivery, *delivery.folded):
             self._keys.discard(done.key)
-            self._owed[done.notice] -= 1
-            if self._owed[done.notice] <= 0:
-                del self._owed[done.notice]
+        self._release(delivery.notice)
         if waiting:
             self._ready(subscriber, chain)
         else:
