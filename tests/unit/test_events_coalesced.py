@@ -3,13 +3,15 @@ counted in place; each change announced once, across a crash too."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
 from unit.fake_time import FakeClock
 from unit.fakes import FakeClient
-from unit.running import NS, body, make_world, run
+from unit.running import NS, add_window, body, make_world, run
 
 FLAPS = ("MajorOutage", "Operational")
 
@@ -140,3 +142,32 @@ def test_a_concurrent_digest_update_is_read_again() -> None:
     run(client, clock, scenario)
     assert digest_of(client)["count"] == 3
     assert client.count("PATCH", "/api/v1/namespaces/ns/events/") == 3
+
+
+def test_the_busiest_window_allowed_makes_at_most_eleven_events_an_hour_per_object() -> None:
+    """Every 5 minutes for a minute, for an hour: 24 moves each of window and component, and
+    at most 10 Events + 1 digest for each, the digest counting the rest."""
+    client, clock = make_world()
+    start = clock.now + timedelta(minutes=1)
+    recurrence = {"rrule": "FREQ=MINUTELY;INTERVAL=5;COUNT=12", "timeZone": "UTC"}
+    add_window(client, "w", start, timedelta(minutes=1), recurrence=recurrence)
+
+    async def scenario(runtime: Runtime) -> None:
+        live = body(client, Kind.WINDOW, "w")
+
+        async def settle(now: datetime) -> datetime | None:
+            return await runtime.windows.settle(live, now)
+
+        def stopped() -> bool:
+            return client.status(Kind.WINDOW, NS, "w").get("phase") == "Completed"
+
+        await follow_edges(settle, clock, clock.sleep, stopped)
+
+    run(client, clock, scenario)
+    for name, reason in (("w", "MaintenanceCompleted"), ("api", "ComponentStatusChanged")):
+        events = [e for e in client.events() if e["involvedObject"]["name"] == name]
+        own = [e for e in events if e["reason"] != "ChangesCoalesced"]
+        [digest] = [e for e in events if e["reason"] == "ChangesCoalesced"]
+        assert len(own) == 10, name
+        assert len(own) + digest["count"] == 24, name
+        assert reason in digest["message"]
