@@ -3,12 +3,15 @@ counted in place; each change announced once, across a crash too."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.notices import make_notices
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.writer import Announcer, WritesInFlight
 from unit.fake_time import FakeClock
 from unit.fakes import FakeClient
 from unit.running import NS, add_window, body, make_world, run
@@ -171,3 +174,30 @@ def test_the_busiest_window_allowed_makes_at_most_eleven_events_an_hour_per_obje
         assert len(own) == 10, name
         assert len(own) + digest["count"] == 24, name
         assert reason in digest["message"]
+
+
+def test_warnings_no_status_records_are_coalesced_too() -> None:
+    """A Subscriber's Warnings (announced, never recorded): 10 Events, then the digest."""
+    client, clock = FakeClient(), FakeClock()
+    ref = {"kind": "Subscriber", "namespace": NS, "name": "hook", "uid": "uid-hook"}
+
+    async def scenario() -> None:
+        announcer = Announcer(client, clock, WritesInFlight())
+        for i in range(12):
+            clock.advance(30)
+            problem = f"incident.created not delivered after 3 attempts: HTTP {500 + i % 2}"
+            notices = make_notices(
+                "hook", "uid-hook", clock.now, [("DeliveryFailed", problem, True)]
+            )
+            announcer.announce(ref, notices)
+            await asyncio.sleep(0)
+        await announcer.drain()
+
+    asyncio.run(scenario())
+    reasons = [e["reason"] for e in client.events()]
+    assert reasons == ["DeliveryFailed"] * 10 + ["ChangesCoalesced"]
+    digest = client.events()[-1]
+    assert (digest["count"], digest["type"]) == (2, "Warning")
+    assert digest["message"].endswith(
+        "DeliveryFailed: incident.created not delivered after 3 attempts: HTTP 501"
+    )

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.event_budget import FIELD as BUDGET_FIELD
 from statuspage_operator.api.event_budget import (
+    Tally,
     budget,
     digest_message,
     digest_name,
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 ObjectKey = tuple[Kind, str, str]
 EVENT_PATIENCE = 5.0
+# Past this many objects' tallies, those of earlier hours are forgotten.
+TALLIES = 1024
 COMPONENTS_PATIENCE = 1.0
 
 
@@ -185,7 +188,7 @@ class Writer:
             return
         recorded = parse_notices(status)
         self.announcer.announce(
-            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock())
+            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock()), recorded=True
         )
         self.listener.offer(kind, body, recorded)
 
@@ -234,7 +237,7 @@ class Writer:
             logger.log(
                 level, "%s %s/%s: %s: %s", kind, namespace, name, notice.reason, notice.message
             )
-        self.announcer.announce(ref_of(kind, stored), notices)
+        self.announcer.announce(ref_of(kind, stored), notices, recorded=True)
         if notices:
             self.listener.offer(kind, stored, notices)
         return stored
@@ -274,13 +277,30 @@ class Announcer:
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._digests: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # The Event budgets of objects whose notices no status records, by uid.
+        self._tallies: dict[str, Tally] = {}
 
     def unconfirmed(self, notices: Sequence[Notice], now: datetime) -> list[Notice]:
         """Notices whose Event is not known to exist yet, still worth announcing."""
         return [n for n in notices if n.event not in self._confirmed and replayable(n, now)]
 
-    def announce(self, ref: dict[str, str], notices: Sequence[Notice]) -> None:
-        """Post the notices' Events soon (each once)."""
+    def announce(
+        self, ref: dict[str, str], notices: Sequence[Notice], *, recorded: bool = False
+    ) -> None:
+        """Post the notices' Events soon (each once).
+
+        `recorded`: the notices are in the object's status, their place in its Event budget
+        decided with them (the Writer). Others (a Subscriber's Warnings) are placed here, by a
+        tally this process keeps: they are never replayed, so nothing needs to outlive it.
+        """
+        if not recorded and notices:
+            uid = ref.get("uid", "")
+            notices, tally = budget(self._tallies.get(uid), notices)
+            if tally is not None:
+                self._tallies[uid] = tally
+            if len(self._tallies) > TALLIES:
+                hour = hour_of(self._clock())
+                self._tallies = {k: t for k, t in self._tallies.items() if t.hour == hour}
         for notice in notices:
             if notice.event in self._confirmed or notice.event in self._pending:
                 continue
