@@ -68,6 +68,27 @@ def incident(clock: FakeClock) -> tuple[dict[str, Any], list[Notice]]:
     return body, notices
 
 
+async def subscribed(api: FakeClient, clock: FakeClock) -> tuple[Notifier, FakeChannels]:
+    """A notifier with Subscriber hook of page example (created long ago) and its Secret."""
+    api.add_secret(NS, "hook", {"url": URL})
+    spec = {"page": "example", "urlSecretRef": {"name": "hook", "key": "url"}}
+    hook = resource("Subscriber", NS, "hook", spec)
+    hook["metadata"]["creationTimestamp"] = "2020-01-01T00:00:00Z"
+    notifier, channels = make_notifier(api, clock)
+    await notifier.subscriber_event("ADDED", api.add(hook))
+    return notifier, channels
+
+
+async def offer_a_minute_apart(
+    notifier: Notifier, clock: FakeClock, body: dict[str, Any], notices: list[Notice]
+) -> None:
+    """Each notice as its status write offers it, a minute after the one before."""
+    for notice in notices:
+        notifier.offer(Kind.INCIDENT, body, [notice])
+        await asyncio.sleep(0.02)
+        clock.advance(60)
+
+
 def texts(channels: FakeChannels) -> list[str]:
     """The `meta.text` of each webhook sent, in order."""
     return [json.loads(payload)["meta"]["text"] for _, _, payload in channels.sent]
@@ -78,21 +99,9 @@ def test_news_beyond_the_budget_goes_as_one_digest_when_it_frees() -> None:
     api, clock = FakeClient(), FakeClock()
 
     async def scenario() -> tuple[FakeChannels, FakeChannels, dict[str, Any]]:
-        api.add_secret(NS, "hook", {"url": URL})
-        hook = resource(
-            "Subscriber",
-            NS,
-            "hook",
-            {"page": "example", "urlSecretRef": {"name": "hook", "key": "url"}},
-        )
-        hook["metadata"]["creationTimestamp"] = "2020-01-01T00:00:00Z"
-        notifier, channels = make_notifier(api, clock)
-        await notifier.subscriber_event("ADDED", api.add(hook))
+        notifier, channels = await subscribed(api, clock)
         body, notices = incident(clock)
-        for notice in notices:
-            notifier.offer(Kind.INCIDENT, body, [notice])
-            await asyncio.sleep(0.02)
-            clock.advance(60)
+        await offer_a_minute_apart(notifier, clock, body, notices)
         await eventually(lambda: len(channels.sent) == PER_OBJECT_HOURLY)
         await asyncio.sleep(0.05)
         held = len(channels.sent)
@@ -158,3 +167,26 @@ def test_the_digest_of_one_held_update_says_update() -> None:
     assert latest is not None
     assert digest(latest, 0, NOW) == latest
     assert str(digest(latest, 1, NOW).message).startswith("1 earlier update about Errors since")
+
+
+def test_a_digest_that_fails_once_is_retried_and_still_stands_for_the_rest() -> None:
+    """The digest's first attempt fails: its retry sends it once, and every key is recorded."""
+    api, clock = FakeClient(), FakeClock()
+
+    async def scenario() -> tuple[FakeChannels, dict[str, Any]]:
+        notifier, channels = await subscribed(api, clock)
+        body, notices = incident(clock)
+        await offer_a_minute_apart(notifier, clock, body, notices)
+        await eventually(lambda: len(channels.sent) == PER_OBJECT_HOURLY)
+        channels.failing.add(URL)
+        clock.advance(3600)
+        await eventually(lambda: channels.attempts == PER_OBJECT_HOURLY + 1)
+        channels.failing.clear()
+        await eventually(lambda: api.status("subscribers", NS, "hook").get("sent") == 6)
+        await notifier.close()
+        return channels, api.status("subscribers", NS, "hook")
+
+    channels, status = asyncio.run(scenario())
+    assert len(channels.sent) == PER_OBJECT_HOURLY + 1
+    assert texts(channels)[-1].startswith("2 earlier updates about Errors")
+    assert len(status["delivered"]) == UPDATES
