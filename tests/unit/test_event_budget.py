@@ -21,12 +21,11 @@ NOW = datetime(2026, 12, 3, 14, 20, tzinfo=UTC)
 
 def changes(count: int, start: datetime = NOW, every: float = 2.0) -> list[Notice]:
     """`count` notices of one object, `every` seconds apart, one per change."""
-    return [
-        make_notices(
-            "w", "uid-1", start + timedelta(seconds=every * i), [("Flap", f"#{i}", False)]
-        )[0]
-        for i in range(count)
-    ]
+    found: list[Notice] = []
+    for i in range(count):
+        at = start + timedelta(seconds=every * i)
+        found += make_notices("w", "uid-1", at, [("Flap", f"#{i}", False)])
+    return found
 
 
 def test_the_first_ten_of_an_hour_get_their_own_events() -> None:

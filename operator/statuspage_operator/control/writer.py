@@ -4,6 +4,8 @@ kopf serialises handlers per object, but a window's daemon also writes its compo
 a page is written for many objects' sake, so writes to one object are serialised here (a lock per
 object, dropped when unused). A write carries its notices (api/notices.py); their Events are posted
 once the burst of status writes has gone out, so what the page shows is never held up by them.
+Each notice's place in its object's hourly Event budget (its own Event, or folded into the hour's
+ChangesCoalesced digest: api/event_budget.py) is decided by the write that records it.
 Subscriber notifications hear of the same notices (the `Listener`), on a write and on a replay.
 
 Built in this order, each given what it needs: WritesInFlight, Announcer, the listener, Writer.
