@@ -279,6 +279,8 @@ class Announcer:
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._digests: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # Per digest Event: the count this process last wrote and the resourceVersion it got.
+        self._digest_versions: dict[str, tuple[int, str | None]] = {}
         # The Event budgets of objects whose notices no status records, by uid.
         self._tallies: dict[str, Tally] = {}
 
@@ -344,12 +346,15 @@ class Announcer:
     async def _fold(self, ref: dict[str, str], notice: Notice) -> None:
         """Count the notice into its hour's digest Event, unless a later one already is."""
         name = digest_name(ref["name"], ref.get("uid", ""), notice.at)
-        # One update of a digest at a time: each reads the count the one before it wrote.
+        # One update of a digest at a time: each knows the count the one before it wrote.
         lock, users = self._digests.setdefault(name, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
             async with lock:
-                await self._client.fold_event(
+                count, version = self._digest_versions.get(name, (0, None))
+                if notice.fold <= count:
+                    return
+                version = await self._client.fold_event(
                     ref,
                     name,
                     str(Reason.CHANGES_COALESCED),
@@ -357,7 +362,12 @@ class Announcer:
                     (hour_of(notice.at), notice.at),
                     notice.fold,
                     warning=notice.warning,
+                    known=version,
                 )
+                self._digest_versions[name] = (notice.fold, version)
+                if len(self._digest_versions) > TALLIES:
+                    # Forgotten, a digest is only read again before its next update.
+                    self._digest_versions.clear()
         finally:
             users[0] -= 1
             if not users[0]:

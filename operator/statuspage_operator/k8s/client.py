@@ -211,7 +211,7 @@ class Client:
     ) -> bool:
         """Create a core/v1 Event with a fixed name; False if it already exists (posted before)."""
         event = _event(ref, name, reason, message, (at, at), 1, warning)
-        return await self._create_event(ref["namespace"], event)
+        return await self._create_event(ref["namespace"], event) is not None
 
     async def fold_event(
         self,
@@ -223,36 +223,43 @@ class Client:
         count: int,
         *,
         warning: bool = False,
-    ) -> None:
+        known: str | None = None,
+    ) -> str | None:
         """Create the Event `name` with this count, or raise its count to it; never lower it.
 
-        Replaying an older change after a newer one leaves the Event as the newer one wrote it.
+        `known`: the Event's resourceVersion as this process last wrote it (with a lower count),
+        so it is patched without being read first. Returns its resourceVersion after, if known.
         """
         namespace = ref["namespace"]
         event = _event(ref, name, reason, message, span, count, warning)
-        if await self._create_event(namespace, event):
-            return
         path = f"/api/v1/namespaces/{namespace}/events/{name}"
+        version = known
+        if version is None:
+            created = await self._create_event(namespace, event)
+            if created is not None:
+                return _version(created)
+        changes = {key: event[key] for key in ("message", "type", "count", "lastTimestamp")}
         while True:
-            stored = await self.request("GET", path)
-            if int(stored.get("count") or 0) >= count:
-                return
+            if version is None:
+                stored = await self.request("GET", path)
+                if int(stored.get("count") or 0) >= count:
+                    return None
+                version = _version(stored)
             # Guarded by resourceVersion: a concurrent update makes this one read again.
-            version = (stored.get("metadata") or {}).get("resourceVersion")
-            changes = {key: event[key] for key in ("message", "type", "count", "lastTimestamp")}
             patch = {"metadata": {"resourceVersion": version}, **changes}
             try:
-                await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+                patched = await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
             except ConflictError:
+                version = None
                 continue
-            return
+            return _version(patched)
 
-    async def _create_event(self, namespace: str, event: dict[str, Any]) -> bool:
-        """POST an Event; False if one of its name exists already."""
+    async def _create_event(self, namespace: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        """POST an Event: the Event as stored, {} if dropped, None if one of its name exists."""
         try:
-            await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+            return await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
         except ConflictError:
-            return False
+            return None
         except ApiError as error:
             # A namespace being deleted refuses new Events; that is expected, not a problem.
             if error.status != 403 or "being terminated" not in error.reason:
@@ -262,7 +269,7 @@ class Client:
                 namespace,
                 event["metadata"]["name"],
             )
-        return True
+            return {}
 
     # -- Leases ------------------------------------------------------------------------------
 
@@ -286,6 +293,12 @@ class Client:
     ) -> dict[str, Any]:
         """Replace a Lease, guarded by its resourceVersion (ConflictError if it moved)."""
         return await self.request("PUT", self._lease_path(namespace, name), body=lease)
+
+
+def _version(obj: dict[str, Any]) -> str | None:
+    """An object's resourceVersion, if it has one."""
+    found = (obj.get("metadata") or {}).get("resourceVersion")
+    return str(found) if found else None
 
 
 def _event(
