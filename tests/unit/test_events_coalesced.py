@@ -57,9 +57,9 @@ def test_a_flapping_component_gets_ten_events_and_one_digest() -> None:
     budget = client.status(Kind.COMPONENT, NS, "api")["eventBudget"]
     assert budget == {"hour": "2026-05-10T12:00:00Z", "posted": 10, "folded": 15}
     # One call per change: 10 own Events and the digest created, then 14 updates in place.
-    events = "/api/v1/namespaces/ns/events"
-    assert (client.count("POST", events), client.count("PATCH", events)) == (11, 14)
-    assert client.count("GET", events) == 0
+    path = "/api/v1/namespaces/ns/events"
+    assert (client.count("POST", path), client.count("PATCH", path)) == (11, 14)
+    assert client.count("GET", path) == 0
 
 
 def test_the_next_hour_has_its_own_budget() -> None:
