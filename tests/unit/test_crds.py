@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from statuspage_operator.api.event_budget import EVENTS_PER_HOUR, MAX_FOLDED
 from statuspage_operator.domain.recurrence import MIN_DURATION, MIN_PERIOD
 from unit.crd_schema import (
     API_VERSION,
@@ -464,6 +465,16 @@ def test_maintenance_window_bounds_rules_match_the_operator() -> None:
         [rule] = [rule for rule in rules if f"FREQ={freq}" in rule]
         assert rule.endswith(f">= {int(period // unit)})"), rule
     assert any("BYSECOND=[^;]*," in rule for rule in rules)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "Subscriber"])
+def test_event_budget_bounds_match_the_operator(kind: str) -> None:
+    """status.eventBudget and notices[].fold allow exactly what api/event_budget.py writes."""
+    status = openapi_schema(kind)["properties"]["status"]["properties"]
+    tally = status["eventBudget"]["properties"]
+    fold = status["notices"]["items"]["properties"]["fold"]
+    assert tally["folded"]["maximum"] == fold["maximum"] == MAX_FOLDED
+    assert tally["posted"]["maximum"] >= EVENTS_PER_HOUR
 
 
 def test_incident_updates_rule_is_append_only() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from statuspage_operator.api.event_budget import (
     EVENTS_PER_HOUR,
+    MAX_FOLDED,
     Tally,
     budget,
     digest_message,
@@ -99,3 +100,11 @@ def test_the_digest_message_has_the_count_and_the_latest_change() -> None:
         "3 more changes since 14:00Z (each object gets 10 Events an hour); "
         "latest at 2026-12-03T14:20:24Z: Flap: #12"
     )
+
+
+def test_the_count_stays_within_the_status_bound() -> None:
+    """A tally at the CRD's maximum stays there: the status write is never refused for it."""
+    full = Tally(datetime(2026, 12, 3, 14, tzinfo=UTC), EVENTS_PER_HOUR, MAX_FOLDED)
+    [placed], tally = budget(full, changes(1))
+    assert placed.fold == MAX_FOLDED
+    assert tally == full

@@ -24,6 +24,8 @@ from statuspage_operator.api.times import format_time, parse_time
 
 EVENTS_PER_HOUR = 10
 FIELD = "eventBudget"
+# The CRDs' bound on the counts: never reached (a status write per change), but never exceeded.
+MAX_FOLDED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ def budget(tally: Tally | None, notices: Sequence[Notice]) -> tuple[list[Notice]
             tally = replace(tally, posted=tally.posted + 1)
             placed.append(replace(notice, fold=0))
         else:
-            tally = replace(tally, folded=tally.folded + 1)
+            tally = replace(tally, folded=min(tally.folded + 1, MAX_FOLDED))
             placed.append(replace(notice, fold=tally.folded))
     return placed, tally
 
