@@ -34,10 +34,10 @@ CASES = {
         "FREQ=DAILY",
         "America/New_York",
     ),
-    "SECONDLY;INTERVAL=10, started 30 days ago": (
+    "MINUTELY;INTERVAL=5 (the shortest allowed), started 30 days ago": (
         NOW - timedelta(days=30, seconds=3),
-        timedelta(seconds=5),
-        "FREQ=SECONDLY;INTERVAL=10",
+        timedelta(minutes=1),
+        "FREQ=MINUTELY;INTERVAL=5",
         "UTC",
     ),
     "monthly last Friday, started 10 years ago": (

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from statuspage_operator.api.conditions import Reason
+from statuspage_operator.api.event_budget import EVENTS_PER_HOUR
 from statuspage_operator.api.notices import REPLAY_HORIZON
 from statuspage_operator.control.notifications import ATTEMPTS, RECHECK
 from statuspage_operator.domain.notifications import (
@@ -298,6 +299,7 @@ def _constants() -> dict[str, str]:
         "end_grace": span(END_GRACE),
         "incident_horizon": span(INCIDENT_HORIZON),
         "replay_horizon": span(REPLAY_HORIZON),
+        "events_per_hour": str(EVENTS_PER_HOUR),
     }
 
 

@@ -256,9 +256,21 @@ class FakeClient(Client):
             if method != "GET" or name is None:
                 raise ApiError(403, "forbidden: the operator may only get Secrets")
             return copy.deepcopy(self._existing(("secrets", namespace, name)))
-        if method != "POST":
-            raise ApiError(405, "the fake serves only Event creation")
-        return self._create("events", namespace, body)
+        if method == "POST" and name is None:
+            return self._create("events", namespace, body)
+        if method == "GET" and name is not None:
+            return copy.deepcopy(self._existing(("events", namespace, name)))
+        if method == "PATCH" and name is not None:
+            # A merge patch carrying a resourceVersion is a precondition, as on a real server.
+            stored = self._existing(("events", namespace, name))
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            if version is not None and version != stored["metadata"]["resourceVersion"]:
+                raise _error(409, "the object has been modified")
+            merged = merge_patch(stored, body)
+            merged["metadata"]["resourceVersion"] = self._next_version()
+            self.objects[("events", namespace, name)] = merged
+            return copy.deepcopy(merged)
+        raise ApiError(405, f"the fake serves no {method} of Events")
 
     def _create(self, plural: str, namespace: str, body: Any) -> dict[str, Any]:
         name = body["metadata"]["name"]

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from statuspage_operator.api.event_budget import EVENTS_PER_HOUR, MAX_FOLDED
+from statuspage_operator.domain.recurrence import MIN_DURATION, MIN_PERIOD
 from unit.crd_schema import (
     API_VERSION,
     CRD_DIR,
@@ -93,6 +95,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "Component": {
         "status",
@@ -103,6 +106,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "MaintenanceWindow": {
         "lastReminder",
@@ -117,6 +121,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
     "StatusIncident": {
         "phase",
@@ -126,6 +131,7 @@ STATUS_FIELDS = {
         "conditions",
         "observedGeneration",
         "notices",
+        "eventBudget",
     },
 }
 
@@ -466,6 +472,28 @@ def test_maintenance_window_rules_check_times_and_rrule() -> None:
         "RRULE:",
         "DTSTART",
     ]
+
+
+def test_maintenance_window_bounds_rules_match_the_operator() -> None:
+    """The CEL bounds say what domain/recurrence.py enforces: 1m occurrences, 5m between starts."""
+    rules = [rule["rule"] for _path, rule in cel_rules("MaintenanceWindow")]
+    seconds = int(MIN_DURATION.total_seconds())
+    assert any(f">= duration('{seconds}s')" in rule for rule in rules)
+    period = MIN_PERIOD.total_seconds()
+    for freq, unit in (("SECONDLY", 1), ("MINUTELY", 60)):
+        [rule] = [rule for rule in rules if f"FREQ={freq}" in rule]
+        assert rule.endswith(f">= {int(period // unit)})"), rule
+    assert any("BYSECOND=[^;]*," in rule for rule in rules)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "Subscriber"])
+def test_event_budget_bounds_match_the_operator(kind: str) -> None:
+    """status.eventBudget and notices[].fold allow exactly what api/event_budget.py writes."""
+    status = openapi_schema(kind)["properties"]["status"]["properties"]
+    tally = status["eventBudget"]["properties"]
+    fold = status["notices"]["items"]["properties"]["fold"]
+    assert tally["folded"]["maximum"] == fold["maximum"] == MAX_FOLDED
+    assert tally["posted"]["maximum"] >= EVENTS_PER_HOUR
 
 
 def test_incident_updates_rule_is_append_only() -> None:

@@ -286,28 +286,97 @@ def test_a_series_started_ten_years_ago(now: str, current: str | None, following
 
 
 def test_a_seconds_series_started_a_year_ago() -> None:
-    """Every 10 seconds since a year ago: the occurrence around now is on the 10-second grid."""
+    """Every 300 seconds since a year ago: the occurrence around now is on the 5-minute grid."""
     series = make_series(
-        "2025-05-13T12:00:03Z", "FREQ=SECONDLY;INTERVAL=10", "UTC", timedelta(seconds=5)
+        "2025-05-13T12:00:03Z", "FREQ=SECONDLY;INTERVAL=300", "UTC", timedelta(minutes=1)
     )
-    around = series.around(at("2026-05-13T12:34:55Z"))
+    around = series.around(at("2026-05-13T12:35:30Z"))
     assert around == Around(
-        Occurrence(at("2026-05-13T12:34:53Z"), at("2026-05-13T12:34:58Z")),
-        Occurrence(at("2026-05-13T12:35:03Z"), at("2026-05-13T12:35:08Z")),
-        Occurrence(at("2026-05-13T12:34:43Z"), at("2026-05-13T12:34:48Z")),
+        Occurrence(at("2026-05-13T12:35:03Z"), at("2026-05-13T12:36:03Z")),
+        Occurrence(at("2026-05-13T12:40:03Z"), at("2026-05-13T12:41:03Z")),
+        Occurrence(at("2026-05-13T12:30:03Z"), at("2026-05-13T12:31:03Z")),
     )
 
 
-def test_a_short_seconds_series_like_the_e2e_tests() -> None:
-    """FREQ=SECONDLY;INTERVAL=10;COUNT=3 has three 5-second occurrences 10 seconds apart."""
+def test_the_shortest_series_like_the_e2e_tests() -> None:
+    """FREQ=MINUTELY;INTERVAL=5;COUNT=3 has three 1-minute occurrences 5 minutes apart."""
     series = make_series(
-        "2026-05-13T12:00:00Z", "FREQ=SECONDLY;INTERVAL=10;COUNT=3", "UTC", timedelta(seconds=5)
+        "2026-05-13T12:00:00Z", "FREQ=MINUTELY;INTERVAL=5;COUNT=3", "UTC", timedelta(minutes=1)
     )
     assert starts(series, "2026-05-13T00:00:00Z", "2026-05-14T00:00:00Z") == [
         "2026-05-13T12:00:00Z",
-        "2026-05-13T12:00:10Z",
-        "2026-05-13T12:00:20Z",
+        "2026-05-13T12:05:00Z",
+        "2026-05-13T12:10:00Z",
     ]
+
+
+@pytest.mark.parametrize(
+    ("rrule", "duration", "expected"),
+    [
+        pytest.param(
+            "FREQ=SECONDLY;INTERVAL=2",
+            timedelta(seconds=1),
+            "spec.endTime: each occurrence of a recurring window lasts at least 1m "
+            "(endTime - startTime is 1s)",
+            id="issue-secondly-window",
+        ),
+        pytest.param(
+            "FREQ=SECONDLY;INTERVAL=299",
+            timedelta(minutes=1),
+            "spec.recurrence.rrule: occurrences start 4m59s apart "
+            "(2026-01-05T02:30:00Z and 2026-01-05T02:34:59Z)",
+            id="secondly-just-under",
+        ),
+        pytest.param(
+            "FREQ=MINUTELY;INTERVAL=4",
+            timedelta(minutes=1),
+            "spec.recurrence.rrule: occurrences start 4m apart",
+            id="minutely-4",
+        ),
+        pytest.param(
+            "FREQ=HOURLY;BYMINUTE=30,32",
+            timedelta(minutes=1),
+            "spec.recurrence.rrule: occurrences start 2m apart "
+            "(2026-01-05T02:30:00Z and 2026-01-05T02:32:00Z)",
+            id="byminute-close",
+        ),
+        pytest.param(
+            "FREQ=DAILY;BYHOUR=2;BYMINUTE=30;BYSECOND=0,10",
+            timedelta(minutes=1),
+            "spec.recurrence.rrule: occurrences start 10s apart",
+            id="bysecond-list",
+        ),
+    ],
+)
+def test_too_frequent_or_too_short_series_are_invalid(
+    rrule: str, duration: timedelta, expected: str
+) -> None:
+    """Starts under 5 minutes apart or occurrences under 1 minute: InvalidSpec, what to fix."""
+    with pytest.raises(InvalidSpecError) as caught:
+        make_series("2026-01-05T02:30:00Z", rrule, "UTC", duration)
+    assert str(caught.value).startswith(expected)
+    assert "lengthen the period" in str(caught.value) or "move spec.endTime" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "rrule", "zone"),
+    [
+        pytest.param("2026-01-05T02:30:00Z", "FREQ=MINUTELY;INTERVAL=5", "UTC", id="minutely-5"),
+        pytest.param(
+            "2026-01-05T02:30:00Z", "FREQ=SECONDLY;INTERVAL=300", "UTC", id="secondly-300"
+        ),
+        pytest.param("2026-01-05T02:30:00Z", "FREQ=HOURLY;BYMINUTE=30,35", "UTC", id="byminute-5"),
+        # 01:58 and 02:58 local; the spring-forward gap moves 02:58 to 03:00, 2 minutes after
+        # 01:58 CET in elapsed time: the rule's rhythm is hourly, not held against it.
+        pytest.param(
+            "2026-03-28T00:58:00Z", "FREQ=HOURLY;BYMINUTE=58", "Europe/Berlin", id="dst-gap"
+        ),
+    ],
+)
+def test_series_at_the_bounds_are_valid(start: str, rrule: str, zone: str) -> None:
+    """Exactly 5 minutes between starts and 1-minute occurrences compile."""
+    series = make_series(start, rrule, zone, timedelta(minutes=1))
+    assert series.duration == timedelta(minutes=1)
 
 
 def test_equal_specs_give_equal_series() -> None:
@@ -515,11 +584,11 @@ def test_occurrences_between_stops_at_the_limit() -> None:
     """A minutely rule over a year is cut at the limit, not enumerated to the end."""
     minutely = compile_series(
         datetime(2026, 12, 1, tzinfo=UTC),
-        datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC),
-        "FREQ=MINUTELY",
+        datetime(2026, 12, 1, 0, 1, tzinfo=UTC),
+        "FREQ=MINUTELY;INTERVAL=5",
         "UTC",
     )
     found = minutely.occurrences_between(
         datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 12, 1, tzinfo=UTC), limit=5
     )
-    assert [o.start.minute for o in found] == [0, 1, 2, 3, 4]
+    assert [o.start.minute for o in found] == [0, 5, 10, 15, 20]

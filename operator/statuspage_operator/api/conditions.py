@@ -38,6 +38,7 @@ class Reason(StrEnum):
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"
     HOSTNAME_NOT_GRANTED = "HostnameNotGranted"
     HOSTNAME_CONFLICT = "HostnameConflict"
+    CHANGES_COALESCED = "ChangesCoalesced"
 
 
 @dataclass(frozen=True, slots=True)

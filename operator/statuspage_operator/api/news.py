@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from statuspage_operator.api.conditions import Reason
@@ -20,8 +20,9 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import Notice
 from statuspage_operator.api.specs import PageSpec, parse, parse_duration
 from statuspage_operator.api.times import parse_time
-from statuspage_operator.api.webhook import News
+from statuspage_operator.api.webhook import News, local
 from statuspage_operator.domain.notifications import (
+    PER_OBJECT_HOURLY,
     NotificationEvent,
     allowed_by_source,
     event_of,
@@ -129,3 +130,16 @@ def _incident_news(
         impact=str(spec.get("impact") or "Minor"),
         **common,
     )
+
+
+def digest(latest: News, held: int, since: datetime) -> News:
+    """The latest news standing for `held` earlier ones about the same object since `since`."""
+    if held <= 0:
+        return latest
+    updates = "update" if held == 1 else "updates"
+    note = (
+        f"{held} earlier {updates} about {latest.title} since "
+        f"{local(since, latest.time_zone)} were held back (at most {PER_OBJECT_HOURLY} "
+        "notifications an hour about one thing); this is the latest."
+    )
+    return replace(latest, message=f"{note}\n{latest.message}" if latest.message else note)

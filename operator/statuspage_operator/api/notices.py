@@ -35,10 +35,13 @@ class Notice:
     subject: str = ""
     # The catch-up rule's deadline: after it, subscribers are no longer told.
     until: datetime | None = None
+    # 0: announced by its own Event; k: the k-th change of its hour folded into the hour's digest
+    # Event (api/event_budget.py).
+    fold: int = 0
 
-    def to_status(self) -> dict[str, str]:
+    def to_status(self) -> dict[str, Any]:
         """The notice as kept in `status.notices`."""
-        entry = {
+        entry: dict[str, Any] = {
             "reason": self.reason,
             "message": self.message,
             "type": "Warning" if self.warning else "Normal",
@@ -49,6 +52,8 @@ class Notice:
             entry["subject"] = self.subject
         if self.until is not None:
             entry["until"] = format_time(self.until)
+        if self.fold:
+            entry["fold"] = self.fold
         return entry
 
     def about(self, subject: str, until: datetime | None) -> Notice:
@@ -89,6 +94,7 @@ def parse_notices(status: Mapping[str, Any]) -> list[Notice]:
                     warning=entry.get("type") == "Warning",
                     subject=str(entry.get("subject") or ""),
                     until=parse_time(str(entry["until"])) if entry.get("until") else None,
+                    fold=int(entry.get("fold") or 0),
                 )
             )
         except (KeyError, TypeError, ValueError):
@@ -96,7 +102,7 @@ def parse_notices(status: Mapping[str, Any]) -> list[Notice]:
     return notices
 
 
-def render_notices(notices: Sequence[Notice]) -> list[dict[str, str]]:
+def render_notices(notices: Sequence[Notice]) -> list[dict[str, Any]]:
     """`status.notices` for a list of notices."""
     return [notice.to_status() for notice in notices]
 

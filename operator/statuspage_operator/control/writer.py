@@ -4,6 +4,8 @@ kopf serialises handlers per object, but a window's daemon also writes its compo
 a page is written for many objects' sake, so writes to one object are serialised here (a lock per
 object, dropped when unused). A write carries its notices (api/notices.py); their Events are posted
 once the burst of status writes has gone out, so what the page shows is never held up by them.
+Each notice's place in its object's hourly Event budget (its own Event, or folded into the hour's
+ChangesCoalesced digest: api/event_budget.py) is decided by the write that records it.
 Subscriber notifications hear of the same notices (the `Listener`), on a write and on a replay.
 
 Built in this order, each given what it needs: WritesInFlight, Announcer, the listener, Writer.
@@ -14,11 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from statuspage_operator.api.conditions import Reason
+from statuspage_operator.api.event_budget import FIELD as BUDGET_FIELD
+from statuspage_operator.api.event_budget import (
+    Tally,
+    budget,
+    digest_message,
+    digest_name,
+    hour_of,
+    parse_tally,
+)
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.notices import (
     REPLAY_HORIZON,
@@ -36,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 ObjectKey = tuple[Kind, str, str]
 EVENT_PATIENCE = 5.0
+# Past this many objects' tallies, those of earlier hours are forgotten.
+TALLIES = 1024
 COMPONENTS_PATIENCE = 1.0
 
 
@@ -176,7 +190,7 @@ class Writer:
             return
         recorded = parse_notices(status)
         self.announcer.announce(
-            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock())
+            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock()), recorded=True
         )
         self.listener.offer(kind, body, recorded)
 
@@ -197,6 +211,11 @@ class Writer:
         """
         patch = {k: v for k, v in desired.items() if current.get(k) != v}
         if notices:
+            # Each notice's place (own Event or the hour's digest) is decided here and written
+            # with it, so a replay after a restart announces it the same way.
+            notices, tally = budget(parse_tally(current), notices)
+            if tally is not None:
+                patch[BUDGET_FIELD] = tally.to_status()
             recorded = parse_notices(current)
             unconfirmed = self.announcer.unconfirmed(recorded, self.clock())
             carried = [n for n in recorded if n in unconfirmed or self.listener.owes(n.event)]
@@ -220,7 +239,7 @@ class Writer:
             logger.log(
                 level, "%s %s/%s: %s: %s", kind, namespace, name, notice.reason, notice.message
             )
-        self.announcer.announce(ref_of(kind, stored), notices)
+        self.announcer.announce(ref_of(kind, stored), notices, recorded=True)
         if notices:
             self.listener.offer(kind, stored, notices)
         return stored
@@ -259,13 +278,33 @@ class Announcer:
         self._confirmed: dict[str, datetime] = {}
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._digests: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # Per digest Event: the count this process last wrote and the resourceVersion it got.
+        self._digest_versions: dict[str, tuple[int, str | None]] = {}
+        # The Event budgets of objects whose notices no status records, by uid.
+        self._tallies: dict[str, Tally] = {}
 
     def unconfirmed(self, notices: Sequence[Notice], now: datetime) -> list[Notice]:
         """Notices whose Event is not known to exist yet, still worth announcing."""
         return [n for n in notices if n.event not in self._confirmed and replayable(n, now)]
 
-    def announce(self, ref: dict[str, str], notices: Sequence[Notice]) -> None:
-        """Post the notices' Events soon (each once)."""
+    def announce(
+        self, ref: dict[str, str], notices: Sequence[Notice], *, recorded: bool = False
+    ) -> None:
+        """Post the notices' Events soon (each once).
+
+        `recorded`: the notices are in the object's status, their place in its Event budget
+        decided with them (the Writer). Others (a Subscriber's Warnings) are placed here, by a
+        tally this process keeps: they are never replayed, so nothing needs to outlive it.
+        """
+        if not recorded and notices:
+            uid = ref.get("uid", "")
+            notices, tally = budget(self._tallies.get(uid), notices)
+            if tally is not None:
+                self._tallies[uid] = tally
+            if len(self._tallies) > TALLIES:
+                hour = hour_of(self._clock())
+                self._tallies = {k: t for k, t in self._tallies.items() if t.hour == hour}
         for notice in notices:
             if notice.event in self._confirmed or notice.event in self._pending:
                 continue
@@ -278,15 +317,19 @@ class Announcer:
         try:
             # Status first: during a burst the Events wait for the status writes to go out.
             await self._in_flight.idle()
-            post = partial(
-                self._client.post_event,
-                ref,
-                notice.event,
-                notice.reason,
-                notice.message,
-                notice.at,
-                warning=notice.warning,
-            )
+            post: Callable[[], Awaitable[object]]
+            if notice.fold:
+                post = partial(self._fold, ref, notice)
+            else:
+                post = partial(
+                    self._client.post_event,
+                    ref,
+                    notice.event,
+                    notice.reason,
+                    notice.message,
+                    notice.at,
+                    warning=notice.warning,
+                )
             try:
                 await retrying(EVENTS, post, what=f"posting Event {notice.event}")
             except NotFoundError:
@@ -299,6 +342,36 @@ class Announcer:
             self._prune()
         finally:
             self._pending.discard(notice.event)
+
+    async def _fold(self, ref: dict[str, str], notice: Notice) -> None:
+        """Count the notice into its hour's digest Event, unless a later one already is."""
+        name = digest_name(ref["name"], ref.get("uid", ""), notice.at)
+        # One update of a digest at a time: each knows the count the one before it wrote.
+        lock, users = self._digests.setdefault(name, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                count, version = self._digest_versions.get(name, (0, None))
+                if notice.fold <= count:
+                    return
+                version = await self._client.fold_event(
+                    ref,
+                    name,
+                    str(Reason.CHANGES_COALESCED),
+                    digest_message(notice),
+                    (hour_of(notice.at), notice.at),
+                    notice.fold,
+                    warning=notice.warning,
+                    known=version,
+                )
+                self._digest_versions[name] = (notice.fold, version)
+                if len(self._digest_versions) > TALLIES:
+                    # Forgotten, a digest is only read again before its next update.
+                    self._digest_versions.clear()
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._digests[name]
 
     def _prune(self) -> None:
         # Past the horizon a notice is neither replayed nor carried: its name can be forgotten.

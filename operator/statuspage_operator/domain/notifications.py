@@ -12,6 +12,11 @@ only while it means something:
 
 A whole occurrence missed yields at most one completed notice: the window goes straight from
 Scheduled to Completed, and that transition announces only its end.
+
+Budget (docs/behaviour.md, "Notifications coalesced"): one subscriber gets at most
+PER_OBJECT_HOURLY notifications about one object in any hour (a sliding hour). Further news of
+that object waits, and when the budget frees it goes as one digest: the latest news, saying how
+many earlier ones it stands for. Nothing is dropped and nothing is sent twice.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ MAINTENANCE_EVENTS = frozenset(e for e in NotificationEvent if e.startswith("mai
 INCIDENT_EVENTS = frozenset(e for e in NotificationEvent if e.startswith("incident."))
 
 END_GRACE = timedelta(hours=1)
+PER_OBJECT_HOURLY = 5
+BUDGET_WINDOW = timedelta(hours=1)
 # Incident updates are always sent; this bounds how long a delivery is remembered (and so how old
 # a recorded update may be and still be sent after a restart).
 INCIDENT_HORIZON = timedelta(days=7)
@@ -149,3 +156,14 @@ def prune(record: dict[str, datetime], now: datetime, limit: int) -> dict[str, d
         return alive
     kept = sorted(alive.items(), key=lambda item: item[1], reverse=True)[:limit]
     return dict(kept)
+
+
+def budget_frees(sent: Iterable[datetime], now: datetime) -> datetime | None:
+    """When the next notification about an object may go, after those sent at `sent`.
+
+    None: at once. Else the instant the oldest of the last PER_OBJECT_HOURLY leaves the hour.
+    """
+    recent = sorted(at for at in sent if at > now - BUDGET_WINDOW)
+    if len(recent) < PER_OBJECT_HOURLY:
+        return None
+    return recent[-PER_OBJECT_HOURLY] + BUDGET_WINDOW

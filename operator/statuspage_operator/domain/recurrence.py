@@ -29,6 +29,15 @@ minute or second they skip.
 Checked when compiled: the rule parses and startTime is its first occurrence; the series is not
 empty; an endless series has a second occurrence within 400 years; no two occurrences overlap
 among the first 400 (or the first year's, if fewer) nor across each DST change of the first year.
+
+Bounded work (docs/behaviour.md, "Bounded schedules"): a status page means maintenance of minutes
+to hours, and every occurrence costs two edges, two status writes and their notices. So every
+occurrence lasts at least MIN_DURATION (1 minute) and no two start closer than MIN_PERIOD
+(5 minutes) of wall-clock time, checked over the same sample as overlaps: the rule's own rhythm,
+so a DST change that brings two starts closer once a year (a start in a spring-forward gap moved
+to its end) is not held against it. The API server refuses the plain cases first (the CRD's CEL
+rules: FREQ=SECONDLY or MINUTELY with too small an INTERVAL, several BYSECOND values, a short
+duration); this check catches the rest (FREQ=HOURLY;BYMINUTE=0,2).
 Limits: a range or a COUNT series longer than 400 years is cut short; a sub-daily rule whose times
 drift from day to day (FREQ=HOURLY;INTERVAL=5) is checked against the first year's DST changes.
 """
@@ -51,6 +60,8 @@ from statuspage_operator.domain.occurrence import Around, Occurrence
 from statuspage_operator.domain.zones import check_zone
 
 MAX_COUNT = 10_000
+MIN_PERIOD = timedelta(minutes=5)
+MIN_DURATION = timedelta(minutes=1)
 RULE_FIELD = "spec.recurrence.rrule"
 ZONE_FIELD = "spec.recurrence.timeZone"
 
@@ -230,6 +241,12 @@ def compile_series(
     start, end = first_start.astimezone(UTC), first_end.astimezone(UTC)
     if end <= start:
         raise InvalidSpecError("spec.endTime", "must be later than spec.startTime")
+    if end - start < MIN_DURATION:
+        problem = (
+            f"each occurrence of a recurring window lasts at least {_span(MIN_DURATION)} "
+            f"(endTime - startTime is {_span(end - start)}); move spec.endTime later"
+        )
+        raise InvalidSpecError("spec.endTime", problem)
     zone = check_zone(ZONE_FIELD, time_zone)
     parts = _parse(rrule)
     wall = start.astimezone(zone).replace(tzinfo=None, fold=0)
@@ -384,6 +401,7 @@ def _check_overlap(series: Series) -> None:
     if len(sample) < 2 and not series.finite:
         raise InvalidSpecError(RULE_FIELD, "repeats less than once in 400 years")
     pairs = list(pairwise(sample))
+    _check_period(series, pairs)
     for change in _spring_forwards(series._plan.zone, start, start + _YEAR):
         starts = series._from(change - _TICK)
         before, after = next(starts, None), next(starts, None)
@@ -398,6 +416,21 @@ def _check_overlap(series: Series) -> None:
                 f"{RULE_FIELD}"
             )
             raise InvalidSpecError("spec.endTime", problem)
+
+
+def _check_period(series: Series, pairs: list[tuple[datetime, datetime]]) -> None:
+    """Reject starts closer than MIN_PERIOD in wall-clock time (module docstring)."""
+    gaps = [(series._wall(after) - series._wall(before), before, after) for before, after in pairs]
+    if not gaps:
+        return
+    gap, before, after = min(gaps)
+    if gap < MIN_PERIOD:
+        problem = (
+            f"occurrences start {_span(gap)} apart ({before:%Y-%m-%dT%H:%M:%SZ} and "
+            f"{after:%Y-%m-%dT%H:%M:%SZ}); a status page's maintenance starts at most every "
+            f"{_span(MIN_PERIOD)}: lengthen the period or drop the close BYxxx values"
+        )
+        raise InvalidSpecError(RULE_FIELD, problem)
 
 
 def _spring_forwards(zone: ZoneInfo, start: datetime, end: datetime) -> Iterator[datetime]:

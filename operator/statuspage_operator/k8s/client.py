@@ -210,39 +210,66 @@ class Client:
         warning: bool = False,
     ) -> bool:
         """Create a core/v1 Event with a fixed name; False if it already exists (posted before)."""
-        stamp = format_time(at)
+        event = _event(ref, name, reason, message, (at, at), 1, warning)
+        return await self._create_event(ref["namespace"], event) is not None
+
+    async def fold_event(
+        self,
+        ref: dict[str, str],
+        name: str,
+        reason: str,
+        message: str,
+        span: tuple[datetime, datetime],
+        count: int,
+        *,
+        warning: bool = False,
+        known: str | None = None,
+    ) -> str | None:
+        """Create the Event `name` with this count, or raise its count to it; never lower it.
+
+        `known`: the Event's resourceVersion as this process last wrote it (with a lower count),
+        so it is patched without being read first. Returns its resourceVersion after, if known.
+        """
         namespace = ref["namespace"]
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": ref["kind"],
-                "name": ref["name"],
-                "namespace": namespace,
-                "uid": ref.get("uid"),
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": "Warning" if warning else "Normal",
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-            "source": {"component": COMPONENT},
-            "reportingComponent": COMPONENT,
-            "reportingInstance": COMPONENT,
-        }
+        event = _event(ref, name, reason, message, span, count, warning)
+        path = f"/api/v1/namespaces/{namespace}/events/{name}"
+        version = known
+        if version is None:
+            created = await self._create_event(namespace, event)
+            if created is not None:
+                return _version(created)
+        changes = {key: event[key] for key in ("message", "type", "count", "lastTimestamp")}
+        while True:
+            if version is None:
+                stored = await self.request("GET", path)
+                if int(stored.get("count") or 0) >= count:
+                    return None
+                version = _version(stored)
+            # Guarded by resourceVersion: a concurrent update makes this one read again.
+            patch = {"metadata": {"resourceVersion": version}, **changes}
+            try:
+                patched = await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+            except ConflictError:
+                version = None
+                continue
+            return _version(patched)
+
+    async def _create_event(self, namespace: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        """POST an Event: the Event as stored, {} if dropped, None if one of its name exists."""
         try:
-            await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
+            return await self.request("POST", f"/api/v1/namespaces/{namespace}/events", body=event)
         except ConflictError:
-            return False
+            return None
         except ApiError as error:
             # A namespace being deleted refuses new Events; that is expected, not a problem.
             if error.status != 403 or "being terminated" not in error.reason:
                 raise
-            logger.debug("namespace %s is terminating: Event %s dropped", namespace, name)
-        return True
+            logger.debug(
+                "namespace %s is terminating: Event %s dropped",
+                namespace,
+                event["metadata"]["name"],
+            )
+            return {}
 
     # -- Leases ------------------------------------------------------------------------------
 
@@ -266,6 +293,46 @@ class Client:
     ) -> dict[str, Any]:
         """Replace a Lease, guarded by its resourceVersion (ConflictError if it moved)."""
         return await self.request("PUT", self._lease_path(namespace, name), body=lease)
+
+
+def _version(obj: dict[str, Any]) -> str | None:
+    """An object's resourceVersion, if it has one."""
+    found = (obj.get("metadata") or {}).get("resourceVersion")
+    return str(found) if found else None
+
+
+def _event(
+    ref: dict[str, str],
+    name: str,
+    reason: str,
+    message: str,
+    span: tuple[datetime, datetime],
+    count: int,
+    warning: bool,
+) -> dict[str, Any]:
+    """A core/v1 Event about `ref`, seen `count` times from span[0] to span[1]."""
+    namespace = ref["namespace"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": API_VERSION,
+            "kind": ref["kind"],
+            "name": ref["name"],
+            "namespace": namespace,
+            "uid": ref.get("uid"),
+        },
+        "reason": reason,
+        "message": message[:1024],
+        "type": "Warning" if warning else "Normal",
+        "firstTimestamp": format_time(span[0]),
+        "lastTimestamp": format_time(span[1]),
+        "count": count,
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": COMPONENT,
+    }
 
 
 def _error(status: int, text: str) -> ApiError:

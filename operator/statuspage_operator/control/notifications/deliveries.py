@@ -64,7 +64,7 @@ class Deliveries:
         self.idle = idle
         self.clock = clock
         self.policy = RetryPolicy(retry_base, ATTEMPTS)
-        self.lanes = Lanes(self.attempt)
+        self.lanes = Lanes(self.attempt, clock)
 
     def start(self, delivery: Delivery) -> None:
         """Queue a delivery in its subscriber's lane."""

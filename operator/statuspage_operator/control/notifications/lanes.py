@@ -6,6 +6,11 @@ APPRISE_LANE for Apprise channels, whose sends each hold one of its threads), in
 by tasks that live while it has deliveries ready, so a slow or dead endpoint holds only its own
 lane, and an idle subscriber costs no task. A delivery to try again waits on a timer
 (`loop.call_later`), not in a task; meanwhile its lane goes on with other objects' deliveries.
+
+Each object's news to one subscriber keeps to its budget (domain/notifications.py): once
+PER_OBJECT_HOURLY went out within an hour, the object's next news waits on a timer too, and all
+that gathered meanwhile goes as one digest when the budget frees: the latest news, saying how many
+it stands for. The digest's send records every key it stands for, so none is sent again.
 """
 
 from __future__ import annotations
@@ -14,11 +19,18 @@ import asyncio
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from statuspage_operator.api.news import digest
 from statuspage_operator.api.webhook import News
+from statuspage_operator.domain.notifications import (
+    BUDGET_WINDOW,
+    END_GRACE,
+    PER_OBJECT_HOURLY,
+    budget_frees,
+)
 
 if TYPE_CHECKING:
     from statuspage_operator.control.notifications.subscribers import Subscriber
@@ -27,6 +39,11 @@ logger = logging.getLogger(__name__)
 
 LANE = 8
 APPRISE_LANE = 2
+# An object held for its budget is looked at again at least this often (seconds): a stepped wall
+# clock is noticed.
+RECHECK_HELD = 60.0
+# Past this many objects, a lane forgets the send times of those quiet for an hour.
+SENT_OBJECTS = 256
 
 
 @dataclass(slots=True)
@@ -41,6 +58,8 @@ class Delivery:
     notice: str
     attempts: int = 0
     payload: bytes | None = None
+    # The earlier deliveries of the same object this one stands for (a digest).
+    folded: tuple[Delivery, ...] = ()
 
     @property
     def chain(self) -> str:
@@ -56,6 +75,10 @@ class Lane:
     ready: deque[str] = field(default_factory=deque)
     workers: int = 0
     limit: int = LANE
+    # Per object: when its latest notifications went (the last PER_OBJECT_HOURLY).
+    sent: dict[str, deque[datetime]] = field(default_factory=dict)
+    # Objects whose news waits for the budget.
+    held: set[str] = field(default_factory=set)
 
 
 # One attempt at a delivery: None when it is done with (sent, failed for good, expired, dropped),
@@ -66,8 +89,15 @@ Attempt = Callable[[Delivery], Awaitable[float | None]]
 class Lanes:
     """The deliveries in flight, in their subscribers' lanes, and the timers of their retries."""
 
-    def __init__(self, attempt: Attempt) -> None:
+    def __init__(
+        self,
+        attempt: Attempt,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        recheck: float = RECHECK_HELD,
+    ) -> None:
         self._attempt = attempt
+        self._clock = clock
+        self._recheck = recheck
         self._keys: set[str] = set()
         # Notices (by Event name) with deliveries still in flight.
         self._owed: Counter[str] = Counter()
@@ -90,6 +120,8 @@ class Lanes:
         waiting = lane.chains.get(delivery.chain)
         if waiting is not None:
             waiting.append(delivery)
+            if delivery.chain in lane.held:
+                self._fold(waiting)
             return
         lane.chains[delivery.chain] = deque([delivery])
         self._ready(delivery.subscriber, delivery.chain)
@@ -113,7 +145,9 @@ class Lanes:
             # A lane whose limit went down loses its extra workers as they finish a send.
             while lane.ready and lane.workers <= lane.limit:
                 chain = lane.ready.popleft()
-                delivery = lane.chains[chain][0]
+                delivery = self._take(subscriber, chain)
+                if delivery is None:
+                    continue
                 try:
                     again = await self._attempt(delivery)
                 except asyncio.CancelledError:
@@ -128,18 +162,85 @@ class Lanes:
         finally:
             lane.workers -= 1
 
+    def _take(self, subscriber: Subscriber, chain: str) -> Delivery | None:
+        """The object's delivery to attempt now; None while it waits for the object's budget."""
+        lane = subscriber.lane
+        waiting = lane.chains[chain]
+        if waiting[0].attempts:
+            return waiting[0]  # a retry: it was let go already
+        now = self._clock()
+        frees = budget_frees(lane.sent.get(chain, ()), now)
+        if frees is not None:
+            lane.held.add(chain)
+            self._fold(waiting)
+            delay = min(self._recheck, (frees - now).total_seconds())
+            self._retry_later(subscriber, chain, max(delay, 0.0))
+            return None
+        if chain in lane.held:
+            lane.held.discard(chain)
+            held = waiting[0]
+            if held.folded:
+                # The latest news goes, standing for the rest; never too late to be sent.
+                news = digest(held.news, len(held.folded), held.folded[0].news.at)
+                until = max(held.until, now + END_GRACE)
+                waiting[0] = replace(held, news=news, until=until)
+        return waiting[0]
+
+    def _fold(self, waiting: deque[Delivery]) -> None:
+        """Collapse a held object's waiting news into the latest, which stands for the rest.
+
+        The earlier news is no longer owed: only the latest notice must stay recorded in its
+        object's status (a crash meanwhile sends the latest news, without the count), which keeps
+        the notices of a flapping object within the status' bound. Their keys stay in flight
+        until the digest is sent, and are recorded with it.
+        """
+        if len(waiting) < 2:
+            return
+        *earlier, latest = waiting
+        folded: list[Delivery] = []
+        for delivery in earlier:
+            folded += [*delivery.folded, replace(delivery, folded=())]
+            self._release(delivery.notice)
+        waiting.clear()
+        waiting.append(replace(latest, folded=(*folded, *latest.folded)))
+
+    def _release(self, notice: str) -> None:
+        """One delivery of a notice is no longer owed."""
+        self._owed[notice] -= 1
+        if self._owed[notice] <= 0:
+            del self._owed[notice]
+
     def _next(self, subscriber: Subscriber, chain: str) -> None:
         """The object's delivery in front is done: let its next one go."""
-        waiting = subscriber.lane.chains[chain]
+        lane = subscriber.lane
+        waiting = lane.chains[chain]
         delivery = waiting.popleft()
-        self._keys.discard(delivery.key)
-        self._owed[delivery.notice] -= 1
-        if self._owed[delivery.notice] <= 0:
-            del self._owed[delivery.notice]
+        if delivery.attempts:
+            self._count(lane, chain)
+        if delivery.folded and delivery.key in subscriber.ledger.delivered:
+            # Recorded with the digest's own key (its record flush is on its way).
+            for earlier in delivery.folded:
+                subscriber.ledger.delivered.setdefault(earlier.key, earlier.until)
+        for done in (delivery, *delivery.folded):
+            self._keys.discard(done.key)
+        self._release(delivery.notice)
         if waiting:
             self._ready(subscriber, chain)
         else:
             del subscriber.lane.chains[chain]
+
+    def _count(self, lane: Lane, chain: str) -> None:
+        """One more notification about the object went out (or failed for good) now."""
+        now = self._clock()
+        lane.sent.setdefault(chain, deque(maxlen=PER_OBJECT_HOURLY)).append(now)
+        if len(lane.sent) > SENT_OBJECTS:
+            quiet = [
+                c
+                for c, times in lane.sent.items()
+                if c not in lane.chains and now - times[-1] >= BUDGET_WINDOW
+            ]
+            for c in quiet:
+                del lane.sent[c]
 
     def _retry_later(self, subscriber: Subscriber, chain: str, delay: float) -> None:
         """Try the object's delivery in front again after a while (its lane goes on meanwhile)."""
