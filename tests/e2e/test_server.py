@@ -1,7 +1,7 @@
 """The public page server against the real control plane, fed by its watch, with a real browser.
 
 The server runs as a subprocess under a ServiceAccount token bound only to
-manifests/server/clusterrole.yaml (get/list/watch on our four kinds), so every test here also
+manifests/server/clusterrole.yaml (list/watch on our four kinds), so every test here also
 proves that role is enough. The operator writes status; the server shows it.
 """
 
