@@ -17,7 +17,7 @@ JsonObject = dict[str, Any]
 RBAC_GROUP = "rbac.authorization.k8s.io"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Grant:
     """One verb on one resource of one API group; `names` empty means any name."""
 
