@@ -157,20 +157,22 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
         make_component("api"),
         make_component("db"),
         subscriber("ops", "hook"),
-        make_window("upgrade", in_seconds(4), in_seconds(8), ["api"], notifySubscribers=True),
         make_incident("outage", [{"name": "db"}], impact="Major"),
     )
+    # Applied on its own, so that a slow apply above cannot eat its lead: the operator must see
+    # it Scheduled, start its daemon and put the finalizer on.
+    window = make_window("upgrade", in_seconds(5), in_seconds(9), ["api"], notifySubscribers=True)
+    admin.apply(NAMESPACE, window)
 
     def phase() -> Any:
         return admin.status("mw", "upgrade", NAMESPACE).get("phase")
-
-    wait_for(lambda: phase() == "InProgress", 30, what="the window in progress")
 
     def held() -> bool:
         incident = admin.get("statusincident", "outage", NAMESPACE) or {"metadata": {}}
         return FINALIZER in (incident["metadata"].get("finalizers") or [])
 
     wait_for(held, 30, what="the incident's finalizer")
+    wait_for(lambda: phase() in ("InProgress", "Completed"), 30, what="the window started")
     admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
     wait_for(lambda: phase() == "Completed", 30, what="the window completed")
     wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
