@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 from kubernetes import client, config, watch  # noqa: E402
 
 from controlplane.cluster import OPERATOR_USER, LocalCluster, build_binaries  # noqa: E402
-from e2e.conftest import CRD_NAMES, ROOT, OperatorProcess  # noqa: E402
+from e2e.conftest import OperatorProcess, install  # noqa: E402
 from e2e.kube import Kube  # noqa: E402
 
 GROUP, VERSION = "statuspage.dev", "v1alpha1"
@@ -352,18 +352,8 @@ def lease_role(kube: Kube, namespace: str) -> None:
 
 
 def prepare(cluster: LocalCluster) -> Kube:
-    """A bench cluster: the CRDs, the operator's role bound to its user, the client as admin."""
-    kube = Kube(cluster.kubeconfig)
-    kube.run("apply", "-k", str(ROOT / "crds"))
-    kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-    kube.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
-    kube.run(
-        "create",
-        "clusterrolebinding",
-        "bench",
-        "--clusterrole=statuspage-operator",
-        f"--user={OPERATOR_USER}",
-    )
+    """A bench cluster: the CRDs, the operator's roles bound to its user, the client as admin."""
+    kube = install(Kube(cluster.kubeconfig))
     config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
     pooled = client.Configuration.get_default_copy()
     pooled.connection_pool_maxsize = 32

@@ -1,6 +1,6 @@
 """End-to-end fixtures: one real control plane per session, the CRDs, RBAC, the operator.
 
-The operator runs as a subprocess under the `operator` user, bound only to the ClusterRole in
+The operator runs as a subprocess under the `operator` user, bound only to the ClusterRoles in
 manifests/rbac, so every e2e test also proves that role is enough.
 """
 
@@ -44,19 +44,24 @@ def cluster() -> Iterator[LocalCluster]:
 
 
 def install(admin: Kube) -> Kube:
-    """Our CRDs, the operator's ClusterRole bound to its user, the spec guard; returns `admin`."""
+    """Our CRDs, every ClusterRole of manifests/rbac bound to the operator's user, the spec guard;
+    returns `admin`."""
     admin.run("apply", "-k", str(ROOT / "crds"))
     admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
-    admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "clusterrole.yaml"))
+    rendered = yaml.safe_load_all(admin.run("kustomize", str(ROOT / "manifests" / "rbac")).stdout)
+    roles = [d for d in rendered if d["kind"] == "ClusterRole"]
+    admin.run("apply", "-f", "-", stdin=yaml.safe_dump_all(roles))
     # The admission policy that denies the operator any spec write: every e2e test proves it.
     admin.run("apply", "-f", str(ROOT / "manifests" / "rbac" / "spec-guard.yaml"))
-    admin.run(
-        "create",
-        "clusterrolebinding",
-        "statuspage-operator-test",
-        "--clusterrole=statuspage-operator",
-        f"--user={OPERATOR_USER}",
-    )
+    for role in roles:
+        name = role["metadata"]["name"]
+        admin.run(
+            "create",
+            "clusterrolebinding",
+            f"{name}-test",
+            f"--clusterrole={name}",
+            f"--user={OPERATOR_USER}",
+        )
     return admin
 
 

@@ -1,7 +1,7 @@
 """The public page server against the real control plane, fed by its watch, with a real browser.
 
 The server runs as a subprocess under a ServiceAccount token bound only to
-manifests/server/clusterrole.yaml (get/list/watch on our four kinds and PublicationPolicies), so
+manifests/server/clusterrole.yaml (list/watch on our four kinds and PublicationPolicies), so
 every test here also proves that role is enough. The operator writes status; the server shows it.
 Every page here is published: `spec.visibility: Public` and a policy for the test's namespace
 (the `published` fixture; tests/e2e/test_publication.py is about what is not served).

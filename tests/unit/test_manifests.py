@@ -6,9 +6,11 @@ makes is checked on its rendered output: what it contains, and the security sett
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,13 +86,16 @@ def test_base_contains_no_samples() -> None:
 
 
 def test_base_contains_exactly_the_install() -> None:
-    """Namespace, the operator (ServiceAccount, RBAC with the lease Role, Deployment, policy) and
-    the public page server (ServiceAccount, read-only ClusterRole and binding, Deployment, Service).
+    """Namespace, the operator (ServiceAccount, RBAC with the Secrets' ClusterRole and the lease
+    Role, Deployment, policy) and the public page server (ServiceAccount, read-only ClusterRole
+    and binding, Deployment, Service).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
         "ClusterRole",
         "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "ClusterRoleBinding",
         "Deployment",
@@ -146,21 +151,41 @@ def test_cluster_role_has_no_wildcards() -> None:
             assert "*" not in rule.get(field, []), rule
 
 
-def test_cluster_role_only_gets_secrets() -> None:
-    """Secrets: `get` by name only (a Subscriber's URL), never list, watch or write."""
-    rules = [r for r in one("ClusterRole")["rules"] if "secrets" in r["resources"]]
-    assert [(r["resources"], r["verbs"]) for r in rules] == [(["secrets"], ["get"])]
+def test_secrets_have_a_cluster_role_of_their_own() -> None:
+    """Secrets: `get` only (by name, a Subscriber's), in their own ClusterRole, never list,
+    watch or write; the operator's main ClusterRole names no Secret."""
+    assert one("ClusterRole", f"{NAME}-secrets")["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    ]
+    assert not [r for r in one("ClusterRole")["rules"] if "secrets" in r["resources"]]
+    binding = one("ClusterRoleBinding", f"{NAME}-secrets")
+    assert binding["roleRef"]["name"] == f"{NAME}-secrets"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
 
 
 def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:
-    """On our kinds' main resources the operator may read, watch and patch (finalizer), no more."""
-    [rule] = [
-        r
-        for r in one("ClusterRole")["rules"]
-        if r["apiGroups"] == ["statuspage.dev"] and "statuspages" in r["resources"]
-    ]
-    assert sorted(rule["resources"]) == sorted(PLURALS)
-    assert sorted(rule["verbs"]) == ["get", "list", "patch", "watch"]
+    """On our kinds the operator may list and watch; patch (its finalizer) only windows and
+    incidents, the two kinds that carry it; status by patch only."""
+    verbs: dict[str, set[str]] = {}
+    for rule in one("ClusterRole")["rules"]:
+        if rule["apiGroups"] == ["statuspage.dev"]:
+            for resource in rule["resources"]:
+                verbs.setdefault(resource, set()).update(rule["verbs"])
+    main = {plural: verbs.pop(plural) for plural in [*PLURALS, "subscribers"]}
+    assert main == {
+        "statuspages": {"list", "watch"},
+        "components": {"list", "watch"},
+        "maintenancewindows": {"list", "watch", "patch"},
+        "statusincidents": {"list", "watch", "patch"},
+        "subscribers": {"list", "watch"},
+    }
+    assert verbs == {f"{plural}/status": {"patch"} for plural in [*PLURALS, "subscribers"]}
+
+
+def test_events_are_created_only() -> None:
+    """Events: core/v1, create only (fixed names: a repeat is a conflict, never a patch)."""
+    rules = [r for r in one("ClusterRole")["rules"] if "events" in r["resources"]]
+    assert rules == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
 
 
 def test_spec_guard_matches_updates_of_the_main_resources() -> None:
@@ -210,18 +235,46 @@ def test_deployment_runs_two_replicas_with_leader_election() -> None:
 
 
 def test_lease_role_is_namespaced_and_minimal() -> None:
-    """Leases only, in the operator's namespace, bound to its ServiceAccount."""
+    """Leases only, in the operator's namespace, bound to its ServiceAccount; reading and
+    renewing only the Lease the Deployment uses (create cannot be limited by name)."""
     role = one("Role", "statuspage-operator-leader-election")
     assert role["metadata"]["namespace"] == "statuspage-system"
     assert role["rules"] == [
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "create", "update"],
-        }
+            "resourceNames": ["statuspage-operator"],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
     ]
     subjects = one("RoleBinding", "statuspage-operator-leader-election")["subjects"]
     assert subjects == [{"kind": "ServiceAccount", "name": NAME, "namespace": "statuspage-system"}]
+
+
+def test_lease_name_is_the_operators_default() -> None:
+    """The Deployment passes no `--leader-election-id`, so the Lease is the one the Role names."""
+    assert not any(a.startswith("--leader-election-id") for a in container()["args"])
+    assert (
+        flag_default(REPO_ROOT / "operator/statuspage_operator/main.py", "--leader-election-id")
+        == "statuspage-operator"
+    )
+
+
+def flag_default(source: Path, flag: str) -> object:
+    """The `default=` of an `add_argument(flag, ...)` call in a module, read from its syntax
+    (importing main.py would keep the kubernetes client out of this test process)."""
+    for node in ast.walk(ast.parse(source.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add_argument"
+            and any(isinstance(a, ast.Constant) and a.value == flag for a in node.args)
+        ):
+            for keyword in node.keywords:
+                if keyword.arg == "default":
+                    return ast.literal_eval(keyword.value)
+    raise LookupError(flag)
 
 
 def test_deployment_runs_as_the_service_account() -> None:

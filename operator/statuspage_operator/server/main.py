@@ -1,6 +1,6 @@
 """`statuspage-server`: the public status page, served from memory.
 
-It needs get/list/watch on our four kinds and on PublicationPolicies, and nothing else
+It needs list/watch on our four kinds and on PublicationPolicies, and nothing else
 (manifests/server/). Every replica
 serves; there is no leader. On SIGTERM it reports not ready, keeps serving for `--shutdown-delay`
 seconds (so load balancers stop sending), then stops accepting, finishes the requests in flight,

@@ -1,7 +1,7 @@
 """List, then watch, each of our kinds (a page's four and PublicationPolicy) into the cache.
 
 Why the kubernetes client's watch and not kopf's `@kopf.on.event`: not the rights. kopf runs with
-this server's read-only role (get/list/watch on our kinds) when `settings.scanning.disabled`
+this server's read-only role (list/watch on our four kinds) when `settings.scanning.disabled`
 is set and it is cluster-wide (tried: it lists and watches them, with no CRD or namespace access).
 It is the re-list. When a watch resumes too late (410 Gone), kopf lists again and reports each
 listed object as an event, but an object deleted during the gap gets no event, and handlers are

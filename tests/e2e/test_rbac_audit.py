@@ -1,0 +1,258 @@
+"""Every rule of the manifests is used: the API server's audit log of a compact full scenario.
+
+The e2e suite runs the operator under its roles, so a rule it lacks fails some test; this module
+shows the other direction. It starts a control plane of its own with an audit log of the
+operator's and the server's ServiceAccounts, applies the install base (without the Deployments),
+runs both processes as those ServiceAccounts (tokens) and walks through every feature once: the
+Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
+Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
+delivery, Events. Then every (group, resource, verb) that a Role or ClusterRole of the rendered
+base grants either identity must appear among its allowed requests, and no request may have been
+forbidden. The grants are read from the YAML (e2e/grants.py): a rule added later is checked too,
+and the scenario must then use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from controlplane.cluster import LocalCluster, build_binaries, free_port
+from e2e.conftest import CRD_NAMES, ROOT, OperatorProcess
+from e2e.grants import Grant, Request, audit_policy, granted, requests, service_account, username
+from e2e.kube import Kube, wait_for
+from e2e.objects import (
+    API_VERSION,
+    in_seconds,
+    make_component,
+    make_incident,
+    make_page,
+    make_window,
+)
+from unit.crd_schema import kustomize
+
+SYSTEM = "statuspage-system"
+OPERATOR = service_account(SYSTEM, "statuspage-operator")
+SERVER = service_account(SYSTEM, "statuspage-server")
+SERVER_BIN = str(Path(sys.executable).parent / "statuspage-server")
+NAMESPACE = "audited"
+# Not applied: nothing would run them (no scheduler, no kubelet), and they grant nothing.
+SKIPPED_KINDS = {"Deployment", "Service", "CustomResourceDefinition"}
+FINALIZER = "statuspage.dev/finalizer"
+
+
+@pytest.fixture(scope="module")
+def base() -> list[dict[str, Any]]:
+    """The install base as `kubectl kustomize manifests` renders it."""
+    return kustomize(ROOT / "manifests")
+
+
+class Receiver:
+    """A webhook receiver on loopback: counts the POSTs it is sent."""
+
+    def __init__(self) -> None:
+        self.posts: list[str] = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def token_kubeconfig(admin: Kube, subject: dict[str, str], path: Path) -> Kube:
+    """kubectl (and a kubeconfig for the processes) as a ServiceAccount, by a token."""
+    token = admin.run(
+        "create", "token", subject["name"], "-n", subject["namespace"], "--duration=1h"
+    ).stdout.strip()
+    cluster = yaml.safe_load(admin.kubeconfig.read_text())["clusters"][0]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [
+            {"name": "operator", "context": {"cluster": cluster["name"], "user": "sa"}},
+        ],
+        "current-context": "operator",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return Kube(path, "operator")
+
+
+def secret(name: str, **data: str) -> dict[str, Any]:
+    """A Secret with string values."""
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+
+
+def subscriber(name: str, url_secret: str) -> dict[str, Any]:
+    """A Subscriber of the page `example`, its URL in a Secret."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Subscriber",
+        "metadata": {"name": name},
+        "spec": {"page": "example", "urlSecretRef": {"name": url_secret, "key": "url"}},
+    }
+
+
+def start_server(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
+    """statuspage-server as its ServiceAccount; returns once it has listed every kind."""
+    port = free_port()
+    process = subprocess.Popen(
+        [SERVER_BIN, f"--port={port}", f"--metrics-port={free_port()}", "--host=127.0.0.1"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"},
+    )
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    wait_for(ready, 60, interval=0.2, what="the server to list every kind")
+    return process
+
+
+def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> None:
+    """Every feature once, as the operator and the server would meet them in a real cluster."""
+    operator.start()
+    wait_for(lambda: "became the leader" in operator.log.read_text(), 30, what="the lease")
+    wait_for(lambda: "listed " in operator.log.read_text(), 60, what="the operator's lists")
+    hook = f"json://127.0.0.1:{receiver.port}/{NAMESPACE}/hook"
+    admin.apply(
+        NAMESPACE,
+        secret("hook", url=hook),
+        make_page(),
+        make_component("api"),
+        make_component("db"),
+        subscriber("ops", "hook"),
+        make_incident("outage", [{"name": "db"}], impact="Major"),
+    )
+    # Applied on its own, so that a slow apply above cannot eat its lead: the operator must see
+    # it Scheduled, start its daemon and put the finalizer on.
+    window = make_window("upgrade", in_seconds(5), in_seconds(9), ["api"], notifySubscribers=True)
+    admin.apply(NAMESPACE, window)
+
+    def phase() -> Any:
+        return admin.status("mw", "upgrade", NAMESPACE).get("phase")
+
+    def held() -> bool:
+        incident = admin.get("statusincident", "outage", NAMESPACE) or {"metadata": {}}
+        return FINALIZER in (incident["metadata"].get("finalizers") or [])
+
+    wait_for(held, 30, what="the incident's finalizer")
+    wait_for(lambda: phase() in ("InProgress", "Completed"), 30, what="the window started")
+    admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
+    wait_for(lambda: phase() == "Completed", 30, what="the window completed")
+    wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
+    operator.stop()
+
+
+@pytest.fixture(scope="module")
+def audit_log(
+    base: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The audit log of the scenario, on a control plane of its own."""
+    workdir = tmp_path_factory.mktemp("audited")
+    policy, log = workdir / "audit-policy.yaml", workdir / "audit.log"
+    policy.write_text(yaml.safe_dump(audit_policy({username(OPERATOR), username(SERVER)})))
+    flags = [f"--audit-policy-file={policy}", f"--audit-log-path={log}"]
+    receiver = Receiver()
+    started = time.monotonic()
+    with LocalCluster(build_binaries(), apiserver_flags=flags) as cluster:
+        print(f"\naudited control plane up in {time.monotonic() - started:.1f} s")
+        admin = Kube(cluster.kubeconfig)
+        admin.run("apply", "-k", str(ROOT / "crds"))
+        admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+        install = [d for d in base if d["kind"] not in SKIPPED_KINDS]
+        admin.run("apply", "-f", "-", stdin=yaml.safe_dump_all(install))
+        admin.run("create", "namespace", NAMESPACE)
+        server = start_server(
+            token_kubeconfig(admin, SERVER, workdir / "server.kubeconfig").kubeconfig,
+            workdir / "server.log",
+        )
+        operator = OperatorProcess(
+            token_kubeconfig(admin, OPERATOR, workdir / "operator.kubeconfig"),
+            workdir / "operator.log",
+        )
+        operator.extra_args = [
+            f"--namespace={NAMESPACE}",
+            "--leader-elect",
+            f"--leader-election-namespace={SYSTEM}",
+            "--notify-retry-base=0.2",
+        ]
+        try:
+            run_scenario(admin, operator, receiver)
+        finally:
+            operator.stop()
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+            receiver.close()
+            print(f"audited scenario done in {time.monotonic() - started:.1f} s")
+        yield log
+
+
+def unused(grants: set[Grant], made: list[Request]) -> list[str]:
+    """The grants no request used."""
+    return sorted(str(g) for g in grants if not any(r.uses(g) for r in made))
+
+
+@pytest.mark.parametrize(
+    "subject", [pytest.param(OPERATOR, id="operator"), pytest.param(SERVER, id="server")]
+)
+def test_every_rule_is_used(
+    base: list[dict[str, Any]], audit_log: Path, subject: dict[str, str]
+) -> None:
+    """Each verb on each resource the base grants the identity appears in its audit log."""
+    grants = granted(base, subject)
+    assert grants, "the base grants this identity nothing"
+    assert unused(grants, requests(audit_log, {username(subject)})) == []
+
+
+@pytest.mark.parametrize(
+    "subject", [pytest.param(OPERATOR, id="operator"), pytest.param(SERVER, id="server")]
+)
+def test_nothing_was_forbidden(audit_log: Path, subject: dict[str, str]) -> None:
+    """No request of the identity was denied by RBAC: the roles are enough for the scenario."""
+    made = requests(audit_log, {username(subject)})
+    assert made, "no request of this identity was audited"
+    assert [r for r in made if not r.allowed] == []
+
+
+def test_lease_is_used_by_name(audit_log: Path) -> None:
+    """Every Lease read and write names the operator's Lease: the `resourceNames` rule suffices."""
+    made = requests(audit_log, {username(OPERATOR)})
+    leases = [r for r in made if r.resource == "leases"]
+    assert {r.verb for r in leases} == {"get", "create", "update"}
+    assert {r.name for r in leases if r.verb != "create"} == {"statuspage-operator"}
