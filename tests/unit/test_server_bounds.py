@@ -1,0 +1,89 @@
+"""The server's work and memory per page are bounded whatever the specs say (issue 18 part 6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.server import view as view_module
+from statuspage_operator.server.cache import Cache
+from statuspage_operator.server.shown import MaintenanceStatus
+from statuspage_operator.server.view import UPCOMING_PER_WINDOW, WindowMemo, build
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+KEY = ("default", "example")
+
+
+def make(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """An object as the server's cache holds it."""
+    metadata = {"name": name, "namespace": "default", "uid": f"uid-{name}", "generation": 1}
+    metadata["creationTimestamp"] = "2026-06-01T00:00:00Z"
+    return {"metadata": metadata, "spec": spec, "status": {}}
+
+
+def stamp(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def make_window(name: str, start: datetime, duration: timedelta, **extra: Any) -> dict[str, Any]:
+    """A window of the page on component `api`."""
+    spec = {"page": "example", "title": name, "components": ["api"]}
+    spec |= {"startTime": stamp(start), "endTime": stamp(start + duration), **extra}
+    return make(name, spec)
+
+
+def make_cache(*windows: dict[str, Any]) -> Cache:
+    """The page, its component `api`, and the windows."""
+    cache = Cache()
+    cache.upsert(Kind.PAGE, make("example", {"title": "Example"}))
+    cache.upsert(Kind.COMPONENT, make("api", {"page": "example"}))
+    for window in windows:
+        cache.upsert(Kind.WINDOW, window)
+    return cache
+
+
+@pytest.mark.parametrize(
+    "rrule",
+    [
+        pytest.param("FREQ=SECONDLY;INTERVAL=2", id="every-two-seconds"),
+        pytest.param("FREQ=MINUTELY", id="every-minute"),
+        pytest.param("FREQ=HOURLY", id="hourly"),
+    ],
+)
+def test_a_dense_series_shows_a_bounded_number_of_occurrences(rrule: str) -> None:
+    """A window recurring every few seconds adds its current, next few and last occurrence only."""
+    start = NOW - timedelta(days=1)
+    window = make_window("flap", start, timedelta(seconds=1), recurrence={"rrule": rrule})
+    view = build(make_cache(window), KEY, NOW, WindowMemo(), "")
+    scheduled = view.maintenances_in(MaintenanceStatus.SCHEDULED)
+    assert len(scheduled) == UPCOMING_PER_WINDOW
+    assert len(view.maintenances) <= UPCOMING_PER_WINDOW + 2
+    assert all(m.start > NOW for m in scheduled)
+
+
+def test_a_page_shows_at_most_its_cap_in_progress_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the per-page cap: every window in progress, then the soonest to come, none ended."""
+    monkeypatch.setattr(view_module, "MAINTENANCES_PER_PAGE", 5)
+    hour = timedelta(hours=1)
+    windows = [make_window(f"now{i}", NOW - hour, 2 * hour) for i in range(2)]
+    windows += [make_window(f"past{i}", NOW - (i + 3) * hour, hour) for i in range(4)]
+    windows += [make_window(f"soon{i}", NOW + (i + 1) * hour, hour) for i in range(6)]
+    view = build(make_cache(*windows), KEY, NOW, WindowMemo(), "")
+    names = [m.name for m in view.maintenances]
+    assert sorted(names[:2]) == ["now0", "now1"]
+    assert names[2:] == ["soon0", "soon1", "soon2"]
+
+
+def test_under_the_cap_every_occurrence_is_shown() -> None:
+    """The cap changes nothing for an ordinary page: ended, in progress and to come all shown."""
+    hour = timedelta(hours=1)
+    windows = [
+        make_window("past", NOW - 3 * hour, hour),
+        make_window("now", NOW - hour, 2 * hour),
+        make_window("soon", NOW + hour, hour),
+    ]
+    view = build(make_cache(*windows), KEY, NOW, WindowMemo(), "")
+    assert [m.name for m in view.maintenances] == ["past", "now", "soon"]
