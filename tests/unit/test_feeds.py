@@ -46,7 +46,8 @@ def atom_entry(view: PageView) -> tuple[str, str]:
     entry = ET.fromstring(atom(view)).find("a:entry", ATOM)
     assert entry is not None
     content = entry.find("a:content", ATOM)
-    assert content is not None and content.get("type") == "text"
+    assert content is not None
+    assert content.get("type") == "text"
     return entry.findtext("a:title", "", ATOM), content.text or ""
 
 
