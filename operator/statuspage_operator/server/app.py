@@ -32,6 +32,7 @@ from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
 MAX_PATH = 512
+MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
@@ -258,6 +259,10 @@ def make_app(server: Server) -> web.Application:
         path = request.raw_path.split("?", 1)[0]
         if len(request.raw_path) > MAX_PATH:
             return route, _text(414, "URI too long")
+        if (request.content_length or 0) > MAX_BODY or "Transfer-Encoding" in request.headers:
+            refused = _text(413, "request body too large")
+            refused.force_close()
+            return route, refused
         if path in ("/healthz", "/readyz"):
             route = "health"
             if path == "/readyz" and not server.ready:
@@ -286,7 +291,7 @@ def make_app(server: Server) -> web.Application:
             return route, web.Response(status=304, headers=headers)
         return route, web.Response(body=rendered.body, headers=headers)
 
-    app = web.Application(client_max_size=1024)
+    app = web.Application(client_max_size=MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 

@@ -242,6 +242,9 @@ def handler_options(limits: Limits) -> dict[str, Any]:
     """aiohttp's own bounds, for web.AppRunner(**...): keep-alive and header line sizes."""
     return {
         "keepalive_timeout": limits.keepalive_timeout,
+        # A body the server did not read is not drained (aiohttp would read it for 10 s): the
+        # connection closes after the response.
+        "lingering_time": 0,
         "max_line_size": 4096,
         "max_field_size": 8190,
         "max_headers": 64,
