@@ -8,6 +8,7 @@ window from its uid and the occurrence's start. Non-standard: `uptime` on compon
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ INCIDENT_LIMIT = 50
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=64)
 def snake(value: str) -> str:
     """`DegradedPerformance` -> `degraded_performance`, `None` -> `none`."""
     return _CAMEL.sub("_", value).lower()

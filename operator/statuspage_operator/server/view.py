@@ -58,6 +58,7 @@ MAINTENANCES_PER_PAGE = 500
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=65_536)
 def stable_id(*parts: str) -> str:
     """A Statuspage-like id (12 lowercase letters and digits), the same for the same parts."""
     number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:10], "big")
