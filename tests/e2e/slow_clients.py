@@ -7,6 +7,7 @@ seconds, never the blank line that ends the head, and records how long the serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -42,9 +43,9 @@ class SlowClients:
         """How many connections are open now."""
         return sum(not task.done() for task in self._tasks)
 
-    async def closed(self, timeout: float) -> bool:
+    async def closed(self, within: float) -> bool:
         """Wait until the server has closed every connection; False if some are still open."""
-        _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        _, pending = await asyncio.wait(self._tasks, timeout=within)
         for task in pending:
             task.cancel()
         return not pending
@@ -72,10 +73,8 @@ class SlowClients:
         except (ConnectionError, RuntimeError):
             pass
         finally:
-            try:
+            with contextlib.suppress(ConnectionError):
                 await eof
-            except ConnectionError:
-                pass
             self.lifetimes.append(time.monotonic() - started)
             writer.close()
 

@@ -103,7 +103,7 @@ def test_answers_while_slow_clients_hold_a_thousand_connections(
         urls = [guarded.url("/healthz"), guarded.url(page)]
         latencies, failures = await probe(urls, rounds=100)
         assert slow.holding == SLOW, "the probe outlasted the slow connections"
-        assert await slow.closed(timeout=HEADER_TIMEOUT + 20)
+        assert await slow.closed(within=HEADER_TIMEOUT + 20)
         return slow, latencies, failures
 
     slow, latencies, failures = asyncio.run(scenario())
