@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from statuspage_operator.server import main
 from statuspage_operator.server.app import Server, make_app
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.connections import (
@@ -238,3 +240,34 @@ def test_a_request_body_over_the_cap_is_refused_and_the_connection_closed() -> N
             assert await closed(stream, 1.0)
 
     run(Limits(), check)
+
+
+def test_the_flags_make_the_limits() -> None:
+    """statuspage-server's flags set the limits; the defaults are the documented ones."""
+    assert main.limits_of(main.parse_args([])) == Limits()
+    args = main.parse_args(
+        [
+            "--header-timeout=5",
+            "--keepalive-timeout=30",
+            "--max-connections=100",
+            "--max-connections-per-client=8",
+        ]
+    )
+    assert main.limits_of(args) == Limits(
+        header_timeout=5, keepalive_timeout=30, max_connections=100, max_per_client=8
+    )
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        pytest.param("--header-timeout=0", id="no-deadline"),
+        pytest.param("--keepalive-timeout=-1", id="negative-keepalive"),
+        pytest.param("--max-connections=0", id="no-connection"),
+        pytest.param("--max-connections-per-client=-1", id="negative-per-client"),
+    ],
+)
+def test_a_limit_cannot_be_turned_off_by_a_flag(flag: str) -> None:
+    """A deadline of zero or a cap below one is refused at start, not silently unbounded."""
+    with pytest.raises(SystemExit):
+        main.parse_args([flag])

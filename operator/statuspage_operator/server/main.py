@@ -98,7 +98,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def _limits(args: argparse.Namespace) -> Limits:
+def limits_of(args: argparse.Namespace) -> Limits:
     """The connection limits of the flags, the cap within what the process may open."""
     wanted = args.max_connections
     # Room for the watches, the metrics port, and the listening sockets.
@@ -137,7 +137,7 @@ async def serve(args: argparse.Namespace) -> None:
     for watcher in watchers:
         watcher.start()
 
-    limits = _limits(args)
+    limits = limits_of(args)
     connections = Connections(limits, server.metrics.registry)
     runner = web.AppRunner(
         make_app(server), access_log=None, shutdown_timeout=10.0, **handler_options(limits)
