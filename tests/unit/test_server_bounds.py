@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.server import app as app_module
 from statuspage_operator.server import view as view_module
+from statuspage_operator.server.app import Server
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.shown import MaintenanceStatus
 from statuspage_operator.server.view import UPCOMING_PER_WINDOW, WindowMemo, build
@@ -87,3 +89,20 @@ def test_under_the_cap_every_occurrence_is_shown() -> None:
     ]
     view = build(make_cache(*windows), KEY, NOW, WindowMemo(), "")
     assert [m.name for m in view.maintenances] == ["past", "now", "soon"]
+
+
+def test_cached_responses_stay_within_their_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renderings of many pages keep at most MAX_RENDERED_BYTES; the newest is kept."""
+    cache = Cache()
+    for index in range(20):
+        cache.upsert(Kind.PAGE, make(f"p{index}", {"title": f"Page {index}"}))
+    server = Server(cache, clock=lambda: NOW)
+    one = server.rendering(("default", "p0"), "")
+    assert one is not None
+    budget = 5 * len(one.body)
+    monkeypatch.setattr(app_module, "MAX_RENDERED_BYTES", budget)
+    for index in range(20):
+        rendered = server.rendering(("default", f"p{index}"), "")
+        assert rendered is not None
+        assert server.rendered_bytes <= budget
+    assert server.rendering(("default", "p19"), "") is rendered

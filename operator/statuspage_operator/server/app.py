@@ -34,6 +34,10 @@ RENDER_TTL = 30.0
 MAX_PATH = 512
 MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
+# Memory for cached responses (plus the one being added) and the page views behind them,
+# whatever the pages' sizes: the oldest renderings go first.
+MAX_RENDERED_BYTES = 48 * 1024 * 1024
+MAX_VIEWS = 256
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
 
@@ -160,6 +164,7 @@ class Server:
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
     _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
+    _rendered_bytes: int = 0
     _views: dict[Key, tuple[int, float, PageView]] = field(default_factory=dict)
     _producers: dict[str, Producer] = field(default_factory=dict)
 
@@ -186,6 +191,9 @@ class Server:
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
         view = build(self.cache, key, self.clock(), self._memo, self.base_url)
+        self._views.pop(key, None)
+        while len(self._views) >= MAX_VIEWS:
+            del self._views[next(iter(self._views))]
         self._views[key] = (version, now + RENDER_TTL, view)
         return view
 
@@ -203,11 +211,25 @@ class Server:
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
-        if len(self._renderings) >= MAX_RENDERINGS:
-            self._renderings.clear()
-            self._views.clear()
+        self._forget((key, representation))
+        while self._renderings and (
+            len(self._renderings) >= MAX_RENDERINGS
+            or self._rendered_bytes + len(body) > MAX_RENDERED_BYTES
+        ):
+            self._forget(next(iter(self._renderings)))
         self._renderings[(key, representation)] = rendered
+        self._rendered_bytes += len(body)
         return rendered
+
+    def _forget(self, held: tuple[Key, str]) -> None:
+        gone = self._renderings.pop(held, None)
+        if gone is not None:
+            self._rendered_bytes -= len(gone.body)
+
+    @property
+    def rendered_bytes(self) -> int:
+        """Bytes of cached responses held."""
+        return self._rendered_bytes
 
     def route(self, host: str | None, path: str) -> tuple[Key | None, str | None, str | None]:
         """(page, representation, redirect) for a Host and path; None where nothing matches."""
