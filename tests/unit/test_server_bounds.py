@@ -106,3 +106,43 @@ def test_cached_responses_stay_within_their_byte_budget(monkeypatch: pytest.Monk
         assert rendered is not None
         assert server.rendered_bytes <= budget
     assert server.rendering(("default", "p19"), "") is rendered
+
+
+class Ticking:
+    """A monotonic clock that each reading moves on by `step` seconds (a rendering's cost)."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 100.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def status_json(server: Server) -> bytes:
+    rendered = server.rendering(KEY, "api/v2/status.json")
+    assert rendered is not None
+    return rendered.body
+
+
+def test_a_change_shows_on_the_next_request_when_rendering_is_cheap() -> None:
+    """A write is visible at once when rendering costs next to nothing."""
+    cache = make_cache()
+    server = Server(cache, clock=lambda: NOW, monotonic=Ticking(0.0))
+    assert b'"indicator":"none"' in status_json(server)
+    cache.upsert(Kind.COMPONENT, make("api", {"page": "example", "manualStatus": "MajorOutage"}))
+    assert b'"indicator":"critical"' in status_json(server)
+
+
+def test_a_flapping_page_renders_at_most_once_per_ten_renderings_time() -> None:
+    """Changes faster than the page renders: the last rendering is served until 10x its cost."""
+    cache = make_cache()
+    clock = Ticking(1.0)  # every rendering "takes" a second
+    server = Server(cache, clock=lambda: NOW, monotonic=clock)
+    first = status_json(server)
+    for status in ("MajorOutage", "Operational", "MajorOutage"):
+        cache.upsert(Kind.COMPONENT, make("api", {"page": "example", "manualStatus": status}))
+        assert status_json(server) is first
+    clock.now += 10.0
+    assert b'"indicator":"critical"' in status_json(server)

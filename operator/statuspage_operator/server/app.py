@@ -2,7 +2,11 @@
 
 Every response is built from memory. A rendering is cached per page and representation until the
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
-so a change is visible on the next request and a busy page costs one rendering per TTL.
+so a change is visible on the next request and a busy page costs one rendering per TTL. A page
+whose objects change faster than it renders (a flapping window) does not turn into a render storm:
+a representation is rendered again no sooner than RENDER_COST_FACTOR times its last rendering's
+duration after it, so rendering takes at most about 1/RENDER_COST_FACTOR of the server's time per
+representation (a 2 ms rendering: again after 20 ms; a 1 s one: after 10 s).
 
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage lists in
 `spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
@@ -31,6 +35,7 @@ from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
 from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
+RENDER_COST_FACTOR = 10.0
 MAX_PATH = 512
 MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
@@ -120,6 +125,7 @@ class Rendered:
     body: bytes
     etag: str
     headers: Mapping[str, str]
+    not_before: float = 0.0  # no new rendering before this (monotonic): see RENDER_COST_FACTOR
 
 
 Producer = Callable[[PageView], tuple[bytes, Mapping[str, str]]]
@@ -160,6 +166,7 @@ class Server:
     base_url: str = ""
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
     shutting_down: bool = False
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
@@ -202,15 +209,19 @@ class Server:
         if self.cache.page(key) is None:
             return None
         version = self.cache.versions[key[0]]
-        now = time.monotonic()
+        now = self.monotonic()
         held = self._renderings.get((key, representation))
-        if held is not None and held.version == version and held.expires > now:
+        if held is not None and (
+            (held.version == version and held.expires > now) or now < held.not_before
+        ):
             return held
         view = self._view(key, version, now)
         body, headers = self._producers[representation](view)
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
+        done = self.monotonic()
+        not_before = done + RENDER_COST_FACTOR * (done - now)
+        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
         self._forget((key, representation))
         while self._renderings and (
             len(self._renderings) >= MAX_RENDERINGS
