@@ -41,7 +41,7 @@ MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one i
 MAX_RENDERINGS = 10_000
 # Memory for cached responses (plus the one being added) and the page views behind them,
 # whatever the pages' sizes: the oldest renderings go first.
-MAX_RENDERED_BYTES = 48 * 1024 * 1024
+MAX_RENDERED_BYTES = 24 * 1024 * 1024
 MAX_VIEWS = 256
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
