@@ -4,9 +4,9 @@ Every response is built from memory. A rendering is cached per page and represen
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
 so a change is visible on the next request and a busy page costs one rendering per TTL. A page
 whose objects change faster than it renders (a flapping window) does not turn into a render storm:
-a representation is rendered again no sooner than RENDER_COST_FACTOR times its last rendering's
-duration after it, so rendering takes at most about 1/RENDER_COST_FACTOR of the server's time per
-representation (a 2 ms rendering: again after 20 ms; a 1 s one: after 10 s).
+a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST_FACTOR times the
+excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
+per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
 
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage lists in
 `spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
@@ -35,6 +35,7 @@ from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
 from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
+RENDER_BUDGET = 0.05
 RENDER_COST_FACTOR = 10.0
 MAX_PATH = 512
 MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
@@ -220,7 +221,7 @@ class Server:
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         done = self.monotonic()
-        not_before = done + RENDER_COST_FACTOR * (done - now)
+        not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
         self._forget((key, representation))
         while self._renderings and (
