@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -149,3 +151,27 @@ def test_an_expensive_flapping_page_is_not_rendered_on_every_change() -> None:
     assert status_json(server) is first
     clock.now = 112.0
     assert b'"indicator":"critical"' in status_json(server)
+
+
+def test_kept_component_pieces_follow_a_change_of_history() -> None:
+    """Rows and uptime JSON kept across renderings are redone when a component's history moves."""
+    cache = make_cache()
+    server = Server(cache, clock=lambda: NOW, monotonic=Ticking(0.0))
+    outage = {
+        "status": "MajorOutage",
+        "since": "2026-11-27T00:00:00Z",
+        "until": "2026-11-28T00:00:00Z",
+    }
+    for history, percent in (([], 100.0), ([outage], 100 * (1 - 1 / 90)), ([], 100.0)):
+        cache.upsert(
+            Kind.COMPONENT, make("api", {"page": "example"}) | {"status": {"history": history}}
+        )
+        components = server.rendering(KEY, "api/v2/components.json")
+        html = server.rendering(KEY, "")
+        assert components is not None
+        assert html is not None
+        shown = json.loads(components.body)["components"][0]["uptime"]["percent"]
+        assert shown == pytest.approx(percent, abs=0.01)
+        in_html = re.search(rb"<span>([0-9.]+)% uptime</span>", html.body)
+        assert in_html is not None
+        assert float(in_html[1]) == pytest.approx(percent, abs=0.01)
