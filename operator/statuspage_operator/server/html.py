@@ -124,7 +124,7 @@ def bars(component: ComponentView) -> Markup:
 # A component's uptime is the same object from one rendering to the next while its history and
 # the minute do not change (server/view.py memoises it): its row is built once per change.
 _ROWS: dict[tuple[int, str, ComponentStatus, str | None], tuple[Uptime, Markup]] = {}
-_ROWS_HELD = 8192
+_ROWS_HELD = 2200
 
 
 def row(component: ComponentView) -> Markup:

@@ -87,7 +87,7 @@ def _component(
 # The uptime of a component is the same object from one rendering to the next while its history
 # and the minute do not change (server/view.py memoises it): its 90 days are turned into JSON once.
 _UPTIMES: dict[int, tuple[Uptime, JsonObject]] = {}
-_UPTIMES_HELD = 8192
+_UPTIMES_HELD = 1100  # one page of Statuspage's maximum size; each holds about 30 KB
 
 
 def _uptime(uptime: Uptime) -> JsonObject:
