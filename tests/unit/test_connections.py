@@ -271,3 +271,26 @@ def test_a_limit_cannot_be_turned_off_by_a_flag(flag: str) -> None:
     """A deadline of zero or a cap below one is refused at start, not silently unbounded."""
     with pytest.raises(SystemExit):
         main.parse_args([flag])
+
+
+def test_shutdown_closes_half_sent_connections_at_once() -> None:
+    """Stopping the server does not wait for slow clients' deadlines: their connections close."""
+
+    async def main() -> None:
+        limits = Limits(header_timeout=60)
+        server = Server(Cache())
+        connections = Connections(limits, server.metrics.registry)
+        runner = web.AppRunner(make_app(server), access_log=None, **handler_options(limits))
+        await runner.setup()
+        site = GuardedSite(runner, "127.0.0.1", 0, connections)
+        await site.start()
+        slow = [await asyncio.open_connection("127.0.0.1", site.port) for _ in range(5)]
+        for _, writer in slow:
+            writer.write(b"GET /healthz HTTP/1.1\r\n")
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(runner.cleanup(), 5)
+        for stream in slow:
+            assert await closed(stream, 1.0)
+        assert len(connections) == 0
+
+    asyncio.run(main())
