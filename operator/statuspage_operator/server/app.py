@@ -2,7 +2,11 @@
 
 Every response is built from memory. A rendering is cached per page and representation until the
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
-so a change is visible on the next request and a busy page costs one rendering per TTL.
+so a change is visible on the next request and a busy page costs one rendering per TTL. A page
+whose objects change faster than it renders (a flapping window) does not turn into a render storm:
+a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST_FACTOR times the
+excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
+per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
 
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a page holds (publication,
 domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
@@ -36,8 +40,15 @@ from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
 from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
+RENDER_BUDGET = 0.05
+RENDER_COST_FACTOR = 10.0
 MAX_PATH = 512
+MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
+# Memory for cached responses (plus the one being added) and the page views behind them,
+# whatever the pages' sizes: the oldest renderings go first.
+MAX_RENDERED_BYTES = 24 * 1024 * 1024
+MAX_VIEWS = 256
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
 
@@ -120,6 +131,7 @@ class Rendered:
     body: bytes
     etag: str
     headers: Mapping[str, str]
+    not_before: float = 0.0  # no new rendering before this (monotonic): see RENDER_COST_FACTOR
 
 
 Producer = Callable[[PageView], tuple[bytes, Mapping[str, str]]]
@@ -171,6 +183,7 @@ class Server:
     base_url: str = ""
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
     shutting_down: bool = False
     # `--path-routing` and `--path-routing-host`: where `/<namespace>/<page>/` is routed.
     path_routing_on: bool = True
@@ -178,6 +191,7 @@ class Server:
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
     _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
+    _rendered_bytes: int = 0
     _views: dict[Key, tuple[int, float, PageView]] = field(default_factory=dict)
     _producers: dict[str, Producer] = field(default_factory=dict)
 
@@ -204,6 +218,9 @@ class Server:
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
         view = build(self.cache, key, self.clock(), self._memo, self.base_url)
+        self._views.pop(key, None)
+        while len(self._views) >= MAX_VIEWS:
+            del self._views[next(iter(self._views))]
         self._views[key] = (version, now + RENDER_TTL, view)
         return view
 
@@ -215,20 +232,38 @@ class Server:
         if self.cache.page(key) is None:
             return None
         version = self.cache.versions[key[0]]
-        now = time.monotonic()
+        now = self.monotonic()
         held = self._renderings.get((key, representation))
-        if held is not None and held.version == version and held.expires > now:
+        if held is not None and (
+            (held.version == version and held.expires > now) or now < held.not_before
+        ):
             return held
         view = self._view(key, version, now)
         body, headers = self._producers[representation](view)
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
-        if len(self._renderings) >= MAX_RENDERINGS:
-            self._renderings.clear()
-            self._views.clear()
+        done = self.monotonic()
+        not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
+        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
+        self._forget((key, representation))
+        while self._renderings and (
+            len(self._renderings) >= MAX_RENDERINGS
+            or self._rendered_bytes + len(body) > MAX_RENDERED_BYTES
+        ):
+            self._forget(next(iter(self._renderings)))
         self._renderings[(key, representation)] = rendered
+        self._rendered_bytes += len(body)
         return rendered
+
+    def _forget(self, held: tuple[Key, str]) -> None:
+        gone = self._renderings.pop(held, None)
+        if gone is not None:
+            self._rendered_bytes -= len(gone.body)
+
+    @property
+    def rendered_bytes(self) -> int:
+        """Bytes of cached responses held."""
+        return self._rendered_bytes
 
     def path_routing(self, hostname: str) -> bool:
         """Whether `/<namespace>/<page>/` is routed on a Host (by name; "" when none was sent)."""
@@ -307,6 +342,10 @@ def make_app(server: Server) -> web.Application:
         path = request.raw_path.split("?", 1)[0]
         if len(request.raw_path) > MAX_PATH:
             return route, _text(414, "URI too long")
+        if (request.content_length or 0) > MAX_BODY or "Transfer-Encoding" in request.headers:
+            refused = _text(413, "request body too large")
+            refused.force_close()
+            return route, refused
         if path in ("/healthz", "/readyz"):
             route = "health"
             if path == "/readyz" and not server.ready:
@@ -336,7 +375,7 @@ def make_app(server: Server) -> web.Application:
             return route, web.Response(status=304, headers=headers)
         return route, web.Response(body=rendered.body, headers=headers)
 
-    app = web.Application(client_max_size=1024)
+    app = web.Application(client_max_size=MAX_BODY)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 

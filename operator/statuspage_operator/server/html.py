@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from statuspage_operator.domain.rollup import Indicator
 from statuspage_operator.domain.status import ComponentStatus
-from statuspage_operator.domain.uptime import DayBar
+from statuspage_operator.domain.uptime import DayBar, Uptime
 from statuspage_operator.server.shown import ComponentView, MaintenanceStatus, PageView
 
 HISTORY_DAYS = 14
@@ -121,8 +121,26 @@ def bars(component: ComponentView) -> Markup:
     return Markup("").join(parts)
 
 
+# A component's uptime is the same object from one rendering to the next while its history and
+# the minute do not change (server/view.py memoises it): its row is built once per change.
+_ROWS: dict[tuple[int, str, ComponentStatus, str | None], tuple[Uptime, Markup]] = {}
+_ROWS_HELD = 2200
+
+
 def row(component: ComponentView) -> Markup:
     """One component: name, status, description, uptime bars and percentage."""
+    key = (id(component.uptime), component.display_name, component.status, component.description)
+    held = _ROWS.get(key)
+    if held is not None and held[0] is component.uptime:
+        return held[1]
+    found = _row(component)
+    if len(_ROWS) >= _ROWS_HELD:
+        _ROWS.clear()
+    _ROWS[key] = (component.uptime, found)
+    return found
+
+
+def _row(component: ComponentView) -> Markup:
     percent = component.uptime.percent
     shown = "no data yet" if percent is None else f"{percent:.2f}% uptime"
     description = (

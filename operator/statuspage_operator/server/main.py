@@ -4,7 +4,8 @@ It needs list/watch on our four kinds and on PublicationPolicies, and nothing el
 (manifests/server/). Every replica
 serves; there is no leader. On SIGTERM it reports not ready, keeps serving for `--shutdown-delay`
 seconds (so load balancers stop sending), then stops accepting, finishes the requests in flight,
-and exits.
+and exits. Its connections are bounded (server/connections.py; docs/server.md, "Facing the
+internet").
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import signal
 from collections.abc import Sequence
 
@@ -23,6 +25,12 @@ from statuspage_operator.api.names import CLUSTER_SCOPED, Kind
 from statuspage_operator.domain.publication import hostname_key
 from statuspage_operator.server.app import Server, make_app, make_metrics_app
 from statuspage_operator.server.cache import Cache
+from statuspage_operator.server.connections import (
+    Connections,
+    GuardedSite,
+    Limits,
+    handler_options,
+)
 from statuspage_operator.server.watch import KindWatcher
 
 logger = logging.getLogger("statuspage_operator.server")
@@ -66,8 +74,64 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="seconds to keep serving after SIGTERM while reporting not ready",
     )
+    defaults = Limits()
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive,
+        default=defaults.header_timeout,
+        help="seconds a client has to send a request's headers (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=_positive,
+        default=defaults.keepalive_timeout,
+        help="seconds an idle connection is kept open (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=defaults.max_connections,
+        help="open connections at most; the stalest goes first (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections-per-client",
+        type=int,
+        default=defaults.max_per_client,
+        help="connections at most from one peer address (default 0: no limit; off behind a proxy)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.max_connections < 1 or args.max_connections_per_client < 0:
+        parser.error("--max-connections must be at least 1, --max-connections-per-client >= 0")
+    return args
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return value
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The connection limits of the flags, the cap within what the process may open."""
+    wanted = args.max_connections
+    # Room for the watches, the metrics port, and the listening sockets.
+    needed = wanted + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted = max(1, soft - 64)
+        logger.warning("open file limit %d: at most %d connections", soft, wanted)
+    return Limits(
+        header_timeout=args.header_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+        max_connections=wanted,
+        max_per_client=args.max_connections_per_client,
+    )
 
 
 def _api_client(context: str | None) -> client.ApiClient:
@@ -98,9 +162,13 @@ async def serve(args: argparse.Namespace) -> None:
     for watcher in watchers:
         watcher.start()
 
-    runner = web.AppRunner(make_app(server), access_log=None, shutdown_timeout=10.0)
+    limits = limits_of(args)
+    connections = Connections(limits, server.metrics.registry)
+    runner = web.AppRunner(
+        make_app(server), access_log=None, shutdown_timeout=10.0, **handler_options(limits)
+    )
     await runner.setup()
-    await web.TCPSite(runner, args.host, args.port, reuse_address=True).start()
+    await GuardedSite(runner, args.host, args.port, connections).start()
     metrics_runner: web.AppRunner | None = None
     if args.metrics_port:
         metrics_runner = web.AppRunner(make_metrics_app(server), access_log=None)

@@ -8,12 +8,14 @@ window from its uid and the occurrence's start. Non-standard: `uptime` on compon
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from statuspage_operator.domain.status import ComponentStatus
+from statuspage_operator.domain.uptime import Uptime
 from statuspage_operator.server.shown import (
     ComponentView,
     GroupView,
@@ -30,6 +32,7 @@ INCIDENT_LIMIT = 50
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.lru_cache(maxsize=64)
 def snake(value: str) -> str:
     """`DegradedPerformance` -> `degraded_performance`, `None` -> `none`."""
     return _CAMEL.sub("_", value).lower()
@@ -77,19 +80,34 @@ def _component(
         "only_show_if_degraded": False,
     }
     if with_uptime:
-        found["uptime"] = {
-            "percent": None
-            if component.uptime.percent is None
-            else round(component.uptime.percent, 4),
-            "days": [
-                {
-                    "date": bar.day.isoformat(),
-                    "percent": None if bar.uptime is None else round(100 * bar.uptime, 4),
-                    "status": None if bar.worst is None else snake(bar.worst.value),
-                }
-                for bar in component.uptime.days
-            ],
-        }
+        found["uptime"] = _uptime(component.uptime)
+    return found
+
+
+# The uptime of a component is the same object from one rendering to the next while its history
+# and the minute do not change (server/view.py memoises it): its 90 days are turned into JSON once.
+_UPTIMES: dict[int, tuple[Uptime, JsonObject]] = {}
+_UPTIMES_HELD = 1100  # one page of Statuspage's maximum size; each holds about 30 KB
+
+
+def _uptime(uptime: Uptime) -> JsonObject:
+    held = _UPTIMES.get(id(uptime))
+    if held is not None and held[0] is uptime:
+        return held[1]
+    found: JsonObject = {
+        "percent": None if uptime.percent is None else round(uptime.percent, 4),
+        "days": [
+            {
+                "date": bar.day.isoformat(),
+                "percent": None if bar.uptime is None else round(100 * bar.uptime, 4),
+                "status": None if bar.worst is None else snake(bar.worst.value),
+            }
+            for bar in uptime.days
+        ],
+    }
+    if len(_UPTIMES) >= _UPTIMES_HELD:
+        _UPTIMES.clear()
+    _UPTIMES[id(uptime)] = (uptime, found)
     return found
 
 

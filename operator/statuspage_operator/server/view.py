@@ -8,14 +8,20 @@ knows comes from what it wrote: stamped update times (`status.timeline`), status
 uptime (`status.history`, `lastStatusChangeTime`), when a window was started and where a
 cancelled one was cut short. A recurring window shows its occurrence in progress, its next ones
 (up to UPCOMING_PER_WINDOW within UPCOMING_HORIZON) and the last one that ended.
+
+Bounded for any spec: a window adds at most UPCOMING_PER_WINDOW + 2 occurrences whatever its rule
+(a FREQ=SECONDLY series is never expanded over the horizon), and a page shows at most
+MAINTENANCES_PER_PAGE of them: those in progress first, then the soonest to come, then the most
+recently ended.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -48,9 +54,11 @@ from statuspage_operator.server.shown import PageView as PageView
 
 UPCOMING_PER_WINDOW = 3
 UPCOMING_HORIZON = timedelta(days=90)
+MAINTENANCES_PER_PAGE = 500
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+@functools.lru_cache(maxsize=65_536)
 def stable_id(*parts: str) -> str:
     """A Statuspage-like id (12 lowercase letters and digits), the same for the same parts."""
     number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:10], "big")
@@ -205,8 +213,9 @@ def _occurrences(
         upcoming = [state.next]
         series = window.window.series if window.window is not None else None
         if series is not None:
-            later = series.occurrences_between(state.next.end, now + UPCOMING_HORIZON)
-            upcoming += later[: UPCOMING_PER_WINDOW - 1]
+            upcoming += series.occurrences_between(
+                state.next.end, now + UPCOMING_HORIZON, UPCOMING_PER_WINDOW - 1
+            )
         shown += [(MaintenanceStatus.SCHEDULED, occurrence) for occurrence in upcoming]
     return shown
 
@@ -260,6 +269,24 @@ def _maintenances(
     return views
 
 
+_SHOWN_FIRST = {MaintenanceStatus.IN_PROGRESS: 0, MaintenanceStatus.SCHEDULED: 1}
+
+
+def _bounded(views: Iterable[MaintenanceView]) -> list[MaintenanceView]:
+    """At most MAINTENANCES_PER_PAGE: in progress, then soonest to come, then latest ended."""
+    found = list(views)
+    if len(found) <= MAINTENANCES_PER_PAGE:
+        return found
+
+    def rank(view: MaintenanceView) -> tuple[int, float]:
+        order = _SHOWN_FIRST.get(view.status, 2)
+        # Scheduled: soonest first; ended: latest first (in progress: any order, all kept first).
+        at = view.start.timestamp() if order < 2 else -view.end.timestamp()
+        return order, at
+
+    return heapq.nsmallest(MAINTENANCES_PER_PAGE, found, key=rank)
+
+
 def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str) -> PageView:
     """The page `key` at `now`; raise KeyError if there is no such page."""
     raw = cache.page(key)
@@ -282,7 +309,7 @@ def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str
         reverse=True,
     )
     maintenances = sorted(
-        (
+        _bounded(
             view
             for window in windows
             for view in _maintenances(window, state.windows.get(window.name), by_name, now)

@@ -1,0 +1,315 @@
+"""`make bench`: the page server under load it does not choose (issue 18, parts 6 and 7).
+
+Prints one figure a line:
+- Event-loop hold of one rendering of a page of 1,100 components (Statuspage's maximum), per
+  representation, cold (first rendering) and after one component changed; wall time, and the
+  process's CPU time beside it (on a shared machine the wall time includes waiting for a core).
+  Measured in-process on the server's own code (`Server.rendering`, which runs on the event
+  loop): a rendering is one synchronous call, so its duration is how long it holds the loop.
+- The real `statuspage-server` process against a local control plane holding 100 pages,
+  1,100 components and 10,000 windows (a third of them recurring weekly): its RSS once every page
+  has been rendered in every representation, beside the Deployment's memory limit.
+- The same process under 1,000 slow clients that never finish their headers: p50/p99 of /healthz
+  and of a page's HTML on fresh connections while they are held, its RSS while holding them, and
+  how long the header deadline let them live. The slow clients run in a process of their own, so
+  their thousand trickling tasks do not slow the probe's own event loop.
+
+`--in-process-only` runs the first part; `--slow-clients-only` the last, with one small page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from kubernetes import client, config  # noqa: E402
+
+from controlplane.cluster import LocalCluster, build_binaries, free_port  # noqa: E402
+from e2e.conftest import CRD_NAMES, ROOT  # noqa: E402
+from e2e.kube import Kube, wait_for  # noqa: E402
+from e2e.slow_clients import SlowClients, percentile, probe  # noqa: E402
+from statuspage_operator.api.names import Kind  # noqa: E402
+from statuspage_operator.server.app import ROUTES, Server  # noqa: E402
+from statuspage_operator.server.cache import Cache  # noqa: E402
+
+GROUP, VERSION = "statuspage.dev", "v1alpha1"
+SERVER = str(Path(sys.executable).parent / "statuspage-server")
+PAGES, COMPONENTS_PER_PAGE, WINDOWS = 100, 11, 10_000
+SLOW, HEADER_TIMEOUT = 1000, 10.0
+PLURALS = {"StatusPage": "statuspages", "Component": "components"}
+PLURALS["MaintenanceWindow"] = "maintenancewindows"
+
+
+def report(name: str, value: str, target: str = "") -> None:
+    """One figure, one line."""
+    print(f"{name:<66} {value:>16}  {target}", flush=True)
+
+
+def stamp(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def make(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A custom object."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+# In-process: the loop hold of renderings of 1,100 components.
+
+
+def cached(name: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """An object as the watch delivers it."""
+    metadata = {"name": name, "namespace": "bench", "uid": f"uid-{name}", "generation": 1}
+    metadata["creationTimestamp"] = "2026-06-01T00:00:00Z"
+    return {"metadata": metadata, "spec": spec, "status": status}
+
+
+def big_page(now: datetime) -> Cache:
+    """A page of 1,100 components in 50 groups, each with an outage in the last 20 days."""
+    cache = Cache()
+    cache.upsert(Kind.PAGE, cached("big", {"title": "Big", "timeZone": "Europe/Berlin"}, {}))
+    for index in range(1100):
+        day = now - timedelta(days=1 + index % 20)
+        history = [
+            {"status": "MajorOutage", "since": stamp(day), "until": stamp(day + timedelta(hours=2))}
+        ]
+        spec = {"page": "big", "group": f"G{index % 50}", "position": index}
+        status = {"status": "Operational", "history": history}
+        cache.upsert(Kind.COMPONENT, cached(f"c{index:04d}", spec, status))
+    return cache
+
+
+def hold_of_renderings() -> None:
+    """Each representation's rendering time at 1,100 components: cold, then after a change."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    cache = big_page(now)
+    shift = [0.0]  # moved on between phases, past any re-rendering delay of an expensive page
+    server = Server(cache, clock=lambda: now, monotonic=lambda: time.monotonic() + shift[0])
+    key = ("bench", "big")
+    for phase in ("cold", "after a change"):
+        if phase != "cold":
+            shift[0] += 3600
+            spec, status = {"page": "big", "group": "G0"}, {"status": "MajorOutage"}
+            cache.upsert(Kind.COMPONENT, cached("c0000", spec, status))
+        holds, cpu = {}, {}
+        for representation in ROUTES:
+            started, used = time.perf_counter(), time.process_time()
+            server.rendering(key, representation)
+            holds[representation or "(html)"] = (time.perf_counter() - started) * 1000
+            cpu[representation or "(html)"] = (time.process_time() - used) * 1000
+        worst = max(holds, key=holds.__getitem__)
+        report(
+            f"1,100 components, {phase}: longest hold (ms)",
+            f"{holds[worst]:.0f}",
+            f"<= 50 ms ({worst})",
+        )
+        for name in ("(html)", "api/v2/components.json", "api/v2/summary.json"):
+            report(
+                f"1,100 components, {phase}: {name}, wall / CPU (ms)",
+                f"{holds[name]:.0f} / {cpu[name]:.0f}",
+            )
+
+
+# The real server process: memory at 10,000 windows, and slow clients.
+
+
+def create_all(api: client.CustomObjectsApi, objects: list[dict[str, Any]]) -> None:
+    """Create objects in namespace `load` with 8 threads."""
+
+    def create(obj: dict[str, Any]) -> None:
+        api.create_namespaced_custom_object(GROUP, VERSION, "load", PLURALS[obj["kind"]], obj)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, objects))
+
+
+def load_objects(now: datetime) -> list[dict[str, Any]]:
+    """100 pages of 11 components, 10,000 windows: past, in progress, to come, weekly."""
+    objects = [make("StatusPage", f"p{i:03d}", {"title": f"Page {i}"}) for i in range(PAGES)]
+    objects += [
+        make(
+            "Component",
+            f"p{i // COMPONENTS_PER_PAGE:03d}-c{i % COMPONENTS_PER_PAGE:02d}",
+            {"page": f"p{i // COMPONENTS_PER_PAGE:03d}"},
+        )
+        for i in range(PAGES * COMPONENTS_PER_PAGE)
+    ]
+    hour = timedelta(hours=1)
+    for index in range(WINDOWS):
+        page = index % PAGES
+        start = now + (index % 7 - 3) * 24 * hour + (index % 24) * hour
+        spec: dict[str, Any] = {
+            "page": f"p{page:03d}",
+            "title": f"Window {index}",
+            "description": "Planned work on the database cluster " * 3,
+            "components": [f"p{page:03d}-c{index % COMPONENTS_PER_PAGE:02d}"],
+            "startTime": stamp(start),
+            "endTime": stamp(start + hour),
+        }
+        if index % 3 == 0:
+            spec["recurrence"] = {"rrule": "FREQ=WEEKLY", "timeZone": "UTC"}
+        objects.append(make("MaintenanceWindow", f"w{index:05d}", spec))
+    return objects
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def memory_limit() -> str:
+    """The server Deployment's memory limit."""
+    deployment = yaml.safe_load((ROOT / "manifests/server/deployment.yaml").read_text())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return str(container["resources"]["limits"]["memory"])
+
+
+def fetch(url: str) -> int:
+    """GET, the status code."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        response.read()
+        return int(response.status)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return fetch(url) == 200
+    except OSError:
+        return False
+
+
+def real_server() -> None:
+    """The server process: RSS at 10,000 windows and 100 pages, then under slow clients."""
+    with LocalCluster(build_binaries()) as cluster:
+        kube = Kube(cluster.kubeconfig)
+        kube.run("apply", "-k", str(ROOT / "crds"))
+        kube.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+        config.load_kube_config(str(cluster.kubeconfig))
+        api = client.CustomObjectsApi()
+        kube.run("create", "namespace", "load")
+        began = time.perf_counter()
+        objects = load_objects(datetime.now(UTC).replace(microsecond=0))
+        if "--slow-clients-only" in sys.argv:  # one page and its components, no windows
+            objects = [o for o in objects if o["metadata"]["name"].startswith("p000")]
+        create_all(api, objects)
+        report(
+            f"created {len(objects):,} objects (s)",
+            f"{time.perf_counter() - began:.0f}",
+        )
+
+        port, metrics_port = free_port(), free_port()
+        command = [SERVER, "--host=127.0.0.1", f"--port={port}", f"--metrics-port={metrics_port}"]
+        command.append(f"--header-timeout={HEADER_TIMEOUT}")
+        server = subprocess.Popen(
+            ["taskset", "-c", "0", *command],
+            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+
+            def holds_all() -> bool:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as got:
+                        text = got.read().decode()
+                except OSError:
+                    return False
+                return 'statuspage_server_objects{kind="MaintenanceWindow"} 10000.0' in text
+
+            if "--slow-clients-only" in sys.argv:
+                wait_for(lambda: _answers(f"{base}/load/p000/"), timeout=60, what="the page")
+                slow_clients(port, server.pid, f"{base}/load/p000/")
+                return
+            wait_for(holds_all, timeout=300, what="the server to hold every window")
+            began = time.perf_counter()
+            for page in range(PAGES):
+                for representation in ROUTES:
+                    fetch(f"{base}/load/p{page:03d}/{representation}")
+            report(
+                "rendered 100 pages x 12 representations (s)", f"{time.perf_counter() - began:.1f}"
+            )
+            report(
+                "server RSS, 100 pages, 1,100 components, 10,000 windows (MB)",
+                f"{rss_mb(server.pid):.0f}",
+                f"limit {memory_limit()}",
+            )
+            slow_clients(port, server.pid, f"{base}/load/p000/")
+        finally:
+            server.terminate()
+            server.wait()
+
+
+def hold_slow_clients(port: int, started: Any, done: Any) -> None:
+    """In a child process: open the slow clients, say so, and report their lifetimes."""
+
+    async def run() -> None:
+        slow = SlowClients("127.0.0.1", port, SLOW)
+        await slow.start()
+        started.put(slow.opened)
+        await slow.closed(within=HEADER_TIMEOUT + 30)
+        done.put(slow.lifetimes)
+
+    asyncio.run(run())
+
+
+def slow_clients(port: int, pid: int, page: str) -> None:
+    """p99 of /healthz and a page while 1,000 slow clients (another process) hold connections."""
+    urls = [f"http://127.0.0.1:{port}/healthz", page]
+    quiet, _ = asyncio.run(probe(urls, rounds=200))
+    context = multiprocessing.get_context("spawn")
+    started, done = context.Queue(), context.Queue()
+    holder = context.Process(target=hold_slow_clients, args=(port, started, done))
+    holder.start()
+    opened = started.get(timeout=120)
+    began = time.monotonic()
+    latencies, failures = asyncio.run(probe(urls, rounds=200))
+    probed = time.monotonic() - began
+    rss = rss_mb(pid)
+    lifetimes = done.get(timeout=HEADER_TIMEOUT + 60)
+    holder.join()
+    for url, name in zip(urls, ("/healthz", "page HTML"), strict=True):
+        report(
+            f"{name}, no slow clients: p50 / p99 (ms)",
+            f"{percentile(quiet[url], 50):.1f} / {percentile(quiet[url], 99):.1f}",
+        )
+        report(
+            f"{name}, {opened:,} slow clients held: p50 / p99 (ms)",
+            f"{percentile(latencies[url], 50):.1f} / {percentile(latencies[url], 99):.1f}",
+            f"p99 <= 100 ms; {failures} failed",
+        )
+    report("probes while the slow clients were held (s)", f"{probed:.1f}", "< deadline")
+    report("server RSS while holding them (MB)", f"{rss:.0f}")
+    report(
+        f"slow connections' lifetime, deadline {HEADER_TIMEOUT:.0f} s: min / max (s)",
+        f"{min(lifetimes):.1f} / {max(lifetimes):.1f}",
+    )
+
+
+if __name__ == "__main__":
+    if "--slow-clients-only" not in sys.argv:
+        hold_of_renderings()
+    if "--in-process-only" not in sys.argv:
+        real_server()
