@@ -90,10 +90,13 @@ def guarded(kube: Kube, tmp_path: Path) -> Iterator[GuardedServer]:
 
 
 def test_answers_while_slow_clients_hold_a_thousand_connections(
-    kube: Kube, namespace: str, guarded: GuardedServer
+    kube: Kube, published: str, guarded: GuardedServer
 ) -> None:
     """/healthz and a page are served under 1,000 half-sent heads, which the deadline closes."""
-    kube.apply(namespace, make_page(), make_component("api"), make_component("db"))
+    namespace = published
+    kube.apply(
+        namespace, make_page(visibility="Public"), make_component("api"), make_component("db")
+    )
     page = f"/{namespace}/example/"
     wait_for(lambda: guarded.answers(page), timeout=60, what="the server to serve the page")
 
