@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import asyncio
 
-from statuspage_operator.control.notifications.channels import Channels, Destination, SendError
+from statuspage_operator.control.notifications.channels import (
+    Channels,
+    Destination,
+    Failure,
+    SendError,
+)
 
 
 class FakeChannels(Channels):
@@ -33,7 +38,7 @@ class FakeChannels(Channels):
         # Others may start meanwhile, as they would while a request is on the wire.
         await asyncio.sleep(0.001)
         if destination.url in self.failing:
-            raise SendError("the webhook answered HTTP 500 Internal Server Error")
+            raise SendError(Failure.SERVER)
         self.sent.append((destination.url, headers, payload))
 
     def to(self, url: str) -> list[str]:

@@ -1,8 +1,10 @@
 """The Subscriber reconciler: each Subscriber held, its destination checked, its status written.
 
 A Subscriber is ready when its spec parses, its page exists (in the operator's view) and its
-destination works: the URL in its Secret parses, for a scheme we can send to. Secrets are read by
-name where a Subscriber references them (the operator may not list or watch them), cached a few
+destination works: the URL in its Secret parses, for a scheme we send to, and a webhook's host is
+not refused by the egress policy (by name or address literal: resolving waits for a delivery).
+Secrets are read by name where a Subscriber references them, in its namespace, only if labelled
+for the operator (k8s/subscribers.py; the operator may not list or watch them), cached a few
 seconds for deliveries and read afresh for a check. Secrets are not watched, so a Subscriber
 waiting for its Secret (`waits_for_destination`) is checked again every RECHECK seconds, by a kopf
 timer (handlers/subscribers.py).
@@ -32,6 +34,7 @@ from statuspage_operator.control.notifications.channels import (
     DestinationError,
     parse_destination,
 )
+from statuspage_operator.control.notifications.egress import EgressPolicy
 from statuspage_operator.control.notifications.lanes import Lane
 from statuspage_operator.control.notifications.record import Ledger
 from statuspage_operator.control.retry import SUBSCRIBER_WRITES, retrying
@@ -110,9 +113,15 @@ class Subscribers:
     """Every Subscriber of every page, checked and written."""
 
     def __init__(
-        self, client: Client, clock: Callable[[], datetime], view: View, announcer: Announcer
+        self,
+        client: Client,
+        clock: Callable[[], datetime],
+        view: View,
+        announcer: Announcer,
+        policy: EgressPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or EgressPolicy()
         self.clock = clock
         self.view = view
         self.announcer = announcer
@@ -231,7 +240,7 @@ class Subscribers:
             )
             raise DestinationError("not text") from error
         try:
-            destination = self._destinations.get(url) or parse_destination(url)
+            destination = self._destinations.get(url) or parse_destination(url, self.policy)
         except DestinationError as error:
             entry.problem = Verdict(
                 False, Reason.INVALID_DESTINATION, f"Secret {ref.name} key {ref.key!r}: {error}"
