@@ -2,9 +2,10 @@
 
 A Secret is read by name only where a Subscriber references it, in the Subscriber's own namespace
 (the operator may `get` Secrets, never list or watch them), and only if its owner consented: it
-carries the label `statuspage.dev/subscriber: "true"`. An unlabelled Secret, one the operator may
-not read (403) and a missing one give the same error, word for word, so a Subscriber cannot learn
-whether some other Secret exists. A value is never logged.
+carries the label `statuspage.dev/subscriber: "true"`. An unlabelled Secret and a missing one give
+the same error, word for word, so a Subscriber cannot learn whether some other Secret exists (a 403,
+a namespace the operator is not bound in, is raised: that is the administrator's to fix). A value
+is never logged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from statuspage_operator.api.names import GROUP
-from statuspage_operator.k8s.client import MERGE_PATCH, ApiError, Client, custom_path
+from statuspage_operator.k8s.client import MERGE_PATCH, Client, NotFoundError, custom_path
 
 KIND = "Subscriber"
 PLURAL = "subscribers"
@@ -54,9 +55,7 @@ async def read_secret_key(client: Client, namespace: str, name: str, key: str) -
     )
     try:
         secret = await client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-    except ApiError as error:
-        if error.status not in (403, 404):
-            raise
+    except NotFoundError:
         raise SecretError(unusable) from None
     labels = (secret.get("metadata") or {}).get("labels") or {}
     if labels.get(CONSENT_LABEL) != "true":
