@@ -20,9 +20,9 @@ import logging
 import re
 import secrets
 import ssl
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -211,17 +211,20 @@ def failure_of_apprise(lines: list[str]) -> Failure:
     return Failure.FAILED
 
 
-class _ThreadLog(logging.Handler):
-    """Apprise's warnings and errors from one thread: the channel's own words for a failure."""
+class _Capture(logging.Handler):
+    """Apprise's warnings and errors for one send (its workers get a copy of our context): the
+    channel's own words for a failure, read for a category and dropped."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.thread = threading.get_ident()
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
+        if _capturing.get() is self:
             self.lines.append(record.getMessage())
+
+
+_capturing: ContextVar[_Capture | None] = ContextVar("apprise_capture", default=None)
 
 
 class Channels:
@@ -311,12 +314,12 @@ class Channels:
     def _notify(self, url: str, title: str, text: str) -> tuple[bool, list[str], bool]:
         """In an Apprise thread: one notification, every connection pinned to the policy."""
         apprise = _apprise()
-        capture = _ThreadLog()
+        capture = _Capture()
         log = logging.getLogger("apprise")
         log.addHandler(capture)
+        token = _capturing.set(capture)
         try:
             with pinned(self.policy, self._sync_lookup) as pin:
-                # Sequential: the send stays in this thread, where the pin holds.
                 asset = apprise.AppriseAsset(async_mode=False)
                 plugin = apprise.Apprise.instantiate(url, asset=asset)
                 if plugin is None:
@@ -326,4 +329,5 @@ class Channels:
                 ok = bool(sender.notify(body=text, title=title))
             return ok, capture.lines, pin.refused is not None
         finally:
+            _capturing.reset(token)
             log.removeHandler(capture)

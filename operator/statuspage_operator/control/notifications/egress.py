@@ -51,6 +51,11 @@ def _address(host: str) -> Address | None:
         return None
 
 
+def is_literal(host: str) -> bool:
+    """Whether a host is an address, not a name."""
+    return _address(host) is not None
+
+
 def _embedded(address: Address) -> Address | None:
     """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), if any."""
     if not isinstance(address, ipaddress.IPv6Address):
@@ -139,10 +144,9 @@ class EgressPolicy:
             if parsed is None:
                 raise RefusedError("not an address")
             address = parsed
-        judged = [address]
+        # The embedded IPv4 address first: its rule is the one that says what was meant.
         inner = _embedded(address)
-        if inner is not None:
-            judged.append(inner)
+        judged = [address] if inner is None else [inner, address]
         if any(a in n for a in judged for n in self.allow_networks if n.version == a.version):
             return
         for each in judged:

@@ -8,9 +8,10 @@ resolution itself:
   addresses, and aiohttp connects to what its resolver returned. aiohttp does not ask its
   resolver about an address literal: `Channels` checks the URL's host with `check_name` first.
 - Apprise's clients (requests, smtplib) resolve with `socket.getaddrinfo` at the moment they
-  connect, redirects included. `pinned()` makes every resolution in the current thread (an
-  Apprise worker) go through the policy, by a wrapper installed once over `socket.getaddrinfo`
-  that does nothing in any other thread.
+  connect, redirects included. `pinned()` makes every resolution in the current context go
+  through the policy, by a wrapper installed once over `socket.getaddrinfo` that does nothing
+  outside it. A context variable, not a thread-local: Apprise sends from its own worker threads,
+  with a copy of the caller's context.
 
 A name the policy did not allow by name is looked up as an absolute name (a trailing dot), so the
 cluster's search domains never complete it into a Service.
@@ -23,12 +24,13 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from statuspage_operator.control.notifications.egress import EgressPolicy, RefusedError
+from statuspage_operator.control.notifications.egress import EgressPolicy, RefusedError, is_literal
 
 Answer = tuple[Any, ...]
 # (host, port, family) -> getaddrinfo's answers; the real one by default, a fake in tests.
@@ -37,9 +39,9 @@ SyncLookup = Callable[..., list[Answer]]
 
 
 def absolute(policy: EgressPolicy, host: str) -> str:
-    """The name to look up: as given when allowed by name (search domains may complete it),
-    else absolute."""
-    if policy.allows_host(host) or host.endswith("."):
+    """The name to look up: as given when allowed by name (search domains may complete it) or
+    an address literal, else absolute."""
+    if policy.allows_host(host) or host.endswith(".") or is_literal(host):
         return host
     return host + "."
 
@@ -81,20 +83,20 @@ class GuardedResolver(AbstractResolver):
 
 @dataclass(slots=True)
 class Pin:
-    """One thread's pinning: the policy, how it looks names up, and the last refusal."""
+    """One pinning: the policy, how it looks names up, and the last refusal."""
 
     policy: EgressPolicy
     lookup: SyncLookup
     refused: RefusedError | None = None
 
 
-_local = threading.local()
+_pin: ContextVar[Pin | None] = ContextVar("egress_pin", default=None)
 _original: SyncLookup = socket.getaddrinfo
 _install = threading.Lock()
 
 
 def _guarded_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Answer]:
-    pin: Pin | None = getattr(_local, "pin", None)
+    pin = _pin.get()
     if pin is None:
         return _original(host, port, *args, **kwargs)
     name = host.decode() if isinstance(host, bytes) else str(host or "")
@@ -116,11 +118,12 @@ def _installed() -> None:
 
 @contextmanager
 def pinned(policy: EgressPolicy, lookup: SyncLookup | None = None) -> Iterator[Pin]:
-    """While inside, every `socket.getaddrinfo` of this thread resolves under the policy."""
+    """While inside, every `socket.getaddrinfo` of this context (and of threads given a copy of
+    it) resolves under the policy."""
     _installed()
     pin = Pin(policy, lookup or _original)
-    _local.pin = pin
+    token = _pin.set(pin)
     try:
         yield pin
     finally:
-        _local.pin = None
+        _pin.reset(token)
