@@ -22,6 +22,8 @@ class FakeChannels(Channels):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple[str, dict[str, str], bytes]] = []
+        # The headers of every attempt, failed ones included.
+        self.tried: list[dict[str, str]] = []
         self.failing: set[str] = set()
         self.attempts = 0
 
@@ -35,6 +37,7 @@ class FakeChannels(Channels):
     ) -> None:
         """One attempt: recorded, or SendError for a failing URL."""
         self.attempts += 1
+        self.tried.append(dict(headers))
         # Others may start meanwhile, as they would while a request is on the wire.
         await asyncio.sleep(0.001)
         if destination.url in self.failing:

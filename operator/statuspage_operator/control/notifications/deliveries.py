@@ -22,10 +22,13 @@ from statuspage_operator.api.webhook import (
     KEY_HEADER,
     SIGNATURE_HEADER,
     News,
+    Signature,
     encode,
     render_text,
     render_webhook,
     sign,
+    signing_keys,
+    standard_headers,
 )
 from statuspage_operator.control import metrics
 from statuspage_operator.control.notifications.channels import (
@@ -41,6 +44,11 @@ from statuspage_operator.k8s.client import transient
 from statuspage_operator.k8s.subscribers import SecretError
 
 logger = logging.getLogger(__name__)
+
+
+class SigningKeyError(Exception):
+    """The signing Secret holds no usable key; the message says what to fix (never a key)."""
+
 
 ATTEMPTS = 3
 RETRY_BASE = 30.0
@@ -98,20 +106,17 @@ class Deliveries:
             if destination.webhook:
                 if delivery.payload is None:
                     delivery.payload = encode(render_webhook(news, delivery.key))
-                signing = spec.signing_secret_ref
-                if signing is not None:
-                    secret = await self.subscribers.secret(
-                        subscriber.namespace, signing.name, signing.key
-                    )
-                    headers[SIGNATURE_HEADER] = sign(delivery.payload, secret)
+                headers.update(await self._signed(subscriber, delivery.key, delivery.payload))
             else:
                 title, text = render_text(news)
-        except (DestinationError, SecretError) as problem:
+        except (DestinationError, SecretError, SigningKeyError) as problem:
             # Nothing to retry until someone fixes it; the condition says what.
             if isinstance(problem, SecretError):
                 subscriber.problem = Verdict(
                     False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
                 )
+            elif isinstance(problem, SigningKeyError):
+                subscriber.problem = Verdict(False, Reason.INVALID_DESTINATION, str(problem))
             self._finish(subscriber, news, "failed")
             return None
         except Exception as failure:
@@ -136,6 +141,27 @@ class Deliveries:
                 self._finish(subscriber, news, "sent")
                 return None
         return self._failed(delivery, error)
+
+    async def _signed(self, subscriber: Subscriber, key: str, payload: bytes) -> dict[str, str]:
+        """The signature headers of one attempt: Standard Webhooks' (the delivery key as its id,
+        stable across retries; this attempt's time) or the legacy body-only HMAC."""
+        spec = subscriber.spec
+        assert spec is not None
+        signing = spec.signing_secret_ref
+        secret = None
+        if signing is not None:
+            secret = await self.subscribers.secret(subscriber.namespace, signing.name, signing.key)
+        if spec.signature is Signature.LEGACY:
+            return {} if secret is None else {SIGNATURE_HEADER: sign(payload, secret)}
+        try:
+            keys = [] if secret is None else signing_keys(secret)
+        except ValueError as error:
+            assert signing is not None
+            raise SigningKeyError(
+                f"Secret {signing.name} key {signing.key!r} (spec.signingSecretRef): {error}; "
+                "spec.signature StandardWebhooks wants whsec_<base64> keys (or set it to Legacy)"
+            ) from None
+        return standard_headers(key, int(self.clock().timestamp()), payload, keys)
 
     def _failed(self, delivery: Delivery, error: str) -> float | None:
         """An attempt failed: the delay before the next, or None once the policy gives up."""
