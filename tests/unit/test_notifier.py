@@ -393,3 +393,24 @@ def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> N
     events, posted, count = run(scenario)
     assert events == ["incident.created", "incident.updated"]
     assert len(set(posted)) == count == 2
+
+
+def test_an_unlabelled_secret_reads_exactly_as_a_missing_one() -> None:
+    """Secrets by consent: without the label, the same condition, word for word, as none."""
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        h = make_harness()
+        await h.subscribe("hook", secret=False)
+        missing = h.ready("hook")
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, {"statuspage.dev/subscriber": "yes"})
+        await h.notifier.recheck(NS, "hook")
+        unlabelled = h.ready("hook")
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, CONSENT)
+        await h.notifier.recheck(NS, "hook")
+        return missing, unlabelled, h.ready("hook")
+
+    missing, unlabelled, labelled = run(scenario)
+    assert (unlabelled["reason"], unlabelled["message"]) == (missing["reason"], missing["message"])
+    assert missing["reason"] == "SecretNotFound"
+    assert 'not labelled statuspage.dev/subscriber: "true"' in missing["message"]
+    assert labelled["status"] == "True"
