@@ -108,8 +108,15 @@ def _apprise() -> Any:
     import apprise
     import apprise.manager_plugins
 
-    # Its INFO lines name recipients ("Sent Email to ..."), which are part of the secret URL.
-    logging.getLogger("apprise").setLevel(logging.WARNING)
+    # Its lines name recipients and hosts ("Sent Email to ...", "... notification to <host>"),
+    # parts of the secret URL: they go only to the capture of the send (its category), never to
+    # the operator's log.
+    log = logging.getLogger("apprise")
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    if not log.handlers:
+        # Else, between sends, logging's last resort would print them to stderr.
+        log.addHandler(logging.NullHandler())
     return apprise
 
 
