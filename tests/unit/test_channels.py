@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -46,6 +47,8 @@ class Receiver:
             return web.Response(status=503, reason="Upstream 10.1.2.3 down", text="secret body")
         if request.path == "/missing":
             return web.Response(status=404)
+        if request.path == "/slow":
+            await asyncio.sleep(2)
         return web.Response(text="ok")
 
     async def __aenter__(self) -> Receiver:
@@ -143,6 +146,20 @@ def test_a_refused_webhook_is_refused_by_policy_before_any_connection(
     assert str(refused.value) == "refused by policy"
     assert dns.asked == asked
     run(channels.close)
+
+
+def test_slow_and_tls_failures_have_their_category() -> None:
+    """No answer in time: timeout; TLS spoken to a plain HTTP server: TLS error."""
+    quick = aiohttp.ClientTimeout(total=0.5)
+
+    async def scenario() -> tuple[Failure | None, Failure | None]:
+        async with Receiver() as receiver:
+            url = f"127.0.0.1:{receiver.port}"
+            slow = await attempt(Channels(LOOPBACK, timeout=quick), f"json://{url}/slow")
+            tls = await attempt(Channels(LOOPBACK), f"jsons://{url}/ok")
+            return slow, tls
+
+    assert run(scenario) == (Failure.TIMEOUT, Failure.TLS)
 
 
 def test_unreachable_and_unresolvable_webhooks_have_their_category() -> None:

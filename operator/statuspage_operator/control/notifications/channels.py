@@ -243,8 +243,10 @@ class Channels:
         policy: EgressPolicy | None = None,
         lookup: Lookup | None = None,
         sync_lookup: SyncLookup | None = None,
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
     ) -> None:
         self.policy = policy or EgressPolicy()
+        self.timeout = timeout
         self._lookup = lookup
         self._sync_lookup = sync_lookup
         self._session: aiohttp.ClientSession | None = None
@@ -275,7 +277,7 @@ class Channels:
         if self._session is None or self._session.closed:
             resolver = GuardedResolver(self.policy, self._lookup)
             connector = aiohttp.TCPConnector(limit=CONNECTIONS, resolver=resolver)
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT, connector=connector)
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
         return self._session
 
     async def _post(
