@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from statuspage_operator.control.notifications.channels import (
-    Channels,
-    Destination,
-    Failure,
-    SendError,
-)
+from statuspage_operator.control.notifications.channels import Channels, Destination
+from statuspage_operator.control.notifications.failures import Failure, SendError
 
 
 class FakeChannels(Channels):

@@ -15,13 +15,15 @@ from aiohttp import web
 from statuspage_operator.control.notifications.channels import (
     Channels,
     DestinationError,
-    Failure,
-    SendError,
-    failure_of_apprise,
     parse_destination,
     redact,
 )
 from statuspage_operator.control.notifications.egress import EgressPolicy
+from statuspage_operator.control.notifications.failures import (
+    Failure,
+    SendError,
+    failure_of_apprise,
+)
 from unit.test_egress import FakeDNS
 
 T = TypeVar("T")

@@ -6,7 +6,8 @@
 - deliveries.py   one attempt at a delivery: destination, body, send; retried or given up
 - lanes.py        each subscriber's lane: in order per object, a few sends at once
 - record.py       the delivered keys in each Subscriber's status, written in batches
-- channels.py     where a delivery goes: webhooks (aiohttp) and Apprise; failures as categories
+- channels.py     where a delivery goes: webhooks (aiohttp) and Apprise
+- failures.py     what went wrong with an attempt, as a category (never the far end's words)
 - schemes.py      which URLs are sent to: webhooks and an allow-list of Apprise schemes
 - egress.py       (pure) the egress policy: which names and addresses may be sent to
 - resolving.py    resolution under the policy, pinned: aiohttp's resolver, Apprise's threads

@@ -14,23 +14,26 @@ its body, reason phrase or address; a URL is a secret, and `redact` shows only i
 from __future__ import annotations
 
 import asyncio
-import errno
 import hashlib
 import logging
 import re
 import secrets
-import ssl
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
 from statuspage_operator.control.notifications.egress import REFUSED, EgressPolicy, RefusedError
+from statuspage_operator.control.notifications.failures import (
+    Failure,
+    SendError,
+    failure_of,
+    failure_of_apprise,
+    failure_of_status,
+)
 from statuspage_operator.control.notifications.resolving import (
     GuardedResolver,
     Lookup,
@@ -46,30 +49,8 @@ CONNECTIONS = 512
 APPRISE_THREADS = 16
 
 
-class Failure(StrEnum):
-    """What went wrong with one attempt, as far as anyone may be told."""
-
-    REFUSED = REFUSED
-    DNS = "DNS: the name does not resolve"
-    CONNECTION_REFUSED = "connection refused"
-    TIMEOUT = "timeout"
-    TLS = "TLS error"
-    REDIRECT = "3xx: redirects are not followed"
-    CLIENT = "4xx"
-    SERVER = "5xx"
-    FAILED = "connection failed"
-
-
 class DestinationError(Exception):
     """The URL can never work as it is; the message says what to fix (and never shows it)."""
-
-
-class SendError(Exception):
-    """One attempt failed; the message is its category."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,62 +141,6 @@ def _refusal() -> str:
         f"{REFUSED}: the operator does not send to cluster-internal names or addresses "
         "unless its administrator allows them (--egress-allow)"
     )
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: BaseException | None = error
-    while seen is not None:
-        yield seen
-        os_error = getattr(seen, "os_error", None)
-        seen = seen.__cause__ or (os_error if isinstance(os_error, BaseException) else None)
-
-
-def failure_of(error: BaseException) -> Failure:
-    """The category of a client error."""
-    chain = list(_chain(error))
-    if any(isinstance(e, RefusedError) for e in chain):
-        return Failure.REFUSED
-    if any(isinstance(e, aiohttp.ClientConnectorDNSError) for e in chain):
-        return Failure.DNS
-    if any(isinstance(e, aiohttp.ClientSSLError | ssl.SSLError) for e in chain):
-        return Failure.TLS
-    if any(
-        isinstance(e, ConnectionRefusedError)
-        or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED)
-        for e in chain
-    ):
-        return Failure.CONNECTION_REFUSED
-    if any(isinstance(e, TimeoutError | aiohttp.ServerTimeoutError) for e in chain):
-        return Failure.TIMEOUT
-    return Failure.FAILED
-
-
-def failure_of_status(status: int) -> Failure | None:
-    """The category of an HTTP status, None for a success."""
-    if status < 300:
-        return None
-    if status < 400:
-        return Failure.REDIRECT
-    return Failure.CLIENT if status < 500 else Failure.SERVER
-
-
-_STATUS = re.compile(r"\berror=([1-5])\d\d\b")
-
-
-def failure_of_apprise(lines: list[str]) -> Failure:
-    """The category of a failure Apprise only logged (its warnings, in its own words)."""
-    said = " ".join(lines)
-    code = _STATUS.search(said)
-    if code is not None:
-        return failure_of_status(int(code.group(1)) * 100) or Failure.FAILED
-    lowered = said.lower()
-    if "timed out" in lowered or "timeout" in lowered:
-        return Failure.TIMEOUT
-    if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
-        return Failure.TLS
-    if "connection refused" in lowered:
-        return Failure.CONNECTION_REFUSED
-    return Failure.FAILED
 
 
 class _Capture(logging.Handler):

@@ -31,11 +31,8 @@ from statuspage_operator.api.webhook import (
     standard_headers,
 )
 from statuspage_operator.control import metrics
-from statuspage_operator.control.notifications.channels import (
-    Channels,
-    DestinationError,
-    SendError,
-)
+from statuspage_operator.control.notifications.channels import Channels, DestinationError
+from statuspage_operator.control.notifications.failures import SendError
 from statuspage_operator.control.notifications.lanes import APPRISE_LANE, LANE, Delivery, Lanes
 from statuspage_operator.control.notifications.record import PATIENCE, Records
 from statuspage_operator.control.notifications.subscribers import Subscriber, Subscribers
