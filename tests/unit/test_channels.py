@@ -12,6 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from statuspage_operator.api.names import Kind
+from statuspage_operator.control.notifications import Notifier
 from statuspage_operator.control.notifications.channels import (
     Channels,
     DestinationError,
@@ -24,7 +26,12 @@ from statuspage_operator.control.notifications.failures import (
     SendError,
     failure_of_apprise,
 )
+from statuspage_operator.control.view import PageEntry, View
+from statuspage_operator.control.writer import Announcer, WritesInFlight
+from unit.fake_time import eventually
+from unit.fakes import FakeClient
 from unit.test_egress import FakeDNS
+from unit.test_notifier import CONSENT, FACTS, INCIDENT, NOW, NS, incident_notices, subscriber
 
 T = TypeVar("T")
 LOOPBACK = EgressPolicy.parse(["127.0.0.0/8"])
@@ -280,3 +287,29 @@ def test_redact_shows_only_the_scheme_and_a_tag() -> None:
 def test_apprise_s_words_become_a_category(lines: list[str], failure: Failure) -> None:
     """Apprise only logs why; the category is read from it, the words are dropped."""
     assert failure_of_apprise(lines) is failure
+
+
+def test_a_name_resolving_inside_fails_its_deliveries_as_refused_by_policy() -> None:
+    """The Subscriber is Ready (its name is not the cluster's), each delivery is refused at
+    resolution, and the condition says only "refused by policy"."""
+    dns = FakeDNS({"hooks.example.com.": ["93.184.216.34", "169.254.169.254"]})
+
+    async def scenario() -> tuple[str, dict[str, Any]]:
+        api, view, in_flight = FakeClient(), View(), WritesInFlight()
+        view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
+        announcer = Announcer(api, lambda: NOW, in_flight)
+        channels = Channels(EgressPolicy(), dns.lookup())
+        notifier = Notifier(api, lambda: NOW, view, announcer, in_flight, 0.001, channels)
+        api.add_secret(NS, "hook", {"url": "json://hooks.example.com/x"}, CONSENT)
+        await notifier.subscriber_event("ADDED", api.add(subscriber("hook")))
+        before = str(api.ready("subscribers", NS, "hook")["status"])
+        notifier.offer(Kind.INCIDENT, INCIDENT, incident_notices()[:1])
+        await eventually(lambda: api.ready("subscribers", NS, "hook")["status"] == "False")
+        await notifier.close()
+        return before, api.ready("subscribers", NS, "hook")
+
+    before, after = run(scenario)
+    assert before == "True"
+    assert after["reason"] == "DeliveryFailed"
+    assert after["message"].endswith("after 3 attempts: refused by policy")
+    assert dns.asked == ["hooks.example.com."] * 3
