@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
@@ -95,3 +96,36 @@ def test_a_retry_carries_the_same_webhook_id_and_a_fresh_signature() -> None:
     assert len({headers["webhook-id"] for headers in tried}) == 1
     assert tried[0]["webhook-id"] == tried[0]["Idempotency-Key"]
     assert all(headers["webhook-signature"].startswith("v1,") for headers in tried)
+
+
+@pytest.mark.parametrize(
+    ("value", "signature", "reason", "says"),
+    [
+        pytest.param(None, None, "SecretNotFound", "(spec.signingSecretRef)", id="missing"),
+        pytest.param("s3cr3t", None, "InvalidDestination", "key 1 does not start", id="raw"),
+        pytest.param("s3cr3t", "Legacy", None, "", id="raw-legacy"),
+        pytest.param(f"{NEW} {OLD}", None, None, "", id="rotation"),
+    ],
+)
+def test_the_signing_secret_is_checked_with_the_subscriber(
+    value: str | None, signature: str | None, reason: str | None, says: str
+) -> None:
+    """A Subscriber that cannot sign says so at once (never the key), not at its first news."""
+
+    async def scenario() -> dict[str, object]:
+        h = make_harness()
+        if value is not None:
+            h.api.add_secret(NS, "signing", {"key": value}, CONSENT)
+        spec: dict[str, Any] = {"signingSecretRef": {"name": "signing", "key": "key"}}
+        if signature is not None:
+            spec["signature"] = signature
+        await h.subscribe("hook", **spec)
+        return h.ready("hook")
+
+    ready = asyncio.run(scenario())
+    if reason is None:
+        assert ready["status"] == "True"
+        return
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert says in str(ready["message"])
+    assert "s3cr3t" not in str(ready["message"])

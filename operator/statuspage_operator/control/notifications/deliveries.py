@@ -38,14 +38,8 @@ from statuspage_operator.control.notifications.record import PATIENCE, Records
 from statuspage_operator.control.notifications.subscribers import Subscriber, Subscribers
 from statuspage_operator.control.retry import RetryPolicy
 from statuspage_operator.k8s.client import transient
-from statuspage_operator.k8s.subscribers import SecretError
 
 logger = logging.getLogger(__name__)
-
-
-class SigningKeyError(Exception):
-    """The signing Secret holds no usable key; the message says what to fix (never a key)."""
-
 
 ATTEMPTS = 3
 RETRY_BASE = 30.0
@@ -106,14 +100,8 @@ class Deliveries:
                 headers.update(await self._signed(subscriber, delivery.key, delivery.payload))
             else:
                 title, text = render_text(news)
-        except (DestinationError, SecretError, SigningKeyError) as problem:
+        except DestinationError:
             # Nothing to retry until someone fixes it; the condition says what.
-            if isinstance(problem, SecretError):
-                subscriber.problem = Verdict(
-                    False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
-                )
-            elif isinstance(problem, SigningKeyError):
-                subscriber.problem = Verdict(False, Reason.INVALID_DESTINATION, str(problem))
             self._finish(subscriber, news, "failed")
             return None
         except Exception as failure:
@@ -144,20 +132,10 @@ class Deliveries:
         stable across retries; this attempt's time) or the legacy body-only HMAC."""
         spec = subscriber.spec
         assert spec is not None
-        signing = spec.signing_secret_ref
-        secret = None
-        if signing is not None:
-            secret = await self.subscribers.secret(subscriber.namespace, signing.name, signing.key)
+        secret = await self.subscribers.signing(subscriber)
         if spec.signature is Signature.LEGACY:
             return {} if secret is None else {SIGNATURE_HEADER: sign(payload, secret)}
-        try:
-            keys = [] if secret is None else signing_keys(secret)
-        except ValueError as error:
-            assert signing is not None
-            raise SigningKeyError(
-                f"Secret {signing.name} key {signing.key!r} (spec.signingSecretRef): {error}; "
-                "spec.signature StandardWebhooks wants whsec_<base64> keys (or set it to Legacy)"
-            ) from None
+        keys = [] if secret is None else signing_keys(secret)
         return standard_headers(key, int(self.clock().timestamp()), payload, keys)
 
     def _failed(self, delivery: Delivery, error: str) -> float | None:

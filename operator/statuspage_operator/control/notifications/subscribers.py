@@ -29,6 +29,7 @@ from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.api.specs import SubscriberSpec, parse
 from statuspage_operator.api.status import subscriber_status
 from statuspage_operator.api.times import parse_time
+from statuspage_operator.api.webhook import Signature, signing_keys
 from statuspage_operator.control.notifications.channels import (
     Destination,
     DestinationError,
@@ -191,6 +192,7 @@ class Subscribers:
         if entry.spec is not None and not failed and stale:
             with contextlib.suppress(DestinationError):
                 await self.destination(entry, fresh=True)
+                await self.signing(entry, fresh=True)
             entry.checked = entry.generation
         await self.write(entry)
 
@@ -251,6 +253,35 @@ class Subscribers:
         self._destinations[url] = destination
         entry.clear_problem()
         return destination
+
+    async def signing(self, entry: Subscriber, fresh: bool = False) -> bytes | None:
+        """The signing Secret's value (None without spec.signingSecretRef), checked to hold
+        Standard Webhooks keys when the spec asks for them; DestinationError (and the entry's
+        problem says what to fix) if it cannot sign."""
+        assert entry.spec is not None
+        ref = entry.spec.signing_secret_ref
+        if ref is None:
+            return None
+        try:
+            value = await self.secret(entry.namespace, ref.name, ref.key, fresh)
+        except api.SecretError as problem:
+            entry.problem = Verdict(
+                False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
+            )
+            raise DestinationError(str(problem)) from problem
+        if entry.spec.signature is Signature.STANDARD_WEBHOOKS:
+            try:
+                signing_keys(value)
+            except ValueError as error:
+                entry.problem = Verdict(
+                    False,
+                    Reason.INVALID_DESTINATION,
+                    f"Secret {ref.name} key {ref.key!r} (spec.signingSecretRef): {error}; "
+                    "spec.signature StandardWebhooks wants whsec_<base64> keys (or set it to "
+                    "Legacy)",
+                )
+                raise DestinationError(str(error)) from None
+        return value
 
     async def secret(self, namespace: str, name: str, key: str, fresh: bool = False) -> bytes:
         """One key of a Secret (cached SECRET_TTL seconds unless `fresh`); SecretError if none."""
