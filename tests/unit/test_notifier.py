@@ -176,16 +176,37 @@ def test_a_recheck_that_meets_a_busy_api_server_waits_for_the_next() -> None:
     assert run(scenario) == ("SecretNotFound", 0)
 
 
+def test_a_namespace_the_operator_may_not_read_says_so_and_is_checked_again() -> None:
+    """A 403 (RBAC narrowed to other namespaces) is the Subscriber's condition, not a crash;
+    once bound, the next recheck finds the Secret."""
+
+    async def scenario() -> tuple[dict[str, Any], bool, dict[str, Any]]:
+        h = make_harness()
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, CONSENT)
+        h.api.fail_next("GET", "/secrets/hook$", 403)
+        await h.subscribe("hook", secret=False)
+        forbidden = h.ready("hook")
+        waiting = waits_for_destination(h.status("hook"))
+        await h.notifier.recheck(NS, "hook")
+        return forbidden, waiting, h.ready("hook")
+
+    forbidden, waiting, bound = run(scenario)
+    assert forbidden["reason"] == "SecretNotFound"
+    assert "may not read Secrets in namespace default" in forbidden["message"]
+    assert waiting
+    assert bound["status"] == "True"
+
+
 def test_a_recheck_refused_for_good_raises_for_kopf_to_report() -> None:
-    """A 403 is no passing trouble: it is raised."""
+    """Any other refusal (here 400) is no passing trouble: it is raised."""
 
     async def scenario() -> None:
         h = make_harness()
         await h.subscribe("hook", secret=False)
-        h.api.fail_next("GET", "/secrets/hook$", 403)
+        h.api.fail_next("GET", "/secrets/hook$", 400)
         await h.notifier.recheck(NS, "hook")
 
-    with pytest.raises(ApiError, match="403"):
+    with pytest.raises(ApiError, match="400"):
         run(scenario)
 
 
