@@ -22,6 +22,7 @@ import prometheus_client  # noqa: E402
 
 import statuspage_operator.handlers  # noqa: E402, F401  (registers the handlers)
 from statuspage_operator.control import metrics  # noqa: E402
+from statuspage_operator.control.notifications import CLUSTER_DOMAIN, EgressPolicy  # noqa: E402
 from statuspage_operator.control.sweep import INTERVAL as SWEEP_INTERVAL  # noqa: E402
 from statuspage_operator.handlers.lifecycle import make_client  # noqa: E402
 from statuspage_operator.k8s.lease import LeaderElector, LeaseConfig  # noqa: E402
@@ -88,8 +89,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the metadata of every object this often, to drop what was deleted unseen "
         f"(besides after each of kopf's listings; 0: only then); default {SWEEP_INTERVAL:.0f}",
     )
+    parser.add_argument(
+        "--egress-allow",
+        action="append",
+        default=[],
+        metavar="CIDR|HOST",
+        help="send notifications to this range or host even though it is internal (repeatable); "
+        "e.g. 10.20.0.0/16 or hooks.monitoring.svc",
+    )
+    parser.add_argument(
+        "--egress-deny",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="never send notifications to this range (repeatable): the cluster's service and pod "
+        "ranges, when they are not private addresses",
+    )
+    parser.add_argument(
+        "--cluster-domain",
+        default=CLUSTER_DOMAIN,
+        help=f"the cluster's DNS domain; names under it are refused (default {CLUSTER_DOMAIN})",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
+
+
+def egress_policy(args: argparse.Namespace) -> EgressPolicy:
+    """The egress policy of the command line (its flags were checked by `main`)."""
+    return EgressPolicy.parse(args.egress_allow, args.egress_deny, args.cluster_domain)
 
 
 async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
@@ -116,6 +143,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
             memo=kopf.Memo(
                 namespaces=list(args.namespace),
                 notify_retry_base=args.notify_retry_base,
+                egress=egress_policy(args),
                 sweep_interval=args.sweep_interval,
             ),
         )
@@ -176,7 +204,12 @@ async def _elected(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        egress_policy(args)
+    except ValueError as error:
+        parser.error(f"--egress-allow/--egress-deny: {error}")
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
     if not args.verbose:

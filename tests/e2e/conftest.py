@@ -71,6 +71,9 @@ def kube(cluster: LocalCluster) -> Kube:
     return install(Kube(cluster.kubeconfig))
 
 
+EGRESS_ALLOW_LOOPBACK = ("--egress-allow=127.0.0.0/8", "--egress-allow=::1")
+
+
 class OperatorProcess:
     """The operator as a subprocess: start, stop gracefully, or kill it like a crash."""
 
@@ -86,11 +89,18 @@ class OperatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
         self.extra_args: list[str] = []
+        # The suite's receivers listen on loopback, which the operator refuses by default.
+        self.egress_args: list[str] = list(EGRESS_ALLOW_LOOPBACK)
 
     def start(self) -> None:
         """Start the operator; wait until it has listed the cluster (or stands by for the Lease)."""
         started = len(self.log.read_text(errors="replace")) if self.log.exists() else 0
-        args = [OPERATOR, f"--metrics-port={self.metrics_port}", *self.extra_args]
+        args = [
+            OPERATOR,
+            f"--metrics-port={self.metrics_port}",
+            *self.egress_args,
+            *self.extra_args,
+        ]
         if os.environ.get("OPERATOR_DEBUG"):
             args.append("--verbose")
         with self.log.open("ab") as log:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from statuspage_operator.control.notifications.channels import Channels, Destination, SendError
+from statuspage_operator.control.notifications.channels import Channels, Destination
+from statuspage_operator.control.notifications.failures import Failure, SendError
 
 
 class FakeChannels(Channels):
@@ -17,6 +18,8 @@ class FakeChannels(Channels):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple[str, dict[str, str], bytes]] = []
+        # The headers of every attempt, failed ones included.
+        self.tried: list[dict[str, str]] = []
         self.failing: set[str] = set()
         self.attempts = 0
 
@@ -30,10 +33,11 @@ class FakeChannels(Channels):
     ) -> None:
         """One attempt: recorded, or SendError for a failing URL."""
         self.attempts += 1
+        self.tried.append(dict(headers))
         # Others may start meanwhile, as they would while a request is on the wire.
         await asyncio.sleep(0.001)
         if destination.url in self.failing:
-            raise SendError("the webhook answered HTTP 500 Internal Server Error")
+            raise SendError(Failure.SERVER)
         self.sent.append((destination.url, headers, payload))
 
     def to(self, url: str) -> list[str]:

@@ -125,10 +125,16 @@ class FakeClient(Client):
         """Remove an object as `kubectl delete` would (no finalizers); returns its last body."""
         return self.objects.pop((_plural(kind), namespace, name))
 
-    def add_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+    def add_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, str],
+        labels: dict[str, str] | None = None,
+    ) -> None:
         """A Secret whose keys hold these values (stored base64-encoded, as a server does)."""
         self.objects[("secrets", namespace, name)] = {
-            "metadata": {"namespace": namespace, "name": name},
+            "metadata": {"namespace": namespace, "name": name, "labels": dict(labels or {})},
             "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
         }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from statuspage_operator.control.notifications.egress import EgressPolicy, RefusedError
 from unit.crd_schema import KINDS, REPO_ROOT, SAMPLES_DIR, kustomize
 
 JsonObject = dict[str, Any]
@@ -87,8 +89,8 @@ def test_base_contains_no_samples() -> None:
 
 def test_base_contains_exactly_the_install() -> None:
     """Namespace, the operator (ServiceAccount, RBAC with the Secrets' ClusterRole and the lease
-    Role, Deployment, policy) and the public page server (ServiceAccount, read-only ClusterRole
-    and binding, Deployment, Service).
+    Role, Deployment, policy, egress NetworkPolicy) and the public page server (ServiceAccount,
+    read-only ClusterRole and binding, Deployment, Service).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
@@ -101,6 +103,7 @@ def test_base_contains_exactly_the_install() -> None:
         "Deployment",
         "Deployment",
         "Namespace",
+        "NetworkPolicy",
         "Role",
         "RoleBinding",
         "Service",
@@ -280,6 +283,77 @@ def flag_default(source: Path, flag: str) -> object:
 def test_deployment_runs_as_the_service_account() -> None:
     """The pod uses the operator's ServiceAccount."""
     assert pod_spec()["serviceAccountName"] == NAME
+
+
+def _network_policy() -> JsonObject:
+    return one("NetworkPolicy", f"{NAME}-egress")
+
+
+def test_egress_policy_selects_the_operator_s_pods_for_egress_only() -> None:
+    """The NetworkPolicy applies to the Deployment's pods, and restricts egress, not ingress."""
+    policy = _network_policy()["spec"]
+    labels = one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["policyTypes"] == ["Egress"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert _network_policy()["metadata"]["namespace"] == NAMESPACE
+
+
+def test_egress_policy_allows_dns_to_the_cluster_resolver() -> None:
+    """Port 53 over UDP and TCP, to kube-dns in kube-system only."""
+    [dns] = [
+        r
+        for r in _network_policy()["spec"]["egress"]
+        if {"port": 53, "protocol": "UDP"} in r.get("ports", [])
+    ]
+    assert {"port": 53, "protocol": "TCP"} in dns["ports"]
+    [peer] = dns["to"]
+    assert peer["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "kube-system"
+    }
+    assert peer["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "93.184.216.34",
+        "2606:2800:220:1::1",
+        "127.0.0.1",
+        "10.96.0.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "172.16.0.1",
+        "192.168.1.1",
+        "224.0.0.1",
+        "::1",
+        "::ffff:10.0.0.1",
+        "fd00::1",
+        "fe80::1",
+    ],
+)
+def test_egress_policy_opens_to_what_the_operator_would_send_to(address: str) -> None:
+    """The ipBlock rule admits an address (on any port) exactly when the operator's default
+    egress rules would send to it: the network and the code draw the same line."""
+    ip = ipaddress.ip_address(address)
+    blocks = [
+        peer["ipBlock"]
+        for rule in _network_policy()["spec"]["egress"]
+        if "ports" not in rule
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    ]
+    admitted = any(
+        ip in ipaddress.ip_network(block["cidr"])
+        and not any(ip in ipaddress.ip_network(e) for e in block.get("except", []))
+        for block in blocks
+        if ipaddress.ip_network(block["cidr"]).version == ip.version
+    )
+    try:
+        EgressPolicy().check_address(ip)
+        sends = True
+    except RefusedError:
+        sends = False
+    assert admitted == sends
 
 
 def test_deployment_serves_liveness() -> None:

@@ -15,7 +15,11 @@ from aiohttp import web
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.notices import Notice, make_notices
-from statuspage_operator.control.notifications import Notifier, waits_for_destination
+from statuspage_operator.control.notifications import (
+    EgressPolicy,
+    Notifier,
+    waits_for_destination,
+)
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
@@ -28,10 +32,12 @@ NS = "default"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 FACTS = PageFacts("Example", "UTC", None, None)
 T = TypeVar("T")
+CONSENT = {"statuspage.dev/subscriber": "true"}
+LOOPBACK = EgressPolicy.parse(["127.0.0.0/8"])
 
 
 def url(name: str) -> str:
-    return f"json://127.0.0.1:9/{name}"
+    return f"json://hooks.example.com/{name}"
 
 
 def subscriber(name: str, **spec: Any) -> dict[str, Any]:
@@ -53,7 +59,7 @@ class Harness:
     async def subscribe(self, name: str, secret: bool = True, **spec: Any) -> None:
         """A Subscriber (and its Secret) appears."""
         if secret:
-            self.api.add_secret(NS, name, {"url": url(name)})
+            self.api.add_secret(NS, name, {"url": url(name)}, CONSENT)
         await self.notifier.subscriber_event("ADDED", self.api.add(subscriber(name, **spec)))
 
     def status(self, name: str) -> dict[str, Any]:
@@ -120,7 +126,7 @@ def test_a_subscriber_waiting_for_its_secret_is_ready_once_it_appears() -> None:
         assert waits_for_destination(h.status("hook"))
         await h.notifier.recheck(NS, "hook")
         assert h.ready("hook")["reason"] == "SecretNotFound"
-        h.api.add_secret(NS, "hook", {"url": url("hook")})
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, CONSENT)
         await h.notifier.recheck(NS, "hook")
         await h.announcer.drain()
         return h
@@ -146,7 +152,7 @@ def test_a_bad_url_says_what_to_fix_and_is_checked_again(value: str, says: str) 
 
     async def scenario() -> Harness:
         h = make_harness()
-        h.api.add_secret(NS, "hook", {"url": value})
+        h.api.add_secret(NS, "hook", {"url": value}, CONSENT)
         await h.subscribe("hook", secret=False)
         return h
 
@@ -170,16 +176,37 @@ def test_a_recheck_that_meets_a_busy_api_server_waits_for_the_next() -> None:
     assert run(scenario) == ("SecretNotFound", 0)
 
 
+def test_a_namespace_the_operator_may_not_read_says_so_and_is_checked_again() -> None:
+    """A 403 (RBAC narrowed to other namespaces) is the Subscriber's condition, not a crash;
+    once bound, the next recheck finds the Secret."""
+
+    async def scenario() -> tuple[dict[str, Any], bool, dict[str, Any]]:
+        h = make_harness()
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, CONSENT)
+        h.api.fail_next("GET", "/secrets/hook$", 403)
+        await h.subscribe("hook", secret=False)
+        forbidden = h.ready("hook")
+        waiting = waits_for_destination(h.status("hook"))
+        await h.notifier.recheck(NS, "hook")
+        return forbidden, waiting, h.ready("hook")
+
+    forbidden, waiting, bound = run(scenario)
+    assert forbidden["reason"] == "SecretNotFound"
+    assert "may not read Secrets in namespace default" in forbidden["message"]
+    assert waiting
+    assert bound["status"] == "True"
+
+
 def test_a_recheck_refused_for_good_raises_for_kopf_to_report() -> None:
-    """A 403 is no passing trouble: it is raised."""
+    """Any other refusal (here 400) is no passing trouble: it is raised."""
 
     async def scenario() -> None:
         h = make_harness()
         await h.subscribe("hook", secret=False)
-        h.api.fail_next("GET", "/secrets/hook$", 403)
+        h.api.fail_next("GET", "/secrets/hook$", 400)
         await h.notifier.recheck(NS, "hook")
 
-    with pytest.raises(ApiError, match="403"):
+    with pytest.raises(ApiError, match="400"):
         run(scenario)
 
 
@@ -262,8 +289,8 @@ def test_a_failing_endpoint_is_tried_three_times_then_says_so() -> None:
     assert h.channels.attempts == 3 + 1
     ready = h.ready("bad")
     assert "incident.created not delivered after 3 attempts" in ready["message"]
-    assert "HTTP 500" in ready["message"]
-    assert "127.0.0.1" not in ready["message"]
+    assert ready["message"].endswith(": 5xx")
+    assert "hooks.example.com" not in ready["message"]
     assert h.status("bad")["failed"] == 1
     assert h.warnings() == [("bad", "DeliveryFailed")]
     assert h.channels.to(url("good")) == ["incident.created"]
@@ -358,11 +385,11 @@ def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> N
     async def scenario() -> tuple[list[str], list[str], int]:
         api, received = FakeClient(), list[dict[str, Any]]()
         runner, port = await serve(received)
-        api.add_secret(NS, "hook", {"url": f"json://127.0.0.1:{port}/hook"})
+        api.add_secret(NS, "hook", {"url": f"json://127.0.0.1:{port}/hook"}, CONSENT)
         hook = api.add(subscriber("hook"))
         incident = api.add(resource(Kind.INCIDENT, NS, "boom", dict(INCIDENT_SPEC)))
         first, second = incident_notices()[:2]
-        runtime = Runtime(api, lambda: NOW)
+        runtime = Runtime(api, lambda: NOW, egress=LOOPBACK)
         runtime.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
         await runtime.subscriber_event("ADDED", hook)
         desired = {"timeline": TIMELINE}
@@ -373,7 +400,7 @@ def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> N
         notices = api.status(Kind.INCIDENT, NS, "boom")["notices"]
         status = {"notices": [*notices, second.to_status()]}
         stored = await api.patch_status(Kind.INCIDENT, NS, "boom", status)
-        again = Runtime(api, lambda: NOW)
+        again = Runtime(api, lambda: NOW, egress=LOOPBACK)
         again.view.set_page((NS, "example"), PageEntry("uid-page", 1, None, facts=FACTS))
         again.notifier.prime(api.get("subscribers", NS, "hook") or {})
         again.writer.replay(Kind.INCIDENT, stored)
@@ -387,3 +414,24 @@ def test_the_runtime_s_wiring_announces_and_delivers_what_a_write_records() -> N
     events, posted, count = run(scenario)
     assert events == ["incident.created", "incident.updated"]
     assert len(set(posted)) == count == 2
+
+
+def test_an_unlabelled_secret_reads_exactly_as_a_missing_one() -> None:
+    """Secrets by consent: without the label, the same condition, word for word, as none."""
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        h = make_harness()
+        await h.subscribe("hook", secret=False)
+        missing = h.ready("hook")
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, {"statuspage.dev/subscriber": "yes"})
+        await h.notifier.recheck(NS, "hook")
+        unlabelled = h.ready("hook")
+        h.api.add_secret(NS, "hook", {"url": url("hook")}, CONSENT)
+        await h.notifier.recheck(NS, "hook")
+        return missing, unlabelled, h.ready("hook")
+
+    missing, unlabelled, labelled = run(scenario)
+    assert (unlabelled["reason"], unlabelled["message"]) == (missing["reason"], missing["message"])
+    assert missing["reason"] == "SecretNotFound"
+    assert 'not labelled statuspage.dev/subscriber: "true"' in missing["message"]
+    assert labelled["status"] == "True"

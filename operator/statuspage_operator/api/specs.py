@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from statuspage_operator.api.webhook import Signature
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
 from statuspage_operator.domain.maintenance import Window
@@ -115,6 +116,7 @@ class SubscriberSpec(_Spec):
     events: tuple[NotificationEvent, ...] = tuple(sorted(DEFAULT_EVENTS))
     url_secret_ref: SecretKeyRef
     signing_secret_ref: SecretKeyRef | None = None
+    signature: Signature = Signature.STANDARD_WEBHOOKS
 
     def interest(self, since: datetime | None) -> Interest:
         """What the subscriber wants, as the domain rules take it."""

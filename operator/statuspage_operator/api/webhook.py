@@ -1,5 +1,12 @@
 """What a subscriber receives: a short text for people (any Apprise channel), and a
-Statuspage-compatible webhook body for `json://`/`jsons://` destinations.
+Statuspage-compatible webhook body for `json://`/`jsons://` destinations, signed.
+
+Signatures (`spec.signature`): `StandardWebhooks` (the default; www.standardwebhooks.com) sends
+`webhook-id` (the delivery key, the same on every retry), `webhook-timestamp` (the attempt's Unix
+time) and `webhook-signature`: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for each key of
+the signing Secret (`whsec_<base64>` keys separated by white space: several during a rotation).
+`Legacy` sends `X-Statuspage-Signature: sha256=<hex HMAC-SHA256 of the body>` (replayable: the
+body alone is signed).
 
 The text is read on a phone: a title saying what happened to what, then when (in the page's time
 zone), the affected components, the update's message and a link to the page.
@@ -7,11 +14,14 @@ zone), the affected components, the update's message and a link to the page.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from statuspage_operator.api.times import format_time
@@ -21,6 +31,19 @@ from statuspage_operator.domain.zones import zone_of
 KEY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-Statuspage-Event"
 SIGNATURE_HEADER = "X-Statuspage-Signature"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+KEY_PREFIX = "whsec_"
+# The Standard Webhooks spec asks for keys of 24 to 64 random bytes.
+KEY_BYTES = (24, 64)
+
+
+class Signature(StrEnum):
+    """How webhook requests are signed (Subscriber spec.signature)."""
+
+    STANDARD_WEBHOOKS = "StandardWebhooks"
+    LEGACY = "Legacy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +209,38 @@ def encode(body: dict[str, Any]) -> bytes:
 def sign(payload: bytes, secret: bytes) -> str:
     """`sha256=<hex>`: HMAC-SHA256 of the body with the signing secret."""
     return "sha256=" + hmac.new(secret, payload, hashlib.sha256).hexdigest()
+
+
+def signing_keys(value: bytes) -> list[bytes]:
+    """The Standard Webhooks keys of a signing Secret's value (`whsec_<base64>`, separated by
+    white space); ValueError saying what is wrong (never showing a key)."""
+    keys = []
+    for number, word in enumerate(value.decode("ascii", "replace").split(), start=1):
+        if not word.startswith(KEY_PREFIX):
+            raise ValueError(f"key {number} does not start with {KEY_PREFIX}")
+        try:
+            key = base64.b64decode(word.removeprefix(KEY_PREFIX), validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise ValueError(f"key {number} is not {KEY_PREFIX} followed by base64") from error
+        if not KEY_BYTES[0] <= len(key) <= KEY_BYTES[1]:
+            raise ValueError(f"key {number} is not {KEY_BYTES[0]} to {KEY_BYTES[1]} bytes long")
+        keys.append(key)
+    if not keys:
+        raise ValueError(f"no key; write one or more {KEY_PREFIX}<base64> keys")
+    return keys
+
+
+def standard_headers(
+    message_id: str, timestamp: int, payload: bytes, keys: list[bytes]
+) -> dict[str, str]:
+    """`webhook-id`, `webhook-timestamp` and, with keys, `webhook-signature` (one `v1,<base64>`
+    per key, separated by spaces)."""
+    headers = {ID_HEADER: message_id, TIMESTAMP_HEADER: str(timestamp)}
+    signed = f"{message_id}.{timestamp}.".encode() + payload
+    signatures = [
+        "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        for key in keys
+    ]
+    if signatures:
+        headers[STANDARD_SIGNATURE_HEADER] = " ".join(signatures)
+    return headers

@@ -23,7 +23,7 @@ from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, p
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
-from statuspage_operator.control.notifications import RETRY_BASE, Notifier
+from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
 from statuspage_operator.control.publication import PolicyEntry
 from statuspage_operator.control.sweep import Sweeper
 from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
@@ -132,6 +132,7 @@ class Runtime:
         clock: Callable[[], datetime] = utc_now,
         *,
         notify_retry_base: float = RETRY_BASE,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -140,7 +141,9 @@ class Runtime:
         # flight; the writer announces and offers to subscribers what its writes record.
         in_flight = WritesInFlight()
         announcer = Announcer(client, clock, in_flight)
-        self.notifier = Notifier(client, clock, self.view, announcer, in_flight, notify_retry_base)
+        self.notifier = Notifier(
+            client, clock, self.view, announcer, in_flight, notify_retry_base, Channels(egress)
+        )
         self.writer = Writer(client, clock, announcer, self.notifier, in_flight)
         self.components = Components(self.view, self.writer, clock)
         self.windows = Windows(

@@ -110,6 +110,7 @@ async def on_operator_startup(
     runtime = Runtime(
         make_client(settings, logger),
         notify_retry_base=float(memo.get("notify_retry_base") or 30.0),
+        egress=memo.get("egress"),
     )
     memo.runtime = runtime
     namespaces = list(memo.get("namespaces") or [])

@@ -1,7 +1,11 @@
 """The API calls of subscriber notifications: Subscribers' status, and the Secrets they name.
 
-A Secret is read by name only where a Subscriber references it (the operator may `get` Secrets,
-never list or watch them), and its value is never logged.
+A Secret is read by name only where a Subscriber references it, in the Subscriber's own namespace
+(the operator may `get` Secrets, never list or watch them), and only if its owner consented: it
+carries the label `statuspage.dev/subscriber: "true"`. An unlabelled Secret and a missing one give
+the same error, word for word, so a Subscriber cannot learn whether some other Secret exists. A
+403 (a namespace the operator's RBAC does not cover) says so: it tells nothing of any Secret. A
+value is never logged.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import binascii
 from collections.abc import AsyncIterator
 from typing import Any
 
-from statuspage_operator.k8s.client import MERGE_PATCH, Client, NotFoundError, custom_path
+from statuspage_operator.api.names import GROUP
+from statuspage_operator.k8s.client import MERGE_PATCH, ApiError, Client, NotFoundError, custom_path
 
 KIND = "Subscriber"
 PLURAL = "subscribers"
+CONSENT_LABEL = f"{GROUP}/subscriber"
 
 
 class SecretError(Exception):
@@ -42,11 +48,27 @@ async def list_subscribers(
 
 
 async def read_secret_key(client: Client, namespace: str, name: str, key: str) -> bytes:
-    """The value of one key of a Secret; SecretError saying what is missing."""
+    """The value of one key of a Secret marked for the operator; SecretError saying what is
+    missing."""
+    unusable = (
+        f'Secret {name} not found in namespace {namespace}, or not labelled {CONSENT_LABEL}: "true"'
+    )
     try:
         secret = await client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
-    except NotFoundError as error:
-        raise SecretError(f"Secret {name} not found in namespace {namespace}") from error
+    except NotFoundError:
+        raise SecretError(unusable) from None
+    except ApiError as error:
+        if error.status != 403:
+            raise
+        # RBAC narrowed to the namespaces that have Subscribers: this one is not bound. Said as
+        # such (it reveals nothing of any Secret), and checked again until it is.
+        raise SecretError(
+            f"the operator may not read Secrets in namespace {namespace}: its administrator "
+            "has not bound it there (docs/operations.md, RBAC)"
+        ) from None
+    labels = (secret.get("metadata") or {}).get("labels") or {}
+    if labels.get(CONSENT_LABEL) != "true":
+        raise SecretError(unusable)
     data = secret.get("data") or {}
     if key not in data:
         raise SecretError(f"Secret {name} has no key {key!r}")

@@ -7,6 +7,10 @@
 - lanes.py        each subscriber's lane: in order per object, a few sends at once
 - record.py       the delivered keys in each Subscriber's status, written in batches
 - channels.py     where a delivery goes: webhooks (aiohttp) and Apprise
+- failures.py     what went wrong with an attempt, as a category (never the far end's words)
+- schemes.py      which URLs are sent to: webhooks and an allow-list of Apprise schemes
+- egress.py       (pure) the egress policy: which names and addresses may be sent to
+- resolving.py    resolution under the policy, pinned: aiohttp's resolver, Apprise's threads
 - api/news.py     (pure) a notice as news, in the words of its page
 
 What runs in the background, and what starts and stops it:
@@ -30,16 +34,21 @@ What runs in the background, and what starts and stops it:
   and stops it when an event shows another reason, when the Subscriber is deleted, and at exit.
 """
 
+from statuspage_operator.control.notifications.channels import Channels
 from statuspage_operator.control.notifications.deliveries import ATTEMPTS, RETRY_BASE
+from statuspage_operator.control.notifications.egress import CLUSTER_DOMAIN, EgressPolicy
 from statuspage_operator.control.notifications.notifier import Notifier
 from statuspage_operator.control.notifications.record import UNRECORDED
 from statuspage_operator.control.notifications.subscribers import RECHECK, waits_for_destination
 
 __all__ = [
     "ATTEMPTS",
+    "CLUSTER_DOMAIN",
     "RECHECK",
     "RETRY_BASE",
     "UNRECORDED",
+    "Channels",
+    "EgressPolicy",
     "Notifier",
     "waits_for_destination",
 ]

@@ -22,23 +22,22 @@ from statuspage_operator.api.webhook import (
     KEY_HEADER,
     SIGNATURE_HEADER,
     News,
+    Signature,
     encode,
     render_text,
     render_webhook,
     sign,
+    signing_keys,
+    standard_headers,
 )
 from statuspage_operator.control import metrics
-from statuspage_operator.control.notifications.channels import (
-    Channels,
-    DestinationError,
-    SendError,
-)
+from statuspage_operator.control.notifications.channels import Channels, DestinationError
+from statuspage_operator.control.notifications.failures import SendError
 from statuspage_operator.control.notifications.lanes import APPRISE_LANE, LANE, Delivery, Lanes
 from statuspage_operator.control.notifications.record import PATIENCE, Records
 from statuspage_operator.control.notifications.subscribers import Subscriber, Subscribers
 from statuspage_operator.control.retry import RetryPolicy
 from statuspage_operator.k8s.client import transient
-from statuspage_operator.k8s.subscribers import SecretError
 
 logger = logging.getLogger(__name__)
 
@@ -98,20 +97,11 @@ class Deliveries:
             if destination.webhook:
                 if delivery.payload is None:
                     delivery.payload = encode(render_webhook(news, delivery.key))
-                signing = spec.signing_secret_ref
-                if signing is not None:
-                    secret = await self.subscribers.secret(
-                        subscriber.namespace, signing.name, signing.key
-                    )
-                    headers[SIGNATURE_HEADER] = sign(delivery.payload, secret)
+                headers.update(await self._signed(subscriber, delivery.key, delivery.payload))
             else:
                 title, text = render_text(news)
-        except (DestinationError, SecretError) as problem:
+        except DestinationError:
             # Nothing to retry until someone fixes it; the condition says what.
-            if isinstance(problem, SecretError):
-                subscriber.problem = Verdict(
-                    False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
-                )
             self._finish(subscriber, news, "failed")
             return None
         except Exception as failure:
@@ -136,6 +126,17 @@ class Deliveries:
                 self._finish(subscriber, news, "sent")
                 return None
         return self._failed(delivery, error)
+
+    async def _signed(self, subscriber: Subscriber, key: str, payload: bytes) -> dict[str, str]:
+        """The signature headers of one attempt: Standard Webhooks' (the delivery key as its id,
+        stable across retries; this attempt's time) or the legacy body-only HMAC."""
+        spec = subscriber.spec
+        assert spec is not None
+        secret = await self.subscribers.signing(subscriber)
+        if spec.signature is Signature.LEGACY:
+            return {} if secret is None else {SIGNATURE_HEADER: sign(payload, secret)}
+        keys = [] if secret is None else signing_keys(secret)
+        return standard_headers(key, int(self.clock().timestamp()), payload, keys)
 
     def _failed(self, delivery: Delivery, error: str) -> float | None:
         """An attempt failed: the delay before the next, or None once the policy gives up."""

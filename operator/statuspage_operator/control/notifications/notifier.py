@@ -49,7 +49,7 @@ class Notifier:
         self.clock = clock
         self.view = view
         self.channels = channels or Channels()
-        self.subscribers = Subscribers(client, clock, view, announcer)
+        self.subscribers = Subscribers(client, clock, view, announcer, self.channels.policy)
         self.records = Records(in_flight.idle)
         self.deliveries = Deliveries(
             self.subscribers, self.records, self.channels, in_flight.idle, clock, retry_base

@@ -1,8 +1,10 @@
 """The Subscriber reconciler: each Subscriber held, its destination checked, its status written.
 
 A Subscriber is ready when its spec parses, its page exists (in the operator's view) and its
-destination works: the URL in its Secret parses, for a scheme we can send to. Secrets are read by
-name where a Subscriber references them (the operator may not list or watch them), cached a few
+destination works: the URL in its Secret parses, for a scheme we send to, and a webhook's host is
+not refused by the egress policy (by name or address literal: resolving waits for a delivery).
+Secrets are read by name where a Subscriber references them, in its namespace, only if labelled
+for the operator (k8s/subscribers.py; the operator may not list or watch them), cached a few
 seconds for deliveries and read afresh for a check. Secrets are not watched, so a Subscriber
 waiting for its Secret (`waits_for_destination`) is checked again every RECHECK seconds, by a kopf
 timer (handlers/subscribers.py).
@@ -27,11 +29,13 @@ from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.api.specs import SubscriberSpec, parse
 from statuspage_operator.api.status import subscriber_status
 from statuspage_operator.api.times import parse_time
+from statuspage_operator.api.webhook import Signature, signing_keys
 from statuspage_operator.control.notifications.channels import (
     Destination,
     DestinationError,
     parse_destination,
 )
+from statuspage_operator.control.notifications.egress import EgressPolicy
 from statuspage_operator.control.notifications.lanes import Lane
 from statuspage_operator.control.notifications.record import Ledger
 from statuspage_operator.control.retry import SUBSCRIBER_WRITES, retrying
@@ -110,9 +114,15 @@ class Subscribers:
     """Every Subscriber of every page, checked and written."""
 
     def __init__(
-        self, client: Client, clock: Callable[[], datetime], view: View, announcer: Announcer
+        self,
+        client: Client,
+        clock: Callable[[], datetime],
+        view: View,
+        announcer: Announcer,
+        policy: EgressPolicy | None = None,
     ) -> None:
         self.client = client
+        self.policy = policy or EgressPolicy()
         self.clock = clock
         self.view = view
         self.announcer = announcer
@@ -182,6 +192,7 @@ class Subscribers:
         if entry.spec is not None and not failed and stale:
             with contextlib.suppress(DestinationError):
                 await self.destination(entry, fresh=True)
+                await self.signing(entry, fresh=True)
             entry.checked = entry.generation
         await self.write(entry)
 
@@ -231,7 +242,7 @@ class Subscribers:
             )
             raise DestinationError("not text") from error
         try:
-            destination = self._destinations.get(url) or parse_destination(url)
+            destination = self._destinations.get(url) or parse_destination(url, self.policy)
         except DestinationError as error:
             entry.problem = Verdict(
                 False, Reason.INVALID_DESTINATION, f"Secret {ref.name} key {ref.key!r}: {error}"
@@ -242,6 +253,35 @@ class Subscribers:
         self._destinations[url] = destination
         entry.clear_problem()
         return destination
+
+    async def signing(self, entry: Subscriber, fresh: bool = False) -> bytes | None:
+        """The signing Secret's value (None without spec.signingSecretRef), checked to hold
+        Standard Webhooks keys when the spec asks for them; DestinationError (and the entry's
+        problem says what to fix) if it cannot sign."""
+        assert entry.spec is not None
+        ref = entry.spec.signing_secret_ref
+        if ref is None:
+            return None
+        try:
+            value = await self.secret(entry.namespace, ref.name, ref.key, fresh)
+        except api.SecretError as problem:
+            entry.problem = Verdict(
+                False, Reason.SECRET_NOT_FOUND, f"{problem} (spec.signingSecretRef)"
+            )
+            raise DestinationError(str(problem)) from problem
+        if entry.spec.signature is Signature.STANDARD_WEBHOOKS:
+            try:
+                signing_keys(value)
+            except ValueError as error:
+                entry.problem = Verdict(
+                    False,
+                    Reason.INVALID_DESTINATION,
+                    f"Secret {ref.name} key {ref.key!r} (spec.signingSecretRef): {error}; "
+                    "spec.signature StandardWebhooks wants whsec_<base64> keys (or set it to "
+                    "Legacy)",
+                )
+                raise DestinationError(str(error)) from None
+        return value
 
     async def secret(self, namespace: str, name: str, key: str, fresh: bool = False) -> bytes:
         """One key of a Secret (cached SECRET_TTL seconds unless `fresh`); SecretError if none."""
