@@ -42,7 +42,16 @@ NAMES = {
 }
 
 SPEC_FIELDS = {
-    "StatusPage": {"title", "description", "timeZone", "hostnames", "url", "remindBefore"},
+    "StatusPage": {
+        "title",
+        "description",
+        "timeZone",
+        "hostnames",
+        "url",
+        "remindBefore",
+        "visibility",
+        "audiences",
+    },
     "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
     "MaintenanceWindow": {
         "page",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from statuspage_operator.domain.audience import Audience
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
 from statuspage_operator.domain.maintenance import Window
@@ -29,6 +31,28 @@ class _Spec(BaseModel):
     )
 
 
+class Visibility(StrEnum):
+    """StatusPage.spec.visibility: who the page server shows the page to."""
+
+    UNPUBLISHED = "Unpublished"
+    PUBLIC = "Public"
+    PRIVATE = "Private"
+
+
+class AudienceSpec(_Spec):
+    """One entry of StatusPage.spec.audiences."""
+
+    name: str
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    components: tuple[str, ...] | None = None
+
+    def audience(self) -> Audience:
+        """As the domain rules take it."""
+        components = None if self.components is None else frozenset(self.components)
+        return Audience(self.name, frozenset(self.users), frozenset(self.groups), components)
+
+
 class PageSpec(_Spec):
     """StatusPage.spec."""
 
@@ -37,6 +61,8 @@ class PageSpec(_Spec):
     time_zone: str = "UTC"
     url: str | None = None
     remind_before: str | None = None
+    visibility: Visibility = Visibility.UNPUBLISHED
+    audiences: tuple[AudienceSpec, ...] = ()
 
 
 class ComponentSpec(_Spec):

@@ -7,6 +7,11 @@ so a change is visible on the next request and a busy page costs one rendering p
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage lists in
 `spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
 `badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
+
+A Private page (docs/server.md, "Private pages") is rendered for what the request may see: the
+audiences its identity matches (from a trusted proxy only, server/identity.py) or, for a feed,
+its token's audience. Renderings are cached per audience set, answered `Cache-Control: private`,
+and a request that may see nothing gets the same 404 as an unknown page.
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from statuspage_operator.api.feed_tokens import sight_of_token
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.objects import audiences_of
+from statuspage_operator.api.specs import Visibility
+from statuspage_operator.domain.audience import EVERYTHING, Audience, Identity, Sight, sight_of
 from statuspage_operator.server import feeds, statuspage_v2
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
 from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
+from statuspage_operator.server.identity import Trust
 from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
@@ -35,6 +45,9 @@ MAX_PATH = 512
 MAX_RENDERINGS = 10_000
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
+PRIVATE_CACHE_CONTROL = "private, max-age=10"
+PRIVATE_FEED_CACHE_CONTROL = "private, max-age=60"
+FEEDS = frozenset({"history.atom", "history.rss"})
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -107,6 +120,30 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """What one request may see of a page, and whether the page is private."""
+
+    sight: Sight = EVERYTHING
+    private: bool = False
+
+    @property
+    def cache_key(self) -> tuple[str, ...]:
+        """What renderings for this access are cached under: never shared across audiences."""
+        return ("private", *self.sight.audiences) if self.private else ("public",)
+
+
+PUBLIC = Access()
+
+
+def _private(headers: Mapping[str, str]) -> Mapping[str, str]:
+    # Cross-origin scripts get no private page, and no shared cache keeps one.
+    kept = {k: v for k, v in headers.items() if not k.startswith("Access-Control-")}
+    feed = headers.get("Cache-Control") == FEED_CACHE_CONTROL
+    kept["Cache-Control"] = PRIVATE_FEED_CACHE_CONTROL if feed else PRIVATE_CACHE_CONTROL
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """A cached response body."""
 
@@ -153,13 +190,19 @@ class Server:
 
     cache: Cache
     base_url: str = ""
+    trust: Trust = field(default_factory=Trust)
+    # The private feed keys (api/feed_tokens.py), kept fresh by server/feed_keys.py.
+    feed_keys: tuple[bytes, ...] = ()
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     shutting_down: bool = False
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
-    _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
-    _views: dict[Key, tuple[int, float, PageView]] = field(default_factory=dict)
+    _renderings: dict[tuple[Key, str, tuple[str, ...]], Rendered] = field(default_factory=dict)
+    _views: dict[tuple[Key, tuple[str, ...]], tuple[int, float, PageView]] = field(
+        default_factory=dict
+    )
+    _audiences: dict[Key, tuple[int, tuple[Audience, ...]]] = field(default_factory=dict)
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -180,32 +223,60 @@ class Server:
     def _html(self, view: PageView) -> tuple[bytes, Mapping[str, str]]:
         return self._renderer.page(view).encode(), HTML_HEADERS
 
-    def _view(self, key: Key, version: int, now: float) -> PageView:
-        held = self._views.get(key)
+    def _view(self, key: Key, access: Access, version: int, now: float) -> PageView:
+        held = self._views.get((key, access.cache_key))
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
-        view = build(self.cache, key, self.clock(), self._memo, self.base_url)
-        self._views[key] = (version, now + RENDER_TTL, view)
+        view = build(self.cache, key, self.clock(), self._memo, self.base_url, access.sight)
+        self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
         return view
 
-    def rendering(self, key: Key, representation: str) -> Rendered | None:
-        """The response of one representation of a page; None if there is no such page."""
+    def _audiences_of(self, key: Key, page: Mapping[str, Any]) -> tuple[Audience, ...]:
+        version = self.cache.versions[key[0]]
+        held = self._audiences.get(key)
+        if held is None or held[0] != version:
+            held = (version, audiences_of(page["spec"].get("audiences")))
+            self._audiences[key] = held
+        return held[1]
+
+    def access(self, key: Key, identity: Identity, token: str | None = None) -> Access | None:
+        """What a request may see of a page; None: nothing (no such page, or not for it).
+
+        `token` is a private feed's token (given only for feeds): when present, it alone decides.
+        """
+        page = self.cache.page(key)
+        if page is None:
+            return None
+        if page["spec"].get("visibility") != Visibility.PRIVATE:
+            return PUBLIC
+        audiences = self._audiences_of(key, page)
+        if token is not None:
+            sight = sight_of_token(self.feed_keys, key[0], key[1], audiences, token)
+        else:
+            sight = sight_of(audiences, identity)
+        return None if sight is None else Access(sight, private=True)
+
+    def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
+        """The response of one representation of a page as `access` sees it; None if no page."""
         if self.cache.page(key) is None:
             return None
         version = self.cache.versions[key[0]]
         now = time.monotonic()
-        held = self._renderings.get((key, representation))
+        cached = (key, representation, access.cache_key)
+        held = self._renderings.get(cached)
         if held is not None and held.version == version and held.expires > now:
             return held
-        view = self._view(key, version, now)
+        view = self._view(key, access, version, now)
         body, headers = self._producers[representation](view)
+        if access.private:
+            headers = _private(headers)
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
         if len(self._renderings) >= MAX_RENDERINGS:
             self._renderings.clear()
             self._views.clear()
-        self._renderings[(key, representation)] = rendered
+        self._renderings[cached] = rendered
         return rendered
 
     def route(self, host: str | None, path: str) -> tuple[Key | None, str | None, str | None]:
@@ -267,16 +338,21 @@ def make_app(server: Server) -> web.Application:
         if host is not None and (len(host) > 261 or not _HOST.match(host)):
             return route, _text(400, "bad Host header")
         key, representation, redirect = server.route(host, path)
-        if redirect is not None and key is not None and server.cache.page(key) is not None:
+        if key is None:
+            return route, _text(404, "no such page")
+        identity = server.trust.identity(request.remote, request.headers)
+        token = request.query.get("token") if representation in FEEDS else None
+        access = server.access(key, identity, token)
+        if redirect is not None and access is not None:
             return route, _text(308, "moved", {"Location": redirect})
-        if key is None or representation is None:
+        if representation is None:
             return route, _text(404, "no such page")
         route = ROUTES[representation]
         if request.method == "OPTIONS":
             return route, web.Response(status=204, headers={**COMMON_HEADERS, **CORS_PREFLIGHT})
         if request.method not in ("GET", "HEAD"):
             return route, _text(405, "method not allowed", {"Allow": "GET, HEAD, OPTIONS"})
-        rendered = server.rendering(key, representation)
+        rendered = None if access is None else server.rendering(key, representation, access)
         if rendered is None:
             return route, _text(404, "no such page")
         headers = {**rendered.headers, "ETag": rendered.etag}

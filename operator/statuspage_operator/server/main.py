@@ -21,6 +21,8 @@ from kubernetes import client, config
 from statuspage_operator.api.names import Kind
 from statuspage_operator.server.app import Server, make_app, make_metrics_app
 from statuspage_operator.server.cache import Cache
+from statuspage_operator.server.feed_keys import keep_fresh, read_keys, secret_name
+from statuspage_operator.server.identity import DEFAULT_GROUPS_HEADER, DEFAULT_USER_HEADER, Trust
 from statuspage_operator.server.watch import KindWatcher
 
 logger = logging.getLogger("statuspage_operator.server")
@@ -51,8 +53,39 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="seconds to keep serving after SIGTERM while reporting not ready",
     )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a proxy network whose identity headers and X-Forwarded-For are believed "
+        "(repeatable; default none: Private pages are shown to nobody)",
+    )
+    parser.add_argument(
+        "--user-header",
+        default=DEFAULT_USER_HEADER,
+        help=f"header a trusted proxy names the user in (default {DEFAULT_USER_HEADER})",
+    )
+    parser.add_argument(
+        "--groups-header",
+        default=DEFAULT_GROUPS_HEADER,
+        help=f"header a trusted proxy lists groups in, comma-separated "
+        f"(default {DEFAULT_GROUPS_HEADER})",
+    )
+    parser.add_argument(
+        "--feed-key-secret",
+        metavar="NAMESPACE/NAME",
+        help="the Secret holding the private feed key (data key, previous); default: none, "
+        "private feeds are served to nobody",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.trust = Trust.of(args.trusted_proxy, args.user_header, args.groups_header)
+        args.feed_key = None if args.feed_key_secret is None else secret_name(args.feed_key_secret)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
 
 
 def _api_client(context: str | None) -> client.ApiClient:
@@ -67,8 +100,18 @@ async def serve(args: argparse.Namespace) -> None:
     """Watch, serve, and stop gracefully on SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
     cache = Cache()
-    server = Server(cache, base_url=args.public_url.rstrip("/"))
+    server = Server(cache, base_url=args.public_url.rstrip("/"), trust=args.trust)
     api_client = _api_client(args.context)
+    refresher: asyncio.Task[None] | None = None
+    if args.feed_key is not None:
+        namespace, name = args.feed_key
+
+        def store(keys: tuple[bytes, ...]) -> None:
+            server.feed_keys = keys
+
+        refresher = asyncio.create_task(
+            keep_fresh(lambda: read_keys(api_client, namespace, name), store)
+        )
     watchers = [KindWatcher(api_client, kind, cache, loop, args.namespace) for kind in Kind]
     for watcher in watchers:
         watcher.start()
@@ -95,6 +138,8 @@ async def serve(args: argparse.Namespace) -> None:
         await metrics_runner.cleanup()
     for watcher in watchers:
         watcher.stop()
+    if refresher is not None:
+        refresher.cancel()
     logger.info("stopped")
 
 
