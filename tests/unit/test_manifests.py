@@ -77,7 +77,8 @@ def test_base_contains_no_samples() -> None:
 
 def test_base_contains_exactly_the_install() -> None:
     """Namespace, the operator (ServiceAccount, RBAC with the lease Role, Deployment, policy) and
-    the public page server (ServiceAccount, read-only ClusterRole and binding, Deployment, Service).
+    the public page server (ServiceAccount, read-only ClusterRole and binding, the feed key's Role
+    and binding, Deployment, Service).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
@@ -89,6 +90,8 @@ def test_base_contains_exactly_the_install() -> None:
         "Deployment",
         "Namespace",
         "Role",
+        "Role",
+        "RoleBinding",
         "RoleBinding",
         "Service",
         "ServiceAccount",
