@@ -52,7 +52,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> Http:
 class ServerProcess:
     """statuspage-server as a subprocess with its own kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self.log = log
@@ -62,6 +62,7 @@ class ServerProcess:
                 f"--port={self.port}",
                 f"--metrics-port={self.metrics_port}",
                 "--host=127.0.0.1",
+                *args,
             ],
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
