@@ -137,6 +137,7 @@ class SubscriberSpec(_Spec):
     """Subscriber.spec."""
 
     page: str
+    audience: str | None = None
     components: tuple[str, ...] | None = None
     events: tuple[NotificationEvent, ...] = tuple(sorted(DEFAULT_EVENTS))
     url_secret_ref: SecretKeyRef
