@@ -25,6 +25,7 @@ from aiohttp import web
 from controlplane.cluster import free_port
 from e2e.kube import Kube, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
+from e2e.test_plugin import plugin
 from e2e.test_server import ROOT, ServerProcess, get
 from e2e.test_server import server_kubeconfig as server_kubeconfig
 from statuspage_operator.api.feed_tokens import feed_token
@@ -339,3 +340,21 @@ def test_an_audience_sees_only_its_components(stack: Stack, private_page: str) -
         assert stack.via_proxy(f"{base}history.atom?token={bad}")[0] == 404
     # A logged-in user's headers do not reach the feed location: it is the token or nothing.
     assert stack.via_proxy(f"{base}history.atom", "carl")[0] == 404
+
+
+def test_the_owner_gets_a_feed_url_with_the_plugin(
+    kube: Kube, stack: Stack, private_page: str, namespace: str
+) -> None:
+    """`kubectl statuspage feed-url` reads the key with the user's rights; the URL works."""
+    secret = f"{SECRET_NAMESPACE}/{SECRET_NAME}"
+    proxy = f"http://127.0.0.1:{stack.proxy_port}"
+    args = ["-n", namespace, "feed-url", "example", "--secret", secret, "--public-url", proxy]
+    found = plugin(kube, *args, "--audience", "web")
+    assert found.returncode == 0, found.stderr
+    status, _, feed = get(found.stdout.strip())
+    assert status == 200
+    assert b"Storefront slow" in feed
+    assert b"Database" not in feed
+    missing = plugin(kube, *args, "--audience", "nobody")
+    assert missing.returncode == 1
+    assert missing.stderr == 'error: statuspage "example" has no audience "nobody"\n'

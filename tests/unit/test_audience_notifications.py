@@ -16,7 +16,16 @@ from statuspage_operator.control.view import PageEntry
 from statuspage_operator.domain.audience import Audience
 from statuspage_operator.domain.notifications import NotificationEvent
 from unit.fake_time import eventually
-from unit.test_notifier import INCIDENT, NOW, NS, Harness, incident_notices, make_harness, url
+from unit.test_notifier import (
+    INCIDENT,
+    INCIDENT_SPEC,
+    NOW,
+    NS,
+    Harness,
+    incident_notices,
+    make_harness,
+    url,
+)
 
 AUDIENCES = (
     Audience("core", groups=frozenset({"core"}), components=frozenset({"api"})),
@@ -73,14 +82,12 @@ def test_page_facts_carry_the_audiences() -> None:
 
 def test_a_subscriber_of_an_audience_hears_only_what_concerns_it() -> None:
     """An incident on api and website: core hears it listing api; an audience gone, nothing."""
-    incident: dict[str, Any] = {
-        **INCIDENT,
-        "spec": {**INCIDENT["spec"], "components": [{"name": "api"}, {"name": "website"}]},
-    }
+    spec = {**INCIDENT_SPEC, "components": [{"name": "api"}, {"name": "website"}]}
+    incident: dict[str, Any] = {**INCIDENT, "spec": spec}
     only_web: dict[str, Any] = {
         **INCIDENT,
-        "metadata": {**INCIDENT["metadata"], "name": "web", "uid": "uid-web"},
-        "spec": {**INCIDENT["spec"], "components": [{"name": "website"}]},
+        "metadata": {"namespace": NS, "name": "web", "uid": "uid-web"},
+        "spec": {**INCIDENT_SPEC, "components": [{"name": "website"}]},
     }
 
     async def scenario() -> Harness:

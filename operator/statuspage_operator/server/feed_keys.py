@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -36,7 +37,11 @@ def read_keys(api_client: client.ApiClient, namespace: str, name: str) -> tuple[
     except ApiException as error:
         logger.warning("feed key Secret %s/%s: HTTP %s", namespace, name, error.status)
         return ()
+    except urllib3.exceptions.HTTPError as error:
+        logger.warning("feed key Secret %s/%s: %s", namespace, name, type(error).__name__)
+        return ()
     keys = keys_of(secret.data)
+    logger.debug("feed key Secret %s/%s: %d keys", namespace, name, len(keys))
     if not keys:
         logger.warning("feed key Secret %s/%s holds no key of 32 bytes or more", namespace, name)
     return keys
@@ -47,10 +52,11 @@ async def keep_fresh(
     store: Callable[[tuple[bytes, ...]], None],
     interval: float = REFRESH_SECONDS,
 ) -> None:
-    """Read the keys now and every `interval` seconds, until cancelled."""
+    """Read the keys again every `interval` seconds, until cancelled (the caller read them once
+    before serving, so the server is ready with its key)."""
     while True:
+        await asyncio.sleep(interval)
         try:
             store(await asyncio.to_thread(read))
         except Exception:  # a network error must not end private feeds for good
             logger.exception("reading the feed key failed; keeping the keys held")
-        await asyncio.sleep(interval)

@@ -105,13 +105,17 @@ async def serve(args: argparse.Namespace) -> None:
     refresher: asyncio.Task[None] | None = None
     if args.feed_key is not None:
         namespace, name = args.feed_key
+        # Its own client: the watches hold the shared one's connections for minutes at a time.
+        secrets_client = _api_client(args.context)
+
+        def read() -> tuple[bytes, ...]:
+            return read_keys(secrets_client, namespace, name)
 
         def store(keys: tuple[bytes, ...]) -> None:
             server.feed_keys = keys
 
-        refresher = asyncio.create_task(
-            keep_fresh(lambda: read_keys(api_client, namespace, name), store)
-        )
+        store(await asyncio.to_thread(read))
+        refresher = asyncio.create_task(keep_fresh(read, store))
     watchers = [KindWatcher(api_client, kind, cache, loop, args.namespace) for kind in Kind]
     for watcher in watchers:
         watcher.start()
