@@ -83,6 +83,7 @@ bench: install controlplane ## Benchmarks against the local control plane; print
 	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py
+	$(BIN)/python tests/bench/server_audience.py
 	$(BIN)/python tests/bench/notify.py
 	$(BIN)/python tests/bench/plugin.py
 

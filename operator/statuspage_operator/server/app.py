@@ -202,7 +202,9 @@ class Server:
     _views: dict[tuple[Key, tuple[str, ...]], tuple[int, float, PageView]] = field(
         default_factory=dict
     )
-    _audiences: dict[Key, tuple[int, tuple[Audience, ...]]] = field(default_factory=dict)
+    _audiences: dict[Key, tuple[Mapping[str, Any], tuple[Audience, ...]]] = field(
+        default_factory=dict
+    )
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -232,10 +234,10 @@ class Server:
         return view
 
     def _audiences_of(self, key: Key, page: Mapping[str, Any]) -> tuple[Audience, ...]:
-        version = self.cache.versions[key[0]]
+        # Parsed once per stored page object: the cache replaces the object when it changes.
         held = self._audiences.get(key)
-        if held is None or held[0] != version:
-            held = (version, audiences_of(page["spec"].get("audiences")))
+        if held is None or held[0] is not page:
+            held = (page, audiences_of(page["spec"].get("audiences")))
             self._audiences[key] = held
         return held[1]
 
