@@ -358,3 +358,34 @@ def test_the_owner_gets_a_feed_url_with_the_plugin(
     missing = plugin(kube, *args, "--audience", "nobody")
     assert missing.returncode == 1
     assert missing.stderr == 'error: statuspage "example" has no audience "nobody"\n'
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param(
+            {"audiences": AUDIENCES},
+            "spec.audiences is only for a page whose visibility is Private",
+            id="audiences-on-an-unpublished-page",
+        ),
+        pytest.param(
+            {"visibility": "Public", "audiences": AUDIENCES},
+            "spec.audiences is only for a page whose visibility is Private",
+            id="audiences-on-a-public-page",
+        ),
+        pytest.param(
+            {"visibility": "Private", "audiences": [{"name": "nobody", "components": ["api"]}]},
+            "each audience names at least one user or group",
+            id="an-audience-of-no-one",
+        ),
+    ],
+)
+def test_admission_refuses_audiences_that_cannot_mean_anything(
+    kube: Kube, namespace: str, spec: dict[str, Any], message: str
+) -> None:
+    """The API server itself refuses them, with the rule's message."""
+    refused = kube.run(
+        "apply", "-n", namespace, "-f", "-", stdin=json.dumps(make_page(**spec)), check=False
+    )
+    assert refused.returncode != 0
+    assert message in refused.stderr
