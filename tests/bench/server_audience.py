@@ -11,7 +11,8 @@ order each round.
   and p99 over SAMPLES requests each, of the CPU time the process spent on the request (client
   and server) and, for information, of wall time (which on a shared machine also counts the time
   other processes held the core);
-- summary.json answered from the rendering cache (the usual case): p99 over CACHED requests;
+- summary.json answered from the rendering cache (the usual case): p99 over CACHED requests, of
+  CPU and of wall time;
 - the HTML page, re-rendered: renderings per second;
 - the same for an audience that sees half the components (for information).
 
@@ -176,14 +177,16 @@ async def main() -> None:
                 report(f"{what}, filtering off", f"{off * 1000:.1f} ms")
                 report(f"{what}, on (all 1,100)", f"{on * 1000:.1f} ms", cost(on, off) + target)
                 report(f"{what}, audience of half", f"{half * 1000:.1f} ms")
-        _, cached = await alternate(client, server, "api/v2/summary.json", CACHED, cold=False)
-        off, on = percentile(cached["open"], 99), percentile(cached["closed"], 99)
-        report("summary.json cached p99, filtering off", f"{off * 1000:.2f} ms")
-        report(
-            "summary.json cached p99, filtering on",
-            f"{on * 1000:.2f} ms",
-            cost(on, off) + " (target <= +20%)",
-        )
+        cpu, wall = await alternate(client, server, "api/v2/summary.json", CACHED, cold=False)
+        for clock, cached in (("CPU", cpu), ("wall", wall)):
+            off, on = percentile(cached["open"], 99), percentile(cached["closed"], 99)
+            target = " (target <= +20%)" if clock == "CPU" else ""
+            report(f"summary.json cached {clock} p99, filtering off", f"{off * 1000:.2f} ms")
+            report(
+                f"summary.json cached {clock} p99, on",
+                f"{on * 1000:.2f} ms",
+                cost(on, off) + target,
+            )
         html, _ = await alternate(client, server, "", HTML_SAMPLES, cold=True)
         rates = {name: len(times) / sum(times) for name, times in html.items()}
         report("HTML re-rendered (per CPU second), filtering off", f"{rates['open']:.1f} /s")

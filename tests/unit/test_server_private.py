@@ -200,3 +200,19 @@ def test_a_public_page_ignores_identity() -> None:
         assert response.headers["Cache-Control"] == "public, max-age=10"
 
     serve(check, cache=make_cache())
+
+
+def test_a_changed_audience_takes_effect_on_the_next_request() -> None:
+    """Nothing held for an identity outlives the page object it was computed from."""
+
+    async def check(client: TestClient[Any, Any], server: Server) -> None:
+        assert await shown(client, CORE) == ["API", "database"]
+        page = server.cache.page(("default", "example"))
+        assert page is not None
+        audiences = [{"name": "core", "groups": ["core"], "components": ["cdn"]}]
+        server.cache.upsert(Kind.PAGE, make("example", {**page["spec"], "audiences": audiences}))
+        assert await shown(client, CORE) == ["CDN <edge>"]
+        server.cache.upsert(Kind.PAGE, make("example", {**page["spec"], "audiences": []}))
+        assert len(await shown(client, CORE)) == 4
+
+    serve(check)

@@ -205,6 +205,9 @@ class Server:
     _audiences: dict[Key, tuple[Mapping[str, Any], tuple[Audience, ...]]] = field(
         default_factory=dict
     )
+    _sights: dict[tuple[Key, Identity], tuple[Mapping[str, Any], Sight | None]] = field(
+        default_factory=dict
+    )
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -255,8 +258,21 @@ class Server:
         if token is not None:
             sight = sight_of_token(self.feed_keys, key[0], key[1], audiences, token)
         else:
-            sight = sight_of(audiences, identity)
+            sight = self._sight(key, page, audiences, identity)
         return None if sight is None else Access(sight, private=True)
+
+    def _sight(
+        self, key: Key, page: Mapping[str, Any], audiences: tuple[Audience, ...], who: Identity
+    ) -> Sight | None:
+        # A union of large audiences is worth computing once per page object and identity.
+        held = self._sights.get((key, who))
+        if held is not None and held[0] is page:
+            return held[1]
+        if len(self._sights) >= MAX_RENDERINGS:
+            self._sights.clear()
+        sight = sight_of(audiences, who)
+        self._sights[(key, who)] = (page, sight)
+        return sight
 
     def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
         """The response of one representation of a page as `access` sees it; None if no page."""
