@@ -8,9 +8,8 @@ Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a StatusPage 
 `spec.hostnames`: `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
 `badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
 
-A Private page (docs/server.md, "Private pages") is rendered for what the request may see: the
-audiences its identity matches (from a trusted proxy only, server/identity.py) or, for a feed,
-its token's audience. Renderings are cached per audience set, answered `Cache-Control: private`,
+A Private page (docs/server.md, "Private pages") is rendered for what the request may see
+(server/access.py): renderings are cached per audience set, answered `Cache-Control: private`,
 and a request that may see nothing gets the same 404 as an unknown page.
 """
 
@@ -28,12 +27,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from statuspage_operator.api.feed_tokens import sight_of_token
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.objects import audiences_of
-from statuspage_operator.api.specs import Visibility
-from statuspage_operator.domain.audience import EVERYTHING, Audience, Identity, Sight, sight_of
+from statuspage_operator.domain.audience import Identity
 from statuspage_operator.server import feeds, statuspage_v2
+from statuspage_operator.server.access import FEEDS, PUBLIC, Access, Gate, private_headers
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
 from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
@@ -45,9 +42,6 @@ MAX_PATH = 512
 MAX_RENDERINGS = 10_000
 CACHE_CONTROL = "public, max-age=10"
 FEED_CACHE_CONTROL = "public, max-age=60"
-PRIVATE_CACHE_CONTROL = "private, max-age=10"
-PRIVATE_FEED_CACHE_CONTROL = "private, max-age=60"
-FEEDS = frozenset({"history.atom", "history.rss"})
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -120,30 +114,6 @@ class Metrics:
 
 
 @dataclass(frozen=True, slots=True)
-class Access:
-    """What one request may see of a page, and whether the page is private."""
-
-    sight: Sight = EVERYTHING
-    private: bool = False
-
-    @property
-    def cache_key(self) -> tuple[str, ...]:
-        """What renderings for this access are cached under: never shared across audiences."""
-        return ("private", *self.sight.audiences) if self.private else ("public",)
-
-
-PUBLIC = Access()
-
-
-def _private(headers: Mapping[str, str]) -> Mapping[str, str]:
-    # Cross-origin scripts get no private page, and no shared cache keeps one.
-    kept = {k: v for k, v in headers.items() if not k.startswith("Access-Control-")}
-    feed = headers.get("Cache-Control") == FEED_CACHE_CONTROL
-    kept["Cache-Control"] = PRIVATE_FEED_CACHE_CONTROL if feed else PRIVATE_CACHE_CONTROL
-    return kept
-
-
-@dataclass(frozen=True, slots=True)
 class Rendered:
     """A cached response body."""
 
@@ -202,12 +172,7 @@ class Server:
     _views: dict[tuple[Key, tuple[str, ...]], tuple[int, float, PageView]] = field(
         default_factory=dict
     )
-    _audiences: dict[Key, tuple[Mapping[str, Any], tuple[Audience, ...]]] = field(
-        default_factory=dict
-    )
-    _sights: dict[tuple[Key, Identity], tuple[Mapping[str, Any], Sight | None]] = field(
-        default_factory=dict
-    )
+    _gate: Gate = field(default_factory=Gate)
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -236,43 +201,12 @@ class Server:
         self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
         return view
 
-    def _audiences_of(self, key: Key, page: Mapping[str, Any]) -> tuple[Audience, ...]:
-        # Parsed once per stored page object: the cache replaces the object when it changes.
-        held = self._audiences.get(key)
-        if held is None or held[0] is not page:
-            held = (page, audiences_of(page["spec"].get("audiences")))
-            self._audiences[key] = held
-        return held[1]
-
     def access(self, key: Key, identity: Identity, token: str | None = None) -> Access | None:
         """What a request may see of a page; None: nothing (no such page, or not for it).
 
         `token` is a private feed's token (given only for feeds): when present, it alone decides.
         """
-        page = self.cache.page(key)
-        if page is None:
-            return None
-        if page["spec"].get("visibility") != Visibility.PRIVATE:
-            return PUBLIC
-        audiences = self._audiences_of(key, page)
-        if token is not None:
-            sight = sight_of_token(self.feed_keys, key[0], key[1], audiences, token)
-        else:
-            sight = self._sight(key, page, audiences, identity)
-        return None if sight is None else Access(sight, private=True)
-
-    def _sight(
-        self, key: Key, page: Mapping[str, Any], audiences: tuple[Audience, ...], who: Identity
-    ) -> Sight | None:
-        # A union of large audiences is worth computing once per page object and identity.
-        held = self._sights.get((key, who))
-        if held is not None and held[0] is page:
-            return held[1]
-        if len(self._sights) >= MAX_RENDERINGS:
-            self._sights.clear()
-        sight = sight_of(audiences, who)
-        self._sights[(key, who)] = (page, sight)
-        return sight
+        return self._gate.access(key, self.cache.page(key), identity, token, self.feed_keys)
 
     def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
         """The response of one representation of a page as `access` sees it; None if no page."""
@@ -287,7 +221,7 @@ class Server:
         view = self._view(key, access, version, now)
         body, headers = self._producers[representation](view)
         if access.private:
-            headers = _private(headers)
+            headers = private_headers(headers)
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers)
