@@ -107,6 +107,7 @@ def test_an_audience_sees_only_its_components_and_what_concerns_them() -> None:
         # The resolved incident names no component: it concerns everyone.
         assert [i["name"] for i in incidents["incidents"]] == ["API errors", "Old outage"]
         html = await (await client.get(BASE, headers=WENDY)).text()
+        assert "history.atom" not in html  # without a token it would answer 404
         assert "Website deploy" in html
         assert "API errors" not in html
         assert "CDN" not in html
@@ -198,6 +199,7 @@ def test_a_public_page_ignores_identity() -> None:
         assert await shown(client, {}) == ["API", "database", "website", "CDN <edge>"]
         response = await client.get(f"{BASE}api/v2/summary.json", headers=CORE)
         assert response.headers["Cache-Control"] == "public, max-age=10"
+        assert 'href="history.atom"' in await (await client.get(BASE)).text()
 
     serve(check, cache=make_cache())
 

@@ -197,7 +197,9 @@ class Server:
         held = self._views.get((key, access.cache_key))
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
-        view = build(self.cache, key, self.clock(), self._memo, self.base_url, access.sight)
+        view = build(
+            self.cache, key, self.clock(), self._memo, self.base_url, access.sight, access.private
+        )
         self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
         return view
 

@@ -268,6 +268,7 @@ def build(
     memo: WindowMemo,
     base_url: str,
     sight: Sight = EVERYTHING,
+    private: bool = False,
 ) -> PageView:
     """The page `key` at `now` as `sight` sees it; raise KeyError if there is no such page."""
     raw = cache.page(key)
@@ -328,4 +329,5 @@ def build(
         components=tuple(components),
         incidents=tuple(incidents),
         maintenances=tuple(maintenances),
+        private=private,
     )
