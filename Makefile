@@ -13,7 +13,7 @@ IMAGE ?= ghcr.io/statuspage-operator/statuspage-operator:0.1.0
 PYTHON_IMAGE ?=
 export PYTHONPATH := $(CURDIR)/tests
 
-.PHONY: help install controlplane browser lint test test-unit test-e2e verify run cluster-up cluster-down bench docs image
+.PHONY: help install controlplane browser nginx lint test test-unit test-e2e verify run cluster-up cluster-down bench docs image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,19 +33,23 @@ browser: ## Debian's chromium and chromedriver for the browser test (installed o
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
+nginx: ## Debian's nginx (with auth_request) for the private-page test behind a real proxy (installed only when missing)
+	@test -x /usr/sbin/nginx || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx; }
+
 lint: install ## ruff, ruff format, mypy strict, import-linter
 	$(BIN)/ruff check operator tests
 	$(BIN)/ruff format --check operator tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install controlplane browser ## All tests: unit and e2e against the local control plane (the README's test command)
+test: install controlplane browser nginx ## All tests: unit and e2e against the local control plane (the README's test command)
 	$(BIN)/pytest tests
 
 test-unit: install ## Unit tests only (no cluster)
 	$(BIN)/pytest tests/unit
 
-test-e2e: install controlplane browser ## End-to-end tests only
+test-e2e: install controlplane browser nginx ## End-to-end tests only
 	$(BIN)/pytest tests/e2e
 
 verify: lint test ## Everything CI runs
@@ -80,6 +84,7 @@ bench: install controlplane ## Benchmarks against the local control plane; print
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/server_load.py
+	$(BIN)/python tests/bench/server_audience.py
 	$(BIN)/python tests/bench/notify.py
 	$(BIN)/python tests/bench/plugin.py
 

@@ -48,10 +48,11 @@ SPEC_FIELDS = {
         "title",
         "description",
         "timeZone",
-        "visibility",
         "hostnames",
         "url",
         "remindBefore",
+        "visibility",
+        "audiences",
     },
     "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
     "MaintenanceWindow": {

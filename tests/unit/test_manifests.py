@@ -90,7 +90,7 @@ def test_base_contains_no_samples() -> None:
 def test_base_contains_exactly_the_install() -> None:
     """Namespace, the operator (ServiceAccount, RBAC with the Secrets' ClusterRole and the lease
     Role, Deployment, policy, egress NetworkPolicy) and the public page server (ServiceAccount,
-    read-only ClusterRole and binding, Deployment, Service).
+    read-only ClusterRole and binding, the feed key's Role and binding, Deployment, Service).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == [
@@ -105,6 +105,8 @@ def test_base_contains_exactly_the_install() -> None:
         "Namespace",
         "NetworkPolicy",
         "Role",
+        "Role",
+        "RoleBinding",
         "RoleBinding",
         "Service",
         "ServiceAccount",

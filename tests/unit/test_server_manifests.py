@@ -141,3 +141,27 @@ def test_page_accepts_hostnames_and_url() -> None:
 def test_page_rejects_bad_hostnames_and_urls(spec: JsonObject) -> None:
     """Host names are lower-case DNS names, at most 16; the URL is http(s)."""
     assert validation_errors(page(**spec))
+
+
+def test_feed_key_role_reads_one_secret_by_name() -> None:
+    """The server may `get` the feed key Secret its Deployment names, and no other Secret."""
+    name = "statuspage-server-feed-key"
+    [role] = [d for d in _base() if d["kind"] == "Role" and d["metadata"]["name"] == name]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["statuspage-feed-key"],
+            "verbs": ["get"],
+        }
+    ]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    [binding] = [d for d in _base() if d["kind"] == "RoleBinding" and d["metadata"]["name"] == name]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": name,
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+    args = one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--feed-key-secret={NAMESPACE}/statuspage-feed-key" in args

@@ -21,6 +21,7 @@ from statuspage_operator.api.notices import Notice
 from statuspage_operator.api.specs import PageSpec, parse, parse_duration
 from statuspage_operator.api.times import parse_time
 from statuspage_operator.api.webhook import News, local
+from statuspage_operator.domain.audience import Audience, audience_named
 from statuspage_operator.domain.notifications import (
     PER_OBJECT_HOURLY,
     NotificationEvent,
@@ -37,6 +38,7 @@ class PageFacts:
     time_zone: str
     url: str | None
     remind_before: timedelta | None
+    audiences: tuple[Audience, ...] = ()
 
     @classmethod
     def unknown(cls, page: str) -> PageFacts:
@@ -48,7 +50,18 @@ def page_facts(spec: Mapping[str, Any] | None) -> PageFacts:
     """A StatusPage's facts from its spec; InvalidSpecError naming the field that is wrong."""
     parsed = parse(PageSpec, dict(spec or {}))
     remind = parse_duration("spec.remindBefore", parsed.remind_before)
-    return PageFacts(parsed.title, parsed.time_zone, parsed.url, remind)
+    audiences = tuple(a.audience() for a in parsed.audiences)
+    return PageFacts(parsed.title, parsed.time_zone, parsed.url, remind, audiences)
+
+
+def for_audience(news: News, facts: PageFacts, audience: str | None) -> News | None:
+    """The news as a subscriber of an audience hears it (domain/audience.py); None: nothing."""
+    if audience is None:
+        return news
+    sight = audience_named(facts.audiences, audience)
+    if sight is None or not sight.concerns(news.components):
+        return None
+    return replace(news, components=sight.shown(news.components))
 
 
 def news_of(

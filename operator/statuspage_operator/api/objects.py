@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec, parse, window_of
+from statuspage_operator.api.specs import (
+    ComponentSpec,
+    IncidentSpec,
+    Visibility,
+    WindowSpec,
+    parse,
+    window_of,
+)
 from statuspage_operator.api.tolerant import Raw, instant, member, occurrence, section, text
+from statuspage_operator.domain.audience import EVERYTHING, Audience, Sight
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Stamped, Update
 from statuspage_operator.domain.maintenance import Window, WindowPhase
@@ -43,6 +51,28 @@ def usable(model: type[ComponentSpec] | type[IncidentSpec], obj: Raw) -> bool:
 
 def _items(value: Any) -> list[Raw]:
     return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _names(value: Any) -> frozenset[str]:
+    return (
+        frozenset(v for v in value if isinstance(v, str))
+        if isinstance(value, list)
+        else frozenset()
+    )
+
+
+def audiences_of(value: Any) -> tuple[Audience, ...]:
+    """StatusPage.spec.audiences as read; an entry without a name is left out."""
+    return tuple(
+        Audience(
+            name,
+            _names(entry.get("users")),
+            _names(entry.get("groups")),
+            _names(entry["components"]) if isinstance(entry.get("components"), list) else None,
+        )
+        for entry in _items(value)
+        if (name := text(entry.get("name"))) is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +109,8 @@ class PageObject:
     url: str | None
     indicator: str | None
     indicator_description: str | None
+    private: bool = False  # spec.visibility Private: only for authenticated audiences
+    audiences: tuple[Audience, ...] = ()
 
     @classmethod
     def read(cls, obj: Raw) -> PageObject:
@@ -86,6 +118,8 @@ class PageObject:
         meta, spec, status = Meta.read(obj), section(obj, "spec"), section(obj, "status")
         time_zone = text(spec.get("timeZone")) or "UTC"
         return cls(
+            private=spec.get("visibility") == Visibility.PRIVATE,
+            audiences=audiences_of(spec.get("audiences")),
             meta=meta,
             title=text(spec.get("title")) or meta.name,
             description=text(spec.get("description")),
@@ -281,8 +315,9 @@ def derive_page(
     windows: Sequence[WindowObject],
     incidents: Sequence[IncidentObject],
     now: datetime,
+    sight: Sight = EVERYTHING,
 ) -> PageState:
-    """The operator's derivation of a page at `now`, from its objects as read.
+    """The operator's derivation of a page at `now` (as `sight` sees it), from its objects.
 
     An object whose spec the operator cannot use takes no part, as in the operator: a window or
     incident changes nothing, a component is not rolled up (and has no derived state).
@@ -292,4 +327,5 @@ def derive_page(
         [given for window in windows if (given := window.input()) is not None],
         [taken for incident in incidents if (taken := incident.input()) is not None],
         now,
+        sight,
     )

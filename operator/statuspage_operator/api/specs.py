@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from statuspage_operator.api.webhook import Signature
+from statuspage_operator.domain.audience import Audience
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
 from statuspage_operator.domain.maintenance import Window
+from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.domain.notifications import DEFAULT_EVENTS, Interest, NotificationEvent
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.recurrence import compile_series
@@ -30,6 +33,20 @@ class _Spec(BaseModel):
     )
 
 
+class AudienceSpec(_Spec):
+    """One entry of StatusPage.spec.audiences."""
+
+    name: str
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    components: tuple[str, ...] | None = None
+
+    def audience(self) -> Audience:
+        """As the domain rules take it."""
+        components = None if self.components is None else frozenset(self.components)
+        return Audience(self.name, frozenset(self.users), frozenset(self.groups), components)
+
+
 class PageSpec(_Spec):
     """StatusPage.spec."""
 
@@ -38,6 +55,8 @@ class PageSpec(_Spec):
     time_zone: str = "UTC"
     url: str | None = None
     remind_before: str | None = None
+    visibility: Visibility = Visibility.UNPUBLISHED
+    audiences: tuple[AudienceSpec, ...] = ()
 
 
 class ComponentSpec(_Spec):
@@ -112,6 +131,7 @@ class SubscriberSpec(_Spec):
     """Subscriber.spec."""
 
     page: str
+    audience: str | None = None
     components: tuple[str, ...] | None = None
     events: tuple[NotificationEvent, ...] = tuple(sorted(DEFAULT_EVENTS))
     url_secret_ref: SecretKeyRef

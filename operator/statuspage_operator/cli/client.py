@@ -89,6 +89,7 @@ class Api:
 
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
         self._custom = client.CustomObjectsApi(api_client)
+        self._core = client.CoreV1Api(api_client)
         self._host = str(api_client.configuration.host)
         self.namespace = namespace
 
@@ -115,6 +116,18 @@ class Api:
                 f"cannot reach the cluster at {self._host}: {error.reason}", ExitCode.UNREACHABLE
             )
         return CliError(_server_message(error))
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, Any]:
+        """A Secret's base64 data, read with the user's own rights; CliError if it cannot be."""
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace, _request_timeout=TIMEOUT)
+        except ApiException as error:
+            if error.status == 404:
+                raise CliError(f'secret "{name}" not found in namespace "{namespace}"') from error
+            raise self._refused(error, Kind.PAGE, None) from error
+        except urllib3.exceptions.HTTPError as error:
+            raise _unreachable(error, self._host) from error
+        return dict(secret.data or {})
 
     def get(self, kind: Kind, name: str) -> Object:
         """One object, or CliError "not found"."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from statuspage_operator.api.feed_tokens import MIN_KEY_BYTES, feed_token, keys_of
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.objects import audiences_of
 from statuspage_operator.api.times import format_time
 from statuspage_operator.cli.client import MERGE_PATCH, Api, Object
 from statuspage_operator.cli.errors import CliError
@@ -59,6 +61,21 @@ def _page_objects(api: Api, name: str, *kinds: Kind) -> tuple[Page, list[list[Ob
     """The page and its objects of each kind: listed by spec.page, on the server when it can."""
     page = Page.parse(api.get(Kind.PAGE, name))
     return page, [on_page(api.list(kind, page=name), name) for kind in kinds]
+
+
+def feed_url(api: Api, name: str, audience: str, secret: str, public_url: str | None) -> str:
+    """The private Atom feed URL of one audience of a page (docs/server.md, Private pages)."""
+    page = api.get(Kind.PAGE, name)
+    spec = page.get("spec") or {}
+    if audience not in {a.name for a in audiences_of(spec.get("audiences"))}:
+        raise CliError(f'statuspage "{name}" has no audience "{audience}"')
+    namespace, _, secret_name = secret.partition("/")
+    keys = keys_of(api.secret_data(namespace, secret_name))
+    if not keys:
+        raise CliError(f"secret {secret} holds no key of {MIN_KEY_BYTES} bytes or more")
+    base = spec.get("url") or f"{(public_url or '').rstrip('/')}/{api.namespace}/{name}/"
+    token = feed_token(keys[0], api.namespace, name, audience)
+    return f"{base if base.endswith('/') else base + '/'}history.atom?token={token}"
 
 
 def status(api: Api, name: str, at: datetime | None = None) -> str:

@@ -20,6 +20,7 @@ from statuspage_operator.domain.incidents import IncidentPhase
 
 PROG = "kubectl statuspage"
 PHASES = ", ".join(IncidentPhase)
+FEED_KEY_SECRET = "statuspage-system/statuspage-feed-key"
 
 EPILOG = """\
 exit codes:
@@ -171,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=instant,
         help="show the page as it will be at this time (RFC 3339), from the maintenance planned",
     )
+    feed = command(
+        sub,
+        "feed-url",
+        "print the private feed URL of an audience of a Private page",
+        "The Atom feed URL with the token of one audience (docs/server.md, Private pages), made\n"
+        "with the key in the feed key Secret, read with your own rights.",
+    )
+    feed.add_argument("page", metavar="PAGE")
+    feed.add_argument("--audience", required=True, help="the audience (spec.audiences[].name)")
+    feed.add_argument(
+        "--secret",
+        default=FEED_KEY_SECRET,
+        help=f"the feed key Secret, NAMESPACE/NAME (default: {FEED_KEY_SECRET})",
+    )
+    feed.add_argument("--public-url", help="the server's public URL, for a page without spec.url")
     history = command(sub, "history", "list what happened in the last N days", HISTORY_HELP)
     history.add_argument("page", metavar="PAGE")
     history.add_argument("--days", type=days, default=30, help="how many days (default: 30)")
@@ -191,6 +207,8 @@ def run(args: argparse.Namespace) -> str:
             return commands.maintenance_cancel(api, args.name)
         case "status", _:
             return commands.status(api, args.page, args.at)
+        case "feed-url", _:
+            return commands.feed_url(api, args.page, args.audience, args.secret, args.public_url)
         case "history", _:
             return commands.history(api, args.page, args.days)
     raise AssertionError(f"unhandled command {args.command}")

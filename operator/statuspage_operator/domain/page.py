@@ -8,7 +8,10 @@ From the parsed specs of a page's components, windows and incidents and `now` (d
   (impact None changes nothing; a per-component status wins over the impact's);
 - a component's status is the worst of its manual status, maintenance and those effects;
 - the page rolls its components up as Statuspage does, and counts its components, unresolved
-  incidents and windows in progress.
+  incidents and windows in progress;
+- for an audience of a Private page (domain/audience.py), the page is derived from what it sees:
+  only its components, the incidents and windows that concern them listing only those, and the
+  rollup of that.
 
 Written status plays no part: the same specs and `now` give the same page, whoever derives it.
 """
@@ -17,9 +20,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from statuspage_operator.domain.audience import EVERYTHING, Sight
 from statuspage_operator.domain.incidents import Impact, component_effects
 from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState, window_state
 from statuspage_operator.domain.rollup import Rollup, rollup
@@ -121,13 +125,48 @@ def component_at(
     return _state(component, maintaining, incidents)
 
 
+def restrict(
+    components: Iterable[ComponentInput],
+    windows: Iterable[WindowInput],
+    incidents: Iterable[IncidentInput],
+    sight: Sight,
+) -> tuple[list[ComponentInput], list[WindowInput], list[IncidentInput]]:
+    """What an audience sees of the inputs: its components, and what concerns them, trimmed.
+
+    A component's status depends only on what names it, so a shown component keeps the status
+    it has on the whole page.
+    """
+    if sight.everything:
+        return list(components), list(windows), list(incidents)
+    return (
+        [c for c in components if sight.sees(c.name)],
+        [
+            replace(w, components=sight.shown(w.components))
+            for w in windows
+            if sight.concerns(w.components)
+        ],
+        [
+            replace(
+                i,
+                listed=sight.shown(i.listed),
+                effects={n: s for n, s in i.effects.items() if sight.sees(n)},
+            )
+            for i in incidents
+            if sight.concerns(i.listed)
+        ],
+    )
+
+
 def page_at(
     components: Iterable[ComponentInput],
     windows: Sequence[WindowInput],
     incidents: Iterable[IncidentInput],
     now: datetime,
+    sight: Sight = EVERYTHING,
 ) -> PageState:
-    """The whole page at `now`: each window's state is computed once, each component's once."""
+    """The whole page at `now` (as `sight` sees it): each window's and component's state once."""
+    if not sight.everything:
+        components, windows, incidents = restrict(components, windows, incidents, sight)
     phases = {w.name: window_state(w.window, now) for w in windows}
     maintaining: defaultdict[str, list[str]] = defaultdict(list)
     active = 0

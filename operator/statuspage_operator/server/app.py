@@ -15,6 +15,10 @@ domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `hi
 Only what the publication decision serves is answered. Routing looks at the path's syntax only,
 never at what exists, and every page not served (unknown, unpublished, of a namespace that may not
 publish, Private) gets the very same 404 after the same work: names cannot be enumerated.
+
+A Private page (docs/server.md, "Private pages") is rendered for what the request may see
+(server/access.py): renderings are cached per audience set, answered `Cache-Control: private`,
+and a request that may see nothing gets the same 404 as an unknown page.
 """
 
 from __future__ import annotations
@@ -32,11 +36,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.domain.publication import Outcome, Visibility, hostname_key
+from statuspage_operator.domain.audience import Identity
+from statuspage_operator.domain.publication import hostname_key
 from statuspage_operator.server import feeds, statuspage_v2
+from statuspage_operator.server.access import FEEDS, PUBLIC, Access, Gate, private_headers
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
 from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
+from statuspage_operator.server.identity import Trust
 from statuspage_operator.server.view import PageView, WindowMemo, build
 
 RENDER_TTL = 30.0
@@ -181,6 +188,9 @@ class Server:
 
     cache: Cache
     base_url: str = ""
+    trust: Trust = field(default_factory=Trust)
+    # The private feed keys (api/feed_tokens.py), kept fresh by server/feed_keys.py.
+    feed_keys: tuple[bytes, ...] = ()
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
@@ -190,9 +200,12 @@ class Server:
     path_hosts: frozenset[str] = frozenset()
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
-    _renderings: dict[tuple[Key, str], Rendered] = field(default_factory=dict)
+    _renderings: dict[tuple[Key, str, tuple[str, ...]], Rendered] = field(default_factory=dict)
     _rendered_bytes: int = 0
-    _views: dict[Key, tuple[int, float, PageView]] = field(default_factory=dict)
+    _views: dict[tuple[Key, tuple[str, ...]], tuple[int, float, PageView]] = field(
+        default_factory=dict
+    )
+    _gate: Gate = field(default_factory=Gate)
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -213,45 +226,50 @@ class Server:
     def _html(self, view: PageView) -> tuple[bytes, Mapping[str, str]]:
         return self._renderer.page(view).encode(), HTML_HEADERS
 
-    def _view(self, key: Key, version: int, now: float) -> PageView:
-        held = self._views.get(key)
+    def _view(self, key: Key, access: Access, version: int, now: float) -> PageView:
+        held = self._views.get((key, access.cache_key))
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
-        view = build(self.cache, key, self.clock(), self._memo, self.base_url)
-        self._views.pop(key, None)
+        view = build(
+            self.cache, key, self.clock(), self._memo, self.base_url, access.sight, access.private
+        )
+        self._views.pop((key, access.cache_key), None)
         while len(self._views) >= MAX_VIEWS:
             del self._views[next(iter(self._views))]
-        self._views[key] = (version, now + RENDER_TTL, view)
+        self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
         return view
 
-    def rendering(self, key: Key, representation: str) -> Rendered | None:
-        """The response of one representation of a page; None if there is no such page.
+    def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
+        """The response of one representation of a page as `access` sees it; None if no page.
 
-        Whether the page may be served is the caller's question (`served`).
+        Whether the page may be served, and to whom, is the caller's question (`served`).
         """
         if self.cache.page(key) is None:
             return None
         version = self.cache.versions[key[0]]
         now = self.monotonic()
-        held = self._renderings.get((key, representation))
+        cached = (key, representation, access.cache_key)
+        held = self._renderings.get(cached)
         if held is not None and (
             (held.version == version and held.expires > now) or now < held.not_before
         ):
             return held
-        view = self._view(key, version, now)
+        view = self._view(key, access, version, now)
         body, headers = self._producers[representation](view)
+        if access.private:
+            headers = private_headers(headers)
         self.metrics.renderings.labels(ROUTES[representation]).inc()
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         done = self.monotonic()
         not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
-        self._forget((key, representation))
+        self._forget(cached)
         while self._renderings and (
             len(self._renderings) >= MAX_RENDERINGS
             or self._rendered_bytes + len(body) > MAX_RENDERED_BYTES
         ):
             self._forget(next(iter(self._renderings)))
-        self._renderings[(key, representation)] = rendered
+        self._renderings[cached] = rendered
         self._rendered_bytes += len(body)
         return rendered
 
@@ -297,20 +315,28 @@ class Server:
         rest = parts[3]
         return Route(key, rest) if rest in ROUTES else NOWHERE
 
-    def served(self, key: Key, by_host: bool, request: web.Request) -> bool:
-        """Whether the page is answered to this request: published where asked, and visible."""
+    def served(
+        self, key: Key, by_host: bool, request: web.Request, representation: str
+    ) -> Access | None:
+        """What the request may see of the page; None: not served to it (the uniform 404).
+
+        Published where asked (domain/publication.py), then visible to who asks: anyone for a
+        Public page; for a Private one, the audiences a trusted proxy's identity matches, or a
+        feed token's audience (server/access.py).
+        """
         outcome = self.cache.outcome(key)
-        where = outcome.published if by_host else outcome.by_path
-        return where and _visible(outcome, request)
+        if not (outcome.published if by_host else outcome.by_path):
+            return None
+        identity = self.trust.identity(request.remote, request.headers)
+        token = request.query.get("token") if representation in FEEDS else None
+        return self.access(key, identity, token)
 
+    def access(self, key: Key, identity: Identity, token: str | None = None) -> Access | None:
+        """What an identity (or a feed token) may see of a page; None: nothing.
 
-def _visible(outcome: Outcome, request: web.Request) -> bool:
-    """Whether a published page may be shown to the request: Public to anyone, Private to none.
-
-    Private pages are for authenticated audiences (the ingress in front authenticates them).
-    """
-    del request  # Who asks matters only for Private pages.
-    return outcome.visibility is Visibility.PUBLIC
+        `token` is a private feed's token (given only for feeds): when present, it alone decides.
+        """
+        return self._gate.access(key, self.cache.page(key), identity, token, self.feed_keys)
 
 
 def _matches(header: str, etag: str) -> bool:
@@ -364,8 +390,8 @@ def make_app(server: Server) -> web.Application:
             return route, web.Response(status=204, headers={**COMMON_HEADERS, **CORS_PREFLIGHT})
         if request.method not in ("GET", "HEAD"):
             return route, _text(405, "method not allowed", {"Allow": "GET, HEAD, OPTIONS"})
-        served = server.served(key, by_host, request)
-        rendered = server.rendering(key, representation) if served else None
+        access = server.served(key, by_host, request, representation)
+        rendered = None if access is None else server.rendering(key, representation, access)
         if rendered is None:
             return route, _text(404, "no such page")
         headers = {**rendered.headers, "ETag": rendered.etag}

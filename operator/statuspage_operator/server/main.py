@@ -31,6 +31,8 @@ from statuspage_operator.server.connections import (
     Limits,
     handler_options,
 )
+from statuspage_operator.server.feed_keys import keep_fresh, read_keys, secret_name
+from statuspage_operator.server.identity import DEFAULT_GROUPS_HEADER, DEFAULT_USER_HEADER, Trust
 from statuspage_operator.server.watch import KindWatcher
 
 logger = logging.getLogger("statuspage_operator.server")
@@ -99,10 +101,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=defaults.max_per_client,
         help="connections at most from one peer address (default 0: no limit; off behind a proxy)",
     )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a proxy network whose identity headers and X-Forwarded-For are believed "
+        "(repeatable; default none: Private pages are shown to nobody)",
+    )
+    parser.add_argument(
+        "--user-header",
+        default=DEFAULT_USER_HEADER,
+        help=f"header a trusted proxy names the user in (default {DEFAULT_USER_HEADER})",
+    )
+    parser.add_argument(
+        "--groups-header",
+        default=DEFAULT_GROUPS_HEADER,
+        help=f"header a trusted proxy lists groups in, comma-separated "
+        f"(default {DEFAULT_GROUPS_HEADER})",
+    )
+    parser.add_argument(
+        "--feed-key-secret",
+        metavar="NAMESPACE/NAME",
+        help="the Secret holding the private feed key (data key, previous); default: none, "
+        "private feeds are served to nobody",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     if args.max_connections < 1 or args.max_connections_per_client < 0:
         parser.error("--max-connections must be at least 1, --max-connections-per-client >= 0")
+    try:
+        args.trust = Trust.of(args.trusted_proxy, args.user_header, args.groups_header)
+        args.feed_key = None if args.feed_key_secret is None else secret_name(args.feed_key_secret)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -149,10 +181,25 @@ async def serve(args: argparse.Namespace) -> None:
     server = Server(
         cache,
         base_url=args.public_url.rstrip("/"),
+        trust=args.trust,
         path_routing_on=args.path_routing == "on",
         path_hosts=frozenset(hostname_key(host) for host in args.path_routing_host),
     )
     api_client = _api_client(args.context)
+    refresher: asyncio.Task[None] | None = None
+    if args.feed_key is not None:
+        namespace, name = args.feed_key
+        # Its own client: the watches hold the shared one's connections for minutes at a time.
+        secrets_client = _api_client(args.context)
+
+        def read() -> tuple[bytes, ...]:
+            return read_keys(secrets_client, namespace, name)
+
+        def store(keys: tuple[bytes, ...]) -> None:
+            server.feed_keys = keys
+
+        store(await asyncio.to_thread(read))
+        refresher = asyncio.create_task(keep_fresh(read, store))
     watchers = [
         KindWatcher(
             api_client, kind, cache, loop, None if kind in CLUSTER_SCOPED else args.namespace
@@ -188,6 +235,8 @@ async def serve(args: argparse.Namespace) -> None:
         await metrics_runner.cleanup()
     for watcher in watchers:
         watcher.stop()
+    if refresher is not None:
+        refresher.cancel()
     logger.info("stopped")
 
 

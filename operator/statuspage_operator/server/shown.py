@@ -122,6 +122,8 @@ class PageView:
     components: tuple[ComponentView, ...]
     incidents: tuple[IncidentView, ...]  # newest first
     maintenances: tuple[MaintenanceView, ...]  # by start
+    # A Private page's feeds need a token (kubectl statuspage feed-url): no plain feed links.
+    private: bool = False
 
     @property
     def unresolved(self) -> list[IncidentView]:

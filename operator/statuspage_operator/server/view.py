@@ -34,6 +34,7 @@ from statuspage_operator.api.objects import (
     derive_page,
     spec_window,
 )
+from statuspage_operator.domain.audience import EVERYTHING, Sight
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, derive
 from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState
 from statuspage_operator.domain.occurrence import Occurrence
@@ -287,8 +288,16 @@ def _bounded(views: Iterable[MaintenanceView]) -> list[MaintenanceView]:
     return heapq.nsmallest(MAINTENANCES_PER_PAGE, found, key=rank)
 
 
-def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str) -> PageView:
-    """The page `key` at `now`; raise KeyError if there is no such page."""
+def build(
+    cache: Cache,
+    key: Key,
+    now: datetime,
+    memo: WindowMemo,
+    base_url: str,
+    sight: Sight = EVERYTHING,
+    private: bool = False,
+) -> PageView:
+    """The page `key` at `now` as `sight` sees it; raise KeyError if there is no such page."""
     raw = cache.page(key)
     if raw is None:
         raise KeyError(key)
@@ -298,7 +307,13 @@ def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str
     listed = [ComponentObject.read(obj) for obj in cache.members_of(key, Kind.COMPONENT)]
     windows = [WindowObject.read(obj, memo.get) for obj in cache.members_of(key, Kind.WINDOW)]
     read = [IncidentObject.read(obj) for obj in cache.members_of(key, Kind.INCIDENT)]
-    state = derive_page(listed, windows, read, now)
+    if not sight.everything:
+        # The audience rule (domain/audience.py), as the derivation applies it to the inputs.
+        listed = [c for c in listed if sight.sees(c.name)]
+        windows = [w for w in windows if sight.concerns(w.components)]
+        read = [i for i in read if sight.concerns(name for name, _ in i.components)]
+    state = derive_page(listed, windows, read, now, sight)
+    # Incidents and windows list only what is in by_name: the shown components.
     components = sorted(
         (_component(c, _status(c, state), now, zone) for c in listed), key=page_order
     )
@@ -341,4 +356,5 @@ def build(cache: Cache, key: Key, now: datetime, memo: WindowMemo, base_url: str
         components=tuple(components),
         incidents=tuple(incidents),
         maintenances=tuple(maintenances),
+        private=private,
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.news import PageFacts, news_of
+from statuspage_operator.api.news import PageFacts, for_audience, news_of
 from statuspage_operator.api.notices import Notice
 from statuspage_operator.control.notifications.channels import Channels
 from statuspage_operator.control.notifications.deliveries import RETRY_BASE, Deliveries
@@ -123,12 +123,16 @@ class Notifier:
             subject = notice.subject or notice.event
             for subscriber in subscribers:
                 interest = subscriber.interest
-                if interest is None or not wants(interest, news.event, news.components, notice.at):
+                audience = subscriber.spec.audience if subscriber.spec is not None else None
+                told = for_audience(news, facts, audience)
+                if interest is None or told is None:
                     continue
-                key = delivery_key(subscriber.uid, news.object_uid, subject, news.event)
+                if not wants(interest, told.event, told.components, notice.at):
+                    continue
+                key = delivery_key(subscriber.uid, told.object_uid, subject, told.event)
                 if key in subscriber.ledger.delivered or self.deliveries.has(key):
                     continue
-                self.deliveries.start(Delivery(subscriber, news, key, until, notice.event))
+                self.deliveries.start(Delivery(subscriber, told, key, until, notice.event))
 
     def _remember_offered(self, event: str, until: datetime, now: datetime) -> None:
         self._offered[event] = until
