@@ -18,7 +18,6 @@ from typing import Any
 from statuspage_operator.api.specs import (
     ComponentSpec,
     IncidentSpec,
-    Visibility,
     WindowSpec,
     parse,
     window_of,
@@ -36,6 +35,7 @@ from statuspage_operator.domain.page import (
     WindowInput,
     page_at,
 )
+from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.domain.zones import zone_of
 

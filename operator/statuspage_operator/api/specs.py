@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -19,9 +18,9 @@ from statuspage_operator.domain.audience import Audience
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Update
 from statuspage_operator.domain.maintenance import Window
-from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.domain.notifications import DEFAULT_EVENTS, Interest, NotificationEvent
 from statuspage_operator.domain.occurrence import Occurrence
+from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.domain.recurrence import compile_series
 from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.domain.zones import check_zone as check_zone

@@ -14,8 +14,8 @@ from typing import Any
 
 from statuspage_operator.api.feed_tokens import sight_of_token
 from statuspage_operator.api.objects import audiences_of
-from statuspage_operator.api.specs import Visibility
 from statuspage_operator.domain.audience import EVERYTHING, Audience, Identity, Sight, sight_of
+from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.server.cache import Key
 
 FEEDS = frozenset({"history.atom", "history.rss"})

@@ -273,7 +273,7 @@ class Server:
         self._rendered_bytes += len(body)
         return rendered
 
-    def _forget(self, held: tuple[Key, str]) -> None:
+    def _forget(self, held: tuple[Key, str, tuple[str, ...]]) -> None:
         gone = self._renderings.pop(held, None)
         if gone is not None:
             self._rendered_bytes -= len(gone.body)
