@@ -78,7 +78,7 @@ def test_cluster_role_only_reads_publication_policies() -> None:
     """PublicationPolicies are the cluster admin's: the operator reads them, never writes."""
     rules = [r for r in one("ClusterRole")["rules"] if "publicationpolicies" in r["resources"]]
     assert [(r["resources"], r["verbs"]) for r in rules] == [
-        (["publicationpolicies"], ["get", "list", "watch"])
+        (["publicationpolicies"], ["list", "watch"])
     ]
 
 
@@ -184,13 +184,17 @@ def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:
         "statusincidents": {"list", "watch", "patch"},
         "subscribers": {"list", "watch"},
     }
+    assert verbs.pop("publicationpolicies") == {"list", "watch"}
     assert verbs == {f"{plural}/status": {"patch"} for plural in [*PLURALS, "subscribers"]}
 
 
-def test_events_are_created_only() -> None:
-    """Events: core/v1, create only (fixed names: a repeat is a conflict, never a patch)."""
+def test_events_are_created_and_only_their_digest_raised() -> None:
+    """Events: core/v1 only; create (fixed names: a repeat is a conflict), and get and patch for
+    the count of an hour's ChangesCoalesced digest (k8s/client.py fold_event); never list."""
     rules = [r for r in one("ClusterRole")["rules"] if "events" in r["resources"]]
-    assert rules == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
+    assert rules == [
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "get", "patch"]}
+    ]
 
 
 def test_spec_guard_matches_updates_of_the_main_resources() -> None:

@@ -24,7 +24,8 @@ from unit.fake_time import FakeClock, eventually
 from unit.fakes import FakeClient, resource
 
 NS = "default"
-URL = "json://127.0.0.1:9/hook"
+URL = "json://hooks.example.com/hook"
+CONSENT = {"statuspage.dev/subscriber": "true"}
 UPDATES = 8
 FACTS = PageFacts("Example", "UTC", None, None)
 
@@ -70,7 +71,7 @@ def incident(clock: FakeClock) -> tuple[dict[str, Any], list[Notice]]:
 
 async def subscribed(api: FakeClient, clock: FakeClock) -> tuple[Notifier, FakeChannels]:
     """A notifier with Subscriber hook of page example (created long ago) and its Secret."""
-    api.add_secret(NS, "hook", {"url": URL})
+    api.add_secret(NS, "hook", {"url": URL}, CONSENT)
     spec = {"page": "example", "urlSecretRef": {"name": "hook", "key": "url"}}
     hook = resource("Subscriber", NS, "hook", spec)
     hook["metadata"]["creationTimestamp"] = "2020-01-01T00:00:00Z"

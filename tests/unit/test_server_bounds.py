@@ -52,20 +52,30 @@ def make_cache(*windows: dict[str, Any]) -> Cache:
 @pytest.mark.parametrize(
     "rrule",
     [
-        pytest.param("FREQ=SECONDLY;INTERVAL=2", id="every-two-seconds"),
-        pytest.param("FREQ=MINUTELY", id="every-minute"),
+        pytest.param("FREQ=MINUTELY;INTERVAL=5", id="every-five-minutes"),
+        pytest.param("FREQ=MINUTELY;INTERVAL=7", id="every-seven-minutes"),
         pytest.param("FREQ=HOURLY", id="hourly"),
     ],
 )
 def test_a_dense_series_shows_a_bounded_number_of_occurrences(rrule: str) -> None:
-    """A window recurring every few seconds adds its current, next few and last occurrence only."""
+    """A window recurring as often as allowed adds its current, next few and last occurrences."""
     start = NOW - timedelta(days=1)
-    window = make_window("flap", start, timedelta(seconds=1), recurrence={"rrule": rrule})
+    window = make_window("flap", start, timedelta(minutes=1), recurrence={"rrule": rrule})
     view = build(make_cache(window), KEY, NOW, WindowMemo(), "")
     scheduled = view.maintenances_in(MaintenanceStatus.SCHEDULED)
     assert len(scheduled) == UPCOMING_PER_WINDOW
     assert len(view.maintenances) <= UPCOMING_PER_WINDOW + 2
     assert all(m.start > NOW for m in scheduled)
+
+
+def test_a_series_denser_than_allowed_is_not_expanded_at_all() -> None:
+    """FREQ=SECONDLY (refused at admission; one stored before the rule is InvalidSpec): the
+    server shows none of its occurrences rather than expanding it."""
+    start = NOW - timedelta(days=1)
+    rule = {"rrule": "FREQ=SECONDLY;INTERVAL=2"}
+    window = make_window("flap", start, timedelta(seconds=1), recurrence=rule)
+    view = build(make_cache(window), KEY, NOW, WindowMemo(), "")
+    assert view.maintenances == ()
 
 
 def test_a_page_shows_at_most_its_cap_in_progress_first(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,13 +82,14 @@ def test_nothing_for_who_may_not_see(trust: Trust, headers: dict[str, str], path
     serve(check, trust)
 
 
-def test_the_redirect_to_the_slash_is_only_for_who_may_see() -> None:
-    """`/ns/page` without its slash does not reveal a private page either."""
+def test_the_redirect_to_the_slash_tells_nothing() -> None:
+    """`/ns/page` without its slash is redirected whoever asks, so it reveals no private page."""
 
     async def check(client: TestClient[Any, Any], _: Server) -> None:
         anonymous = await client.get(BASE.rstrip("/"), allow_redirects=False)
         allowed = await client.get(BASE.rstrip("/"), headers=CORE, allow_redirects=False)
-        assert (anonymous.status, allowed.status) == (404, 308)
+        assert (anonymous.status, allowed.status) == (308, 308)
+        assert anonymous.headers["Location"] == allowed.headers["Location"] == BASE
 
     serve(check)
 
