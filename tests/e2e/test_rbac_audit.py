@@ -6,7 +6,8 @@ operator's and the server's ServiceAccounts, applies the install base (without t
 runs both processes as those ServiceAccounts (tokens) and walks through every feature once: the
 Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
 Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
-delivery, Events. Then every (group, resource, verb) that a Role or ClusterRole of the rendered
+delivery, Events beyond an hour's budget (a digest created, raised, and raised again after a
+restart), the server reading its feed key. Then every (group, resource, verb) that a Role or ClusterRole of the rendered
 base grants either identity must appear among its allowed requests, and no request may have been
 forbidden. The grants are read from the YAML (e2e/grants.py): a rule added later is checked too,
 and the scenario must then use it.
@@ -15,6 +16,7 @@ and the scenario must then use it.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import subprocess
@@ -52,6 +54,11 @@ NAMESPACE = "audited"
 # Not applied: nothing would run them (no scheduler, no kubelet), and they grant nothing.
 SKIPPED_KINDS = {"Deployment", "Service", "CustomResourceDefinition"}
 FINALIZER = "statuspage.dev/finalizer"
+FEED_KEY = "statuspage-feed-key"
+CONSENT = {"statuspage.dev/subscriber": "true"}
+# More changes of one object than an hour's Events take (api/event_budget.py: 10), so the rest
+# fold into a ChangesCoalesced digest, created and then raised in place.
+FLAPS = 25
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +114,11 @@ def token_kubeconfig(admin: Kube, subject: dict[str, str], path: Path) -> Kube:
     return Kube(path, "operator")
 
 
-def secret(name: str, **data: str) -> dict[str, Any]:
+def secret(name: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:
     """A Secret with string values."""
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+    metadata = {"name": name, "labels": labels or {}}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded}
 
 
 def subscriber(name: str, url_secret: str) -> dict[str, Any]:
@@ -127,7 +135,13 @@ def start_server(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
     """statuspage-server as its ServiceAccount; returns once it has listed every kind."""
     port = free_port()
     process = subprocess.Popen(
-        [SERVER_BIN, f"--port={port}", f"--metrics-port={free_port()}", "--host=127.0.0.1"],
+        [
+            SERVER_BIN,
+            f"--port={port}",
+            f"--metrics-port={free_port()}",
+            "--host=127.0.0.1",
+            f"--feed-key-secret={SYSTEM}/{FEED_KEY}",
+        ],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"},
@@ -152,10 +166,11 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     hook = f"json://127.0.0.1:{receiver.port}/{NAMESPACE}/hook"
     admin.apply(
         NAMESPACE,
-        secret("hook", url=hook),
+        secret("hook", CONSENT, url=hook),
         make_page(),
         make_component("api"),
         make_component("db"),
+        make_component("flap"),
         subscriber("ops", "hook"),
         make_incident("outage", [{"name": "db"}], impact="Major"),
     )
@@ -176,7 +191,42 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
     wait_for(lambda: phase() == "Completed", 30, what="the window completed")
     wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
+    count = flap_until_coalesced(admin)
+    # After a restart the operator knows the hour's digest from status, not its resourceVersion:
+    # it reads the Event before raising its count again.
     operator.stop()
+    operator.start()
+    wait_for(lambda: "became the leader" in operator.log.read_text(), 30, what="the lease again")
+    flap(admin, FLAPS)
+    wait_for(lambda: digest_count(admin) > count, 30, what="the digest raised after a restart")
+    operator.stop()
+
+
+def flap(admin: Kube, i: int) -> None:
+    """Change the `flap` component's manual status, and wait until the operator wrote it."""
+    status = "DegradedPerformance" if i % 2 == 0 else "Operational"
+    patch = {"spec": {"manualStatus": status}}
+    admin.run("patch", "comp", "flap", "-n", NAMESPACE, "--type=merge", "-p", json.dumps(patch))
+
+    def shown() -> bool:
+        return bool(admin.status("comp", "flap", NAMESPACE).get("status") == status)
+
+    wait_for(shown, 30, interval=0.1, what=f"the component {status}")
+
+
+def digest_count(admin: Kube) -> int:
+    """The count of the `flap` component's ChangesCoalesced Event this hour (0: none yet)."""
+    found = [e for e in admin.events(NAMESPACE, "flap") if e["reason"] == "ChangesCoalesced"]
+    return max((int(e.get("count") or 0) for e in found), default=0)
+
+
+def flap_until_coalesced(admin: Kube) -> int:
+    """Flap until the hour's digest exists and was raised once (a create, then a patch)."""
+    for i in range(FLAPS):
+        flap(admin, i)
+        if digest_count(admin) >= 2:
+            return digest_count(admin)
+    raise AssertionError(f"no ChangesCoalesced digest raised after {FLAPS} changes")
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +248,7 @@ def audit_log(
         install = [d for d in base if d["kind"] not in SKIPPED_KINDS]
         admin.run("apply", "-f", "-", stdin=yaml.safe_dump_all(install))
         admin.run("create", "namespace", NAMESPACE)
+        admin.apply(SYSTEM, secret(FEED_KEY, key="k" * 32))
         server = start_server(
             token_kubeconfig(admin, SERVER, workdir / "server.kubeconfig").kubeconfig,
             workdir / "server.log",
