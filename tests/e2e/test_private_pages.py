@@ -135,7 +135,10 @@ def ensure_nginx() -> Path:
 @pytest.fixture(scope="module")
 def feed_key(kube: Kube, server_kubeconfig: Path) -> bytes:
     """The feed key Secret, and its Role bound to the e2e server's ServiceAccount too."""
-    kube.run("create", "namespace", SECRET_NAMESPACE, check=False)
+    # Applied, not created: the base applied later (tests/e2e/test_rbac.py) must find it managed
+    # by `kubectl apply`, or kubectl warns.
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SECRET_NAMESPACE}}
+    kube.run("apply", "-f", "-", stdin=json.dumps(namespace))
     kube.run("delete", "secret", SECRET_NAME, "-n", SECRET_NAMESPACE, check=False)
     kube.run(
         "create",
@@ -229,8 +232,10 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture
-def private_page(kube: Kube, namespace: str, stack: Stack) -> str:
-    """A Private page with audiences core (api, db) and web (storefront), with news of each."""
+def private_page(kube: Kube, published: str, stack: Stack) -> str:
+    """A Private page with audiences core (api, db) and web (storefront), with news of each, in
+    a namespace a PublicationPolicy lets publish."""
+    namespace = published
     kube.apply(
         namespace,
         make_page(visibility="Private", audiences=AUDIENCES),

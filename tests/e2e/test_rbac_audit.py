@@ -191,13 +191,13 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
     wait_for(lambda: phase() == "Completed", 30, what="the window completed")
     wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
-    count = flap_until_coalesced(admin)
+    count, flaps = flap_until_coalesced(admin)
     # After a restart the operator knows the hour's digest from status, not its resourceVersion:
     # it reads the Event before raising its count again.
     operator.stop()
     operator.start()
     wait_for(lambda: "became the leader" in operator.log.read_text(), 30, what="the lease again")
-    flap(admin, FLAPS)
+    flap(admin, flaps)
     wait_for(lambda: digest_count(admin) > count, 30, what="the digest raised after a restart")
     operator.stop()
 
@@ -220,12 +220,13 @@ def digest_count(admin: Kube) -> int:
     return max((int(e.get("count") or 0) for e in found), default=0)
 
 
-def flap_until_coalesced(admin: Kube) -> int:
-    """Flap until the hour's digest exists and was raised once (a create, then a patch)."""
+def flap_until_coalesced(admin: Kube) -> tuple[int, int]:
+    """Flap until the hour's digest exists and was raised once (a create, then a patch); the
+    digest's count and the number of flaps made."""
     for i in range(FLAPS):
         flap(admin, i)
         if digest_count(admin) >= 2:
-            return digest_count(admin)
+            return digest_count(admin), i + 1
     raise AssertionError(f"no ChangesCoalesced digest raised after {FLAPS} changes")
 
 
