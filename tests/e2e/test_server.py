@@ -4,7 +4,7 @@ The server runs as a subprocess under a ServiceAccount token bound only to
 manifests/server/clusterrole.yaml (list/watch on our four kinds and PublicationPolicies), so
 every test here also proves that role is enough. The operator writes status; the server shows it.
 Every page here is published: `spec.visibility: Public` and a policy for the test's namespace
-(the `published` fixture; tests/e2e/test_publication.py is about what is not served).
+(the `published` fixture; tests/e2e/test_unserved_pages.py is about what is not served).
 """
 
 from __future__ import annotations
