@@ -12,5 +12,6 @@ def test_no_test_module_name_is_both_unit_and_e2e() -> None:
     stops the whole run at collection, though each folder alone passes."""
     unit = {path.name for path in (TESTS / "unit").glob("test_*.py")}
     e2e = {path.name for path in (TESTS / "e2e").glob("test_*.py")}
-    assert len(unit) > 10 and len(e2e) > 10
+    assert len(unit) > 10
+    assert len(e2e) > 10
     assert unit & e2e == set()
