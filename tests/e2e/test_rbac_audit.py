@@ -7,10 +7,10 @@ runs both processes as those ServiceAccounts (tokens) and walks through every fe
 Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
 Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
 delivery, Events beyond an hour's budget (a digest created, raised, and raised again after a
-restart), the server reading its feed key. Then every (group, resource, verb) that a Role or ClusterRole of the rendered
-base grants either identity must appear among its allowed requests, and no request may have been
-forbidden. The grants are read from the YAML (e2e/grants.py): a rule added later is checked too,
-and the scenario must then use it.
+restart), the server reading its feed key. Then every (group, resource, verb) that a Role or
+ClusterRole of the rendered base grants either identity must appear among its allowed requests,
+and no request may have been forbidden. The grants are read from the YAML (e2e/grants.py): a
+rule added later is checked too, and the scenario must then use it.
 """
 
 from __future__ import annotations
