@@ -8,6 +8,11 @@ a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST
 excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
 per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
 
+A rendering never holds the event loop: the loop snapshots the page's objects and one worker
+thread builds the view and the body (`Server.render`; JSON in slices, server/sliced_json.py), so
+the loop keeps answering while a page of 1,100 components renders. Requests for a rendering
+under way wait for it rather than start another.
+
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a page holds (publication,
 domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
 `badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
