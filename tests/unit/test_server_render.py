@@ -8,13 +8,15 @@ import threading
 from datetime import datetime
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from statuspage_operator.api.names import Kind
 from statuspage_operator.server.app import Server, make_app
 from statuspage_operator.server.sliced_json import dumps
-from unit.test_server_app import BASE, NOW, make_cache
+from unit.test_server_app import BASE, NOW, make, make_cache
 
 SUMMARY = f"{BASE}api/v2/summary.json"
 
@@ -103,6 +105,64 @@ def test_a_rendering_off_the_loop_is_the_one_on_it() -> None:
             compact = json.dumps(json.loads(found.body), separators=(",", ":"), ensure_ascii=False)
             assert found.body == compact.encode()
     served.close()
+
+
+class Costly:
+    """A page clock that records which thread reads it, and a monotonic clock it moves on by `cost`.
+
+    Each view is built once and reads the page clock once: so each rendering seems to take `cost`.
+    """
+
+    def __init__(self, cost: float) -> None:
+        self.cost = cost
+        self.instant = 100.0
+        self.readers: list[int] = []
+
+    def clock(self) -> datetime:
+        self.readers.append(threading.get_ident())
+        self.instant += self.cost
+        return NOW
+
+    def monotonic(self) -> float:
+        return self.instant
+
+
+def rerendered(cost: float, grown_by: int = 0) -> list[bool]:
+    """For each of two renderings (the first, then after a change): was it on the loop's thread?"""
+    costly = Costly(cost)
+    cache = make_cache()
+    server = Server(cache, clock=costly.clock, monotonic=costly.monotonic)
+    key = ("default", "example")
+
+    async def run() -> list[bool]:
+        await server.render(key, "api/v2/status.json")
+        costly.instant += 3600  # past any re-rendering delay
+        for index in range(grown_by):
+            spec = {"page": "example", "group": "Grown"}
+            cache.upsert(Kind.COMPONENT, make(f"grown-{index}", spec))
+        cache.versions["default"] += 1
+        await server.render(key, "api/v2/status.json")
+        loop = threading.get_ident()
+        return [reader == loop for reader in costly.readers]
+
+    on_loop = asyncio.run(run())
+    server.close()
+    return on_loop
+
+
+@pytest.mark.parametrize(
+    ("cost", "grown_by", "on_loop"),
+    [
+        pytest.param(0.001, 0, [False, True], id="cheap-then-on-the-loop"),
+        pytest.param(1.0, 0, [False, False], id="expensive-stays-in-the-worker"),
+        pytest.param(0.001, 60, [False, False], id="grown-page-goes-to-the-worker"),
+    ],
+)
+def test_only_a_rendering_known_to_be_cheap_runs_on_the_loop(
+    cost: float, grown_by: int, on_loop: list[bool]
+) -> None:
+    """The first rendering goes to the worker; again on the loop only if it was cheap."""
+    assert rerendered(cost, grown_by) == on_loop
 
 
 JSON = st.recursive(

@@ -11,7 +11,9 @@ per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow eve
 A rendering never holds the event loop: the loop snapshots the page's objects and one worker
 thread builds the view and the body (`Server.render`; JSON in slices, server/sliced_json.py), so
 the loop keeps answering while a page of 1,100 components renders. Requests for a rendering
-under way wait for it rather than start another.
+under way wait for it rather than start another. Only a rendering known to be cheap (below
+INLINE_BUDGET last time, for a page that has not grown much since) is done on the loop, and
+only while the worker is idle: the view memos are never used by two threads at once.
 
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a page holds (publication,
 domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
@@ -55,6 +57,9 @@ from statuspage_operator.server.view import PageView, Source, WindowMemo, build
 RENDER_TTL = 30.0
 RENDER_BUDGET = 0.05
 RENDER_COST_FACTOR = 10.0
+# A rendering expected to take less than this (its last one's cost, scaled by how much the page
+# has grown since) runs on the loop: handing it to the worker would cost more than it saves.
+INLINE_BUDGET = 0.005
 MAX_PATH = 512
 MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
@@ -145,6 +150,8 @@ class Rendered:
     etag: str
     headers: Mapping[str, str]
     not_before: float = 0.0  # no new rendering before this (monotonic): see RENDER_COST_FACTOR
+    cost: float = 0.0  # how long it took (seconds)
+    size: int = 0  # how many objects the page had
 
 
 Held = tuple[Key, str, tuple[str, ...]]  # page, representation, audience set
@@ -285,7 +292,7 @@ class Server:
         if fresh is not None:
             return fresh
         produced = self._produce(self.cache.snapshot(key), held, access, version, now)
-        return self._keep(held, version, now, *produced)
+        return self._keep(held, version, now, self.cache.size(key), *produced)
 
     async def render(
         self, key: Key, representation: str, access: Access = PUBLIC
@@ -301,6 +308,15 @@ class Server:
         fresh = self._fresh(held, version, now)
         if fresh is not None:
             return fresh
+        stale = self._renderings.get(held)
+        size = self.cache.size(key)
+        if (
+            not self._pending
+            and stale is not None
+            and stale.cost * (size + 1) / (stale.size + 1) < INLINE_BUDGET
+        ):
+            produced = self._produce(self.cache.snapshot(key), held, access, version, now)
+            return self._keep(held, version, now, size, *produced)
         pending = self._pending.get(held)
         if pending is None:
             pending = asyncio.ensure_future(self._off_loop(held, access, version, now))
@@ -310,11 +326,11 @@ class Server:
 
     async def _off_loop(self, held: Held, access: Access, version: int, now: float) -> Rendered:
         try:
-            snapshot = self.cache.snapshot(held[0])
+            snapshot, size = self.cache.snapshot(held[0]), self.cache.size(held[0])
             produced = await asyncio.get_running_loop().run_in_executor(
                 self._worker, self._produce, snapshot, held, access, version, now
             )
-            return self._keep(held, version, now, *produced)
+            return self._keep(held, version, now, size, *produced)
         finally:
             del self._pending[held]
 
@@ -323,6 +339,7 @@ class Server:
         held: Held,
         version: int,
         now: float,
+        size: int,
         body: bytes,
         headers: Mapping[str, str],
         etag: str,
@@ -330,7 +347,8 @@ class Server:
         self.metrics.renderings.labels(ROUTES[held[1]]).inc()
         done = self.monotonic()
         not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
-        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
+        cost = done - now
+        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before, cost, size)
         self._forget(held)
         while self._renderings and (
             len(self._renderings) >= MAX_RENDERINGS

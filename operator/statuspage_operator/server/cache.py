@@ -142,6 +142,11 @@ class Cache:
         }
         return Snapshot(key, self.page(key), members)
 
+    def size(self, key: Key) -> int:
+        """How many objects name the page."""
+        names = self.members.get(key)
+        return 0 if names is None else sum(len(held) for held in names.values())
+
     def counts(self) -> Mapping[Kind, int]:
         """How many objects of each kind are held."""
         return {kind: len(objs) for kind, objs in self.objects.items()}
