@@ -91,6 +91,25 @@ def test_concurrent_requests_share_one_rendering() -> None:
     serve_held(check)
 
 
+def test_a_failed_rendering_is_not_kept_under_way() -> None:
+    """A rendering that fails answers 500 to its requests, and the next request renders again."""
+    failures = [RuntimeError("a bug in a representation")]
+
+    def clock() -> datetime:
+        if failures:
+            raise failures.pop()
+        return NOW
+
+    server = Server(make_cache(), clock=clock)
+
+    async def run() -> list[int]:
+        async with TestClient(TestServer(make_app(server))) as client:
+            return [(await client.get(SUMMARY)).status for _ in range(2)]
+
+    assert asyncio.run(run()) == [500, 200]
+    server.close()
+
+
 def test_a_rendering_off_the_loop_is_the_one_on_it() -> None:
     """The server's rendering (worker thread, sliced JSON) has the bytes and ETag of a plain one."""
     plain = Server(make_cache(), clock=lambda: NOW)
