@@ -6,7 +6,9 @@ Prints one figure a line:
   of a task sleeping 1 ms on the loop, and the rendering's wall time beside it. Measured
   in-process on the server's own code, rendering on the loop (`Server.rendering`, as before
   issue 18 part 6: its hold is its whole duration) and as the server does (`Server.render`, in
-  its worker thread).
+  its worker thread). Then /healthz over HTTP, back to back, while every representation of that
+  page is fetched cold from the same in-process server (the client reading 6.4 MB runs on the
+  same loop, so this is an upper bound).
 - The real `statuspage-server` process against a local control plane holding 100 pages,
   1,100 components and 10,000 windows (a third of them recurring weekly): its RSS once every page
   has been rendered in every representation, beside the Deployment's memory limit.
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiohttp import ClientSession, web
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -44,7 +47,7 @@ from e2e.conftest import CRD_NAMES, ROOT  # noqa: E402
 from e2e.kube import Kube, wait_for  # noqa: E402
 from e2e.slow_clients import SlowClients, percentile, probe  # noqa: E402
 from statuspage_operator.api.names import Kind  # noqa: E402
-from statuspage_operator.server.app import ROUTES, Server  # noqa: E402
+from statuspage_operator.server.app import ROUTES, Server, make_app  # noqa: E402
 from statuspage_operator.server.cache import Cache  # noqa: E402
 
 GROUP, VERSION = "statuspage.dev", "v1alpha1"
@@ -172,6 +175,45 @@ async def renderings_under_probe(inline: bool, now: datetime) -> None:
     server.close()
 
 
+async def healthz_while_rendering() -> None:
+    """/healthz over HTTP on loopback, back to back, while every representation renders cold."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    cache = big_page(now)
+    cache.upsert(Kind.POLICY, {"metadata": {"name": "p"}, "spec": {"namespaces": ["bench"]}})
+    page = cache.objects[Kind.PAGE][("bench", "big")]
+    page["spec"] = {**page["spec"], "visibility": "Public"}
+    cache.upsert(Kind.PAGE, page)
+    server = Server(cache, clock=lambda: now)
+    runner = web.AppRunner(make_app(server), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    base = f"http://127.0.0.1:{port}"
+    latencies: list[float] = []
+    async with ClientSession() as session:
+
+        async def pages() -> None:
+            for representation in ROUTES:
+                async with session.get(f"{base}/bench/big/{representation}") as response:
+                    assert response.status == 200, response.status
+                    await response.read()
+
+        rendering = asyncio.ensure_future(pages())
+        while not rendering.done():
+            started = time.perf_counter()
+            async with session.get(f"{base}/healthz") as response:
+                await response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+        await rendering
+    await runner.cleanup()
+    server.close()
+    report(
+        "1,100 components rendering, /healthz meanwhile: p50 / max (ms)",
+        f"{percentile(latencies, 50):.1f} / {max(latencies):.0f}",
+        f"{len(latencies)} requests",
+    )
+
+
 def hold_of_renderings() -> None:
     """The event loop's longest hold while 1,100 components render, before and after."""
     now = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -179,6 +221,7 @@ def hold_of_renderings() -> None:
     # Another minute for each: uptime is memoised per minute, so each run starts cold.
     asyncio.run(renderings_under_probe(inline=True, now=now - timedelta(minutes=1)))
     asyncio.run(renderings_under_probe(inline=False, now=now))
+    asyncio.run(healthz_while_rendering())
 
 
 # The real server process: memory at 10,000 windows, and slow clients.
