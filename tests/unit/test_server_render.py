@@ -91,6 +91,40 @@ def test_concurrent_requests_share_one_rendering() -> None:
     serve_held(check)
 
 
+def test_waiting_behind_another_rendering_is_not_counted_as_cost() -> None:
+    """A cheap rendering queued behind a slow one is not held back from the next change."""
+    release, entered = threading.Event(), threading.Event()
+    instant = [100.0]
+
+    def clock() -> datetime:
+        entered.set()
+        release.wait(10)
+        instant[0] += 1.0  # building the view "takes" a second
+        return NOW
+
+    cache = make_cache()
+    server = Server(cache, clock=clock, monotonic=lambda: instant[0])
+    status = f"{BASE}api/v2/status.json"
+
+    async def run() -> tuple[bytes, bytes]:
+        async with TestClient(TestServer(make_app(server))) as client:
+            summary = asyncio.ensure_future(client.get(SUMMARY))
+            assert await asyncio.to_thread(entered.wait, 5)
+            queued = asyncio.ensure_future(client.get(status))
+            await asyncio.sleep(0.2)
+            release.set()
+            assert (await summary).status == 200
+            before = await (await queued).read()
+            spec = {"page": "example", "manualStatus": "MajorOutage"}
+            cache.upsert(Kind.COMPONENT, make("extra", spec))
+            return before, await (await client.get(status)).read()
+
+    before, after = asyncio.run(run())
+    server.close()
+    assert b'"indicator":"major"' not in before
+    assert b'"indicator":"major"' in after
+
+
 def test_a_failed_rendering_is_not_kept_under_way() -> None:
     """A rendering that fails answers 500 to its requests, and the next request renders again."""
     failures = [RuntimeError("a bug in a representation")]

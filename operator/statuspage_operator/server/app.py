@@ -260,15 +260,25 @@ class Server:
         return view
 
     def _produce(
-        self, source: Source, held: Held, access: Access, version: int, now: float
-    ) -> tuple[bytes, Mapping[str, str], str]:
-        # The expensive part, in the worker thread: it reads the snapshot, never the cache.
+        self,
+        source: Source,
+        held: Held,
+        access: Access,
+        version: int,
+        now: float,
+        started: float | None = None,
+    ) -> tuple[bytes, Mapping[str, str], str, float, float]:
+        # The expensive part, in the worker thread: it reads the snapshot, never the cache. Its
+        # cost is timed from when it starts there: the wait behind other renderings is not its.
+        started = self.monotonic() if started is None else started
         key, representation, _ = held
         view = self._view(source, key, access, version, now)
         body, headers = self._producers[representation](view)
         if access.private:
             headers = private_headers(headers)
-        return body, headers, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        done = self.monotonic()
+        return body, headers, etag, done - started, done
 
     def _fresh(self, held: Held, version: int, now: float) -> Rendered | None:
         found = self._renderings.get(held)
@@ -291,7 +301,7 @@ class Server:
         fresh = self._fresh(held, version, now)
         if fresh is not None:
             return fresh
-        produced = self._produce(self.cache.snapshot(key), held, access, version, now)
+        produced = self._produce(self.cache.snapshot(key), held, access, version, now, now)
         return self._keep(held, version, now, self.cache.size(key), *produced)
 
     async def render(
@@ -315,7 +325,7 @@ class Server:
             and stale is not None
             and stale.cost * (size + 1) / (stale.size + 1) < INLINE_BUDGET
         ):
-            produced = self._produce(self.cache.snapshot(key), held, access, version, now)
+            produced = self._produce(self.cache.snapshot(key), held, access, version, now, now)
             return self._keep(held, version, now, size, *produced)
         pending = self._pending.get(held)
         if pending is None:
@@ -343,11 +353,11 @@ class Server:
         body: bytes,
         headers: Mapping[str, str],
         etag: str,
+        cost: float,
+        done: float,
     ) -> Rendered:
         self.metrics.renderings.labels(ROUTES[held[1]]).inc()
-        done = self.monotonic()
-        not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
-        cost = done - now
+        not_before = done + RENDER_COST_FACTOR * max(0.0, cost - RENDER_BUDGET)
         rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before, cost, size)
         self._forget(held)
         while self._renderings and (
