@@ -8,6 +8,13 @@ a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST
 excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
 per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
 
+A rendering never holds the event loop: the loop snapshots the page's objects and one worker
+thread builds the view and the body (`Server.render`; JSON in slices, server/sliced_json.py), so
+the loop keeps answering while a page of 1,100 components renders. Requests for a rendering
+under way wait for it rather than start another. Only a rendering known to be cheap (below
+INLINE_BUDGET last time, for a page that has not grown much since) is done on the loop, and
+only while the worker is idle: the view memos are never used by two threads at once.
+
 Routes, under `/<namespace>/<page>/`, or under `/` for a Host that a page holds (publication,
 domain/publication.py): `` (HTML), `api/v2/<endpoint>.json`, `history.atom`, `history.rss`,
 `badge.svg`. Also `/healthz` (alive) and `/readyz` (listed everything, not shutting down).
@@ -23,11 +30,12 @@ and a request that may see nothing gets the same 404 as an unknown page.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -38,17 +46,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from statuspage_operator.api.names import Kind
 from statuspage_operator.domain.audience import Identity
 from statuspage_operator.domain.publication import hostname_key
-from statuspage_operator.server import feeds, statuspage_v2
+from statuspage_operator.server import feeds, sliced_json, statuspage_v2
 from statuspage_operator.server.access import FEEDS, PUBLIC, Access, Gate, private_headers
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
 from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
 from statuspage_operator.server.identity import Trust
-from statuspage_operator.server.view import PageView, WindowMemo, build
+from statuspage_operator.server.view import PageView, Source, WindowMemo, build
 
 RENDER_TTL = 30.0
 RENDER_BUDGET = 0.05
 RENDER_COST_FACTOR = 10.0
+# A rendering expected to take less than this (its last one's cost, scaled by how much the page
+# has grown since) runs on the loop: handing it to the worker would cost more than it saves.
+INLINE_BUDGET = 0.005
 MAX_PATH = 512
 MAX_BODY = 1024  # the server is GET-only: a body is never read, and a big one is refused
 MAX_RENDERINGS = 10_000
@@ -139,15 +150,17 @@ class Rendered:
     etag: str
     headers: Mapping[str, str]
     not_before: float = 0.0  # no new rendering before this (monotonic): see RENDER_COST_FACTOR
+    cost: float = 0.0  # how long it took (seconds)
+    size: int = 0  # how many objects the page had
 
 
+Held = tuple[Key, str, tuple[str, ...]]  # page, representation, audience set
 Producer = Callable[[PageView], tuple[bytes, Mapping[str, str]]]
 
 
 def _json(render: Callable[[PageView], Any]) -> Producer:
     def produce(view: PageView) -> tuple[bytes, Mapping[str, str]]:
-        body = json.dumps(render(view), separators=(",", ":"), ensure_ascii=False).encode()
-        return body, JSON_HEADERS
+        return sliced_json.dumps(render(view)), JSON_HEADERS
 
     return produce
 
@@ -200,7 +213,14 @@ class Server:
     path_hosts: frozenset[str] = frozenset()
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
-    _renderings: dict[tuple[Key, str, tuple[str, ...]], Rendered] = field(default_factory=dict)
+    _renderings: dict[Held, Rendered] = field(default_factory=dict)
+    # Renderings under way, shared by every request that wants the same one.
+    _pending: dict[Held, asyncio.Future[Rendered]] = field(default_factory=dict)
+    # Builds views and bodies off the event loop; one thread, so `_views`, `_memo`, `_renderer`
+    # and the representations' own memos are only ever touched by one thread at a time.
+    _worker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="render")
+    )
     _rendered_bytes: int = 0
     _views: dict[tuple[Key, tuple[str, ...]], tuple[int, float, PageView]] = field(
         default_factory=dict
@@ -226,12 +246,12 @@ class Server:
     def _html(self, view: PageView) -> tuple[bytes, Mapping[str, str]]:
         return self._renderer.page(view).encode(), HTML_HEADERS
 
-    def _view(self, key: Key, access: Access, version: int, now: float) -> PageView:
+    def _view(self, source: Source, key: Key, access: Access, version: int, now: float) -> PageView:
         held = self._views.get((key, access.cache_key))
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
         view = build(
-            self.cache, key, self.clock(), self._memo, self.base_url, access.sight, access.private
+            source, key, self.clock(), self._memo, self.base_url, access.sight, access.private
         )
         self._views.pop((key, access.cache_key), None)
         while len(self._views) >= MAX_VIEWS:
@@ -239,41 +259,121 @@ class Server:
         self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
         return view
 
+    def _produce(
+        self,
+        source: Source,
+        held: Held,
+        access: Access,
+        version: int,
+        now: float,
+        started: float | None = None,
+    ) -> tuple[bytes, Mapping[str, str], str, float, float]:
+        # The expensive part, in the worker thread: it reads the snapshot, never the cache. Its
+        # cost is timed from when it starts there: the wait behind other renderings is not its.
+        started = self.monotonic() if started is None else started
+        key, representation, _ = held
+        view = self._view(source, key, access, version, now)
+        body, headers = self._producers[representation](view)
+        if access.private:
+            headers = private_headers(headers)
+        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        done = self.monotonic()
+        return body, headers, etag, done - started, done
+
+    def _fresh(self, held: Held, version: int, now: float) -> Rendered | None:
+        found = self._renderings.get(held)
+        if found is not None and (
+            (found.version == version and found.expires > now) or now < found.not_before
+        ):
+            return found
+        return None
+
     def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
         """The response of one representation of a page as `access` sees it; None if no page.
 
+        Rendered in the calling thread: for tests and measurements (the server uses `render`).
         Whether the page may be served, and to whom, is the caller's question (`served`).
         """
         if self.cache.page(key) is None:
             return None
-        version = self.cache.versions[key[0]]
-        now = self.monotonic()
-        cached = (key, representation, access.cache_key)
-        held = self._renderings.get(cached)
-        if held is not None and (
-            (held.version == version and held.expires > now) or now < held.not_before
+        version, now = self.cache.versions[key[0]], self.monotonic()
+        held = (key, representation, access.cache_key)
+        fresh = self._fresh(held, version, now)
+        if fresh is not None:
+            return fresh
+        produced = self._produce(self.cache.snapshot(key), held, access, version, now, now)
+        return self._keep(held, version, now, self.cache.size(key), *produced)
+
+    async def render(
+        self, key: Key, representation: str, access: Access = PUBLIC
+    ) -> Rendered | None:
+        """`rendering`, with the work done in the worker thread while the event loop runs on.
+
+        Requests for the same rendering while it is under way wait for that one (no stampede).
+        """
+        if self.cache.page(key) is None:
+            return None
+        version, now = self.cache.versions[key[0]], self.monotonic()
+        held = (key, representation, access.cache_key)
+        fresh = self._fresh(held, version, now)
+        if fresh is not None:
+            return fresh
+        stale = self._renderings.get(held)
+        size = self.cache.size(key)
+        if (
+            not self._pending
+            and stale is not None
+            and stale.cost * (size + 1) / (stale.size + 1) < INLINE_BUDGET
         ):
-            return held
-        view = self._view(key, access, version, now)
-        body, headers = self._producers[representation](view)
-        if access.private:
-            headers = private_headers(headers)
-        self.metrics.renderings.labels(ROUTES[representation]).inc()
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        done = self.monotonic()
-        not_before = done + RENDER_COST_FACTOR * max(0.0, done - now - RENDER_BUDGET)
-        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before)
-        self._forget(cached)
+            produced = self._produce(self.cache.snapshot(key), held, access, version, now, now)
+            return self._keep(held, version, now, size, *produced)
+        pending = self._pending.get(held)
+        if pending is None:
+            pending = asyncio.ensure_future(self._off_loop(held, access, version, now))
+            self._pending[held] = pending
+        # Shielded: a client that goes away does not cancel the others' rendering.
+        return await asyncio.shield(pending)
+
+    async def _off_loop(self, held: Held, access: Access, version: int, now: float) -> Rendered:
+        try:
+            snapshot, size = self.cache.snapshot(held[0]), self.cache.size(held[0])
+            produced = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self._produce, snapshot, held, access, version, now
+            )
+            return self._keep(held, version, now, size, *produced)
+        finally:
+            del self._pending[held]
+
+    def _keep(
+        self,
+        held: Held,
+        version: int,
+        now: float,
+        size: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        etag: str,
+        cost: float,
+        done: float,
+    ) -> Rendered:
+        self.metrics.renderings.labels(ROUTES[held[1]]).inc()
+        not_before = done + RENDER_COST_FACTOR * max(0.0, cost - RENDER_BUDGET)
+        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before, cost, size)
+        self._forget(held)
         while self._renderings and (
             len(self._renderings) >= MAX_RENDERINGS
             or self._rendered_bytes + len(body) > MAX_RENDERED_BYTES
         ):
             self._forget(next(iter(self._renderings)))
-        self._renderings[cached] = rendered
+        self._renderings[held] = rendered
         self._rendered_bytes += len(body)
         return rendered
 
-    def _forget(self, held: tuple[Key, str, tuple[str, ...]]) -> None:
+    def close(self) -> None:
+        """Stop the worker thread (renderings not started are dropped)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def _forget(self, held: Held) -> None:
         gone = self._renderings.pop(held, None)
         if gone is not None:
             self._rendered_bytes -= len(gone.body)
@@ -391,7 +491,7 @@ def make_app(server: Server) -> web.Application:
         if request.method not in ("GET", "HEAD"):
             return route, _text(405, "method not allowed", {"Allow": "GET, HEAD, OPTIONS"})
         access = server.served(key, by_host, request, representation)
-        rendered = None if access is None else server.rendering(key, representation, access)
+        rendered = None if access is None else await server.render(key, representation, access)
         if rendered is None:
             return route, _text(404, "no such page")
         headers = {**rendered.headers, "ETag": rendered.etag}

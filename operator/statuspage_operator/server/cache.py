@@ -131,6 +131,39 @@ class Cache:
         store = self.objects[kind]
         return [store[(key[0], name)] for name in names[kind] if (key[0], name) in store]
 
+    def snapshot(self, key: Key) -> Snapshot:
+        """A page and its members as they are now, for a rendering in another thread.
+
+        The lists are copied here, on the loop's thread; the objects are shared, since a change
+        replaces an object and never mutates one.
+        """
+        members: dict[Kind, list[JsonObject]] = {
+            kind: self.members_of(key, kind) for kind in Kind if kind is not Kind.PAGE
+        }
+        return Snapshot(key, self.page(key), members)
+
+    def size(self, key: Key) -> int:
+        """How many objects name the page."""
+        names = self.members.get(key)
+        return 0 if names is None else sum(len(held) for held in names.values())
+
     def counts(self) -> Mapping[Kind, int]:
         """How many objects of each kind are held."""
         return {kind: len(objs) for kind, objs in self.objects.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One page's objects at one instant (`Cache.snapshot`): what `view.build` reads."""
+
+    key: Key
+    raw: JsonObject | None
+    members: Mapping[Kind, list[JsonObject]]
+
+    def page(self, key: Key) -> JsonObject | None:
+        """The StatusPage, if `key` is the page held."""
+        return self.raw if key == self.key else None
+
+    def members_of(self, key: Key, kind: Kind) -> list[JsonObject]:
+        """The objects of a kind that name the page."""
+        return list(self.members.get(kind, ())) if key == self.key else []

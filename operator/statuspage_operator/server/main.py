@@ -237,6 +237,7 @@ async def serve(args: argparse.Namespace) -> None:
         watcher.stop()
     if refresher is not None:
         refresher.cancel()
+    server.close()
     logger.info("stopped")
 
 

@@ -23,7 +23,7 @@ import heapq
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.objects import (
@@ -42,7 +42,7 @@ from statuspage_operator.domain.order import layout, page_order
 from statuspage_operator.domain.page import PageState
 from statuspage_operator.domain.status import ComponentStatus, worst
 from statuspage_operator.domain.uptime import Uptime, uptime
-from statuspage_operator.server.cache import Cache, Key
+from statuspage_operator.server.cache import JsonObject, Key
 from statuspage_operator.server.shown import (
     ComponentView,
     GroupView,
@@ -68,6 +68,16 @@ def stable_id(*parts: str) -> str:
         number, digit = divmod(number, 36)
         chars.append(_ALPHABET[digit])
     return "".join(chars)
+
+
+class Source(Protocol):
+    """Where a page's objects are read from: the cache, or a snapshot of one page in it."""
+
+    def page(self, key: Key) -> JsonObject | None:
+        """The StatusPage `key`."""
+
+    def members_of(self, key: Key, kind: Kind) -> list[JsonObject]:
+        """The objects of a kind that name the page."""
 
 
 class WindowMemo:
@@ -289,7 +299,7 @@ def _bounded(views: Iterable[MaintenanceView]) -> list[MaintenanceView]:
 
 
 def build(
-    cache: Cache,
+    cache: Source,
     key: Key,
     now: datetime,
     memo: WindowMemo,
