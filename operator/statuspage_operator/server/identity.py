@@ -1,12 +1,13 @@
-"""Trusted client addresses: what a request's headers may say, depending on who sent it.
+"""Trusted proxies: what a request's headers may say, depending on who sent it.
 
 The server sits behind an ingress or proxy (docs/server.md, "Private pages"). Only a TCP peer in
-one of the configured proxy networks (`--trusted-proxy`) may tell who the client is: its
-identity headers (`--user-header`, `--groups-header`) and `X-Forwarded-For`. From any other peer
-those headers are ignored, so a forged identity gets what an anonymous request gets.
+one of the configured proxy networks (`--trusted-proxy`) may tell who the client is, with its
+identity headers (`--user-header`, `--groups-header`). From any other peer those headers are
+ignored, so a forged identity gets what an anonymous request gets.
 
-Nothing here knows aiohttp: it takes the peer address and a header mapping, so every part of the
-server that needs the client's address or identity asks the same object.
+Nothing here knows aiohttp: it takes the peer address and a header mapping. The server reads no
+client address from headers today (nothing it does depends on one); whatever comes to need it
+(rate limits per client) belongs here, under the same trust rule.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from statuspage_operator.domain.audience import ANONYMOUS, Identity
 
 DEFAULT_USER_HEADER = "X-Forwarded-User"
 DEFAULT_GROUPS_HEADER = "X-Forwarded-Groups"
-FORWARDED_FOR = "X-Forwarded-For"
 MAX_NAME = 256
 MAX_GROUPS = 64
 
@@ -65,23 +65,6 @@ class Trust:
             return False
         address = _address(peer)
         return address is not None and any(address in network for network in self.proxies)
-
-    def client_address(self, peer: str | None, headers: Mapping[str, str]) -> str | None:
-        """The client's address: the peer's, or from a trusted proxy its `X-Forwarded-For`.
-
-        The list is read from the right (what the nearest proxy appended) past trusted proxies;
-        what a client wrote to its left is not believed.
-        """
-        if not self.trusts(peer):
-            return peer
-        hops = [hop.strip() for hop in headers.get(FORWARDED_FOR, "").split(",") if hop.strip()]
-        for hop in reversed(hops):
-            address = _address(hop)
-            if address is None:
-                break
-            if not self.trusts(str(address)):
-                return str(address)
-        return peer
 
     def identity(self, peer: str | None, headers: Mapping[str, str]) -> Identity:
         """Who the client is, as a trusted proxy says; anonymous from anyone else."""

@@ -106,7 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="CIDR",
-        help="a proxy network whose identity headers and X-Forwarded-For are believed "
+        help="a proxy network whose identity headers are believed "
         "(repeatable; default none: Private pages are shown to nobody)",
     )
     parser.add_argument(
