@@ -280,13 +280,19 @@ class Server:
         done = self.monotonic()
         return body, headers, etag, done - started, done
 
-    def _fresh(self, held: Held, version: int, now: float) -> Rendered | None:
+    def _lookup(
+        self, key: Key, representation: str, access: Access
+    ) -> tuple[Held, int, float, Rendered | None]:
+        """What a rendering is kept under, the page's version, now, and the kept rendering if it
+        may still be answered (the same version within RENDER_TTL, or throttled)."""
+        version, now = self.cache.versions[key[0]], self.monotonic()
+        held = (key, representation, access.cache_key)
         found = self._renderings.get(held)
         if found is not None and (
             (found.version == version and found.expires > now) or now < found.not_before
         ):
-            return found
-        return None
+            return held, version, now, found
+        return held, version, now, None
 
     def rendering(self, key: Key, representation: str, access: Access = PUBLIC) -> Rendered | None:
         """The response of one representation of a page as `access` sees it; None if no page.
@@ -296,9 +302,7 @@ class Server:
         """
         if self.cache.page(key) is None:
             return None
-        version, now = self.cache.versions[key[0]], self.monotonic()
-        held = (key, representation, access.cache_key)
-        fresh = self._fresh(held, version, now)
+        held, version, now, fresh = self._lookup(key, representation, access)
         if fresh is not None:
             return fresh
         produced = self._produce(self.cache.snapshot(key), held, access, version, now, now)
@@ -313,9 +317,7 @@ class Server:
         """
         if self.cache.page(key) is None:
             return None
-        version, now = self.cache.versions[key[0]], self.monotonic()
-        held = (key, representation, access.cache_key)
-        fresh = self._fresh(held, version, now)
+        held, version, now, fresh = self._lookup(key, representation, access)
         if fresh is not None:
             return fresh
         stale = self._renderings.get(held)
