@@ -51,13 +51,16 @@ class SlowClients:
         return not pending
 
     async def _open(self) -> asyncio.Task[None] | None:
+        # Timed from before the connect: the server's deadline runs from its accept, and with a
+        # thousand connects in flight this coroutine may resume well after it (a lifetime timed
+        # from here can only be longer than the server's view, never shorter).
+        started = time.monotonic()
         try:
             reader, writer = await asyncio.open_connection(self.host, self.port)
         except OSError:
             self.refused += 1
             return None
         self._opened += 1
-        started = time.monotonic()
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: slow.example\r\n")
         return asyncio.create_task(self._hold(reader, writer, started))
 
