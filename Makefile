@@ -13,7 +13,7 @@ IMAGE ?= ghcr.io/statuspage-operator/statuspage-operator:0.1.0
 PYTHON_IMAGE ?=
 export PYTHONPATH := $(CURDIR)/tests
 
-.PHONY: help install controlplane browser nginx lint test test-unit test-e2e verify run cluster-up cluster-down bench docs image
+.PHONY: help install controlplane alertmanager browser nginx lint test test-unit test-e2e verify run cluster-up cluster-down bench docs image
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ install: $(BIN)/.installed ## Create .venv and install the package with its dev 
 controlplane: ## Build etcd, kube-apiserver, kube-controller-manager (cached in ~/.cache; first time ~9 min)
 	@bash tests/controlplane/build.sh >/dev/null
 
+alertmanager: ## Build Prometheus Alertmanager for the e2e tests and benches (cached in ~/.cache; first time ~2 min)
+	@bash tests/alertmanager/build.sh >/dev/null
+
 browser: ## Debian's chromium and chromedriver for the browser test (installed only when missing)
 	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
@@ -43,13 +46,13 @@ lint: install ## ruff, ruff format, mypy strict, import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install controlplane browser nginx ## All tests: unit and e2e against the local control plane (the README's test command)
+test: install controlplane alertmanager browser nginx ## All tests: unit and e2e against the local control plane (the README's test command)
 	$(BIN)/pytest tests
 
 test-unit: install ## Unit tests only (no cluster)
 	$(BIN)/pytest tests/unit
 
-test-e2e: install controlplane browser nginx ## End-to-end tests only
+test-e2e: install controlplane alertmanager browser nginx ## End-to-end tests only
 	$(BIN)/pytest tests/e2e
 
 verify: lint test ## Everything CI runs
@@ -79,7 +82,7 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 docs: install ## Write docs/reference.md from the CRDs (tests/tools/reference.py)
 	$(BIN)/python tests/tools/reference.py
 
-bench: install controlplane ## Benchmarks against the local control plane; prints figures
+bench: install controlplane alertmanager ## Benchmarks against the local control plane; prints figures
 	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
 	$(BIN)/python tests/bench/server.py

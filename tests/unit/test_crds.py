@@ -53,8 +53,17 @@ SPEC_FIELDS = {
         "remindBefore",
         "visibility",
         "audiences",
+        "alerts",
     },
-    "Component": {"page", "displayName", "description", "group", "position", "manualStatus"},
+    "Component": {
+        "page",
+        "displayName",
+        "description",
+        "group",
+        "position",
+        "manualStatus",
+        "alerts",
+    },
     "MaintenanceWindow": {
         "page",
         "title",
@@ -67,6 +76,7 @@ SPEC_FIELDS = {
         "notifySubscribers",
         "remindBefore",
         "cancelled",
+        "silenceMatchers",
     },
     "StatusIncident": {
         "page",
@@ -75,6 +85,7 @@ SPEC_FIELDS = {
         "components",
         "incidentRef",
         "notifySubscribers",
+        "draft",
         "updates",
     },
 }
@@ -100,6 +111,7 @@ STATUS_FIELDS = {
     },
     "Component": {
         "status",
+        "alerts",
         "activeMaintenanceWindows",
         "unresolvedIncidents",
         "lastStatusChangeTime",

@@ -46,6 +46,22 @@ class AudienceSpec(_Spec):
         return Audience(self.name, frozenset(self.users), frozenset(self.groups), components)
 
 
+class SecretNameRef(_Spec):
+    """A Secret in the object's namespace, by name."""
+
+    name: str
+
+
+class PageAlertsSpec(_Spec):
+    """StatusPage.spec.alerts: status from Alertmanager, for the page's components and windows."""
+
+    receiver_secret_ref: SecretNameRef | None = None
+    expire_after: str = "6h"
+    hold: str = "5m"
+    draft_incidents: bool = False
+    silence_matchers: tuple[str, ...] = ()
+
+
 class PageSpec(_Spec):
     """StatusPage.spec."""
 
@@ -56,6 +72,16 @@ class PageSpec(_Spec):
     remind_before: str | None = None
     visibility: Visibility = Visibility.UNPUBLISHED
     audiences: tuple[AudienceSpec, ...] = ()
+    alerts: PageAlertsSpec | None = None
+
+
+class ComponentAlertsSpec(_Spec):
+    """Component.spec.alerts: which alerts concern it and the status each severity gives."""
+
+    matchers: tuple[str, ...]
+    severities: dict[str, ComponentStatus] | None = None
+    paused: bool = False
+    draft_incidents: bool | None = None
 
 
 class ComponentSpec(_Spec):
@@ -67,6 +93,7 @@ class ComponentSpec(_Spec):
     group: str | None = None
     position: int | None = None
     manual_status: ComponentStatus | None = None
+    alerts: ComponentAlertsSpec | None = None
 
 
 class RecurrenceSpec(_Spec):
@@ -90,6 +117,7 @@ class WindowSpec(_Spec):
     notify_subscribers: bool = False
     remind_before: str | None = None
     cancelled: bool = False
+    silence_matchers: tuple[str, ...] | None = None
 
 
 class AffectedComponent(_Spec):
@@ -116,6 +144,7 @@ class IncidentSpec(_Spec):
     components: tuple[AffectedComponent, ...] = ()
     incident_ref: str | None = None
     notify_subscribers: bool = True
+    draft: bool = False
     updates: tuple[UpdateSpec, ...] = Field(default=())
 
 
