@@ -133,9 +133,7 @@ async def receive(request: web.Request) -> web.Response:
     key = group_key(notification.group_key)
     targets = receiver.view.targets_of(namespace, page)
     try:
-        outcome, fresh = await receiver.store.deliver(
-            settings, targets, notification, receiver.clock()
-        )
+        outcome = await receiver.store.deliver(settings, targets, notification, receiver.clock())
     except Exception as error:
         logger.warning(
             "%s/%s group %s: writing status failed (%s)", namespace, page, key, type(error).__name__
@@ -145,8 +143,6 @@ async def receive(request: web.Request) -> web.Response:
     receiver.metrics.writes.labels("written").inc(len(outcome.written))
     receiver.metrics.writes.labels("unchanged").inc(len(outcome.unchanged))
     receiver.metrics.writes.labels("conflict").inc(outcome.conflicts)
-    for target in fresh:
-        receiver.view.put(target)
     logger.info(
         "%s/%s group %s (%s, %d alerts): wrote %d, unchanged %d, conflicts %d",
         namespace,

@@ -125,7 +125,7 @@ async def serve(args: argparse.Namespace) -> None:
     receiver = Receiver(
         view=view,
         secrets=SecretCache(kube.read_secret, ttl=args.secret_ttl),
-        store=Store(kube),
+        store=Store(kube, view),
         limiter=RateLimiter(args.rate, args.burst),
         max_body=args.max_body,
         max_alerts=args.max_alerts,

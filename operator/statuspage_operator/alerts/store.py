@@ -21,7 +21,7 @@ from statuspage_operator.api.alerts import FIELD, render_alerts
 from statuspage_operator.domain.alertgroups import Notification, concerns, fold, holds_group
 from statuspage_operator.domain.alerting import ComponentAlerts
 
-from .view import PageSettings, Target, target_of
+from .view import PageSettings, Target, View, target_of
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 5
@@ -69,8 +69,9 @@ def status_patch(alerts: ComponentAlerts, resource_version: str) -> dict[str, An
 class Store:
     """Folds and writes, one component at a time per process (a lock each)."""
 
-    def __init__(self, api: StatusApi) -> None:
+    def __init__(self, api: StatusApi, view: View) -> None:
         self._api = api
+        self._view = view
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _lock(self, target: Target) -> asyncio.Lock:
@@ -88,14 +89,10 @@ class Store:
         targets: list[Target],
         notification: Notification,
         now: datetime,
-    ) -> tuple[Outcome, list[Target]]:
-        """Fold into every component concerned and write the changes; raise on a failed write.
-
-        Returns the outcome and the components as written (for the caller's view).
-        """
+    ) -> Outcome:
+        """Fold into every component concerned and write the changes; raise on a failed write."""
         written: list[str] = []
         unchanged: list[str] = []
-        fresh: list[Target] = []
         conflicts = 0
         concerned = [
             t
@@ -104,14 +101,14 @@ class Store:
         ]
         for target in concerned:
             async with self._lock(target):
-                result, tries = await self._one(settings, target, notification, now)
+                # What this replica wrote while this one waited for the lock, if anything.
+                latest = self._view.targets.get((target.namespace, target.name), target)
+                result, tries = await self._one(settings, latest, notification, now)
+                if result is not None:
+                    self._view.put(result)
             conflicts += tries
-            if result is None:
-                unchanged.append(target.name)
-            else:
-                written.append(target.name)
-                fresh.append(result)
-        return Outcome(tuple(written), tuple(unchanged), conflicts), fresh
+            (unchanged if result is None else written).append(target.name)
+        return Outcome(tuple(written), tuple(unchanged), conflicts)
 
     async def _one(
         self, settings: PageSettings, target: Target, notification: Notification, now: datetime
