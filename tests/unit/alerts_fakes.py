@@ -34,7 +34,7 @@ def make_page(
     return {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
 
 
-def make_secret(labelled: bool = True, **data: str) -> JsonObject:
+def make_secret(labelled: bool = True, /, **data: str) -> JsonObject:
     """A Secret as the API returns it (data base64-encoded)."""
     labels = {"statuspage.dev/alerts-receiver": "true"} if labelled else {}
     return {
