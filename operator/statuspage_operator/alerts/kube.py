@@ -8,6 +8,7 @@ Every call has a timeout, so a stalled API server turns into a 503 that Alertman
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
 
 from .store import ConflictError, GoneError
 
+logger = logging.getLogger(__name__)
 TIMEOUT = (5.0, 10.0)  # connect, read (seconds)
 PLURAL = PLURALS[Kind.COMPONENT]
 
@@ -79,6 +81,9 @@ class KubeStatusApi:
                 self._core.read_namespaced_secret, name, namespace, _request_timeout=TIMEOUT
             )
         except ApiException as error:
+            if error.status == 403:
+                # Answered as any refusal (401), but an operator needs to see the missing grant.
+                logger.warning("%s: no right to get the receiver Secret %s", namespace, name)
             if error.status in (403, 404):
                 return None
             raise

@@ -92,6 +92,8 @@ def target_of(obj: Mapping[str, Any]) -> Target | None:
         matchers = parse_matchers("spec.alerts.matchers", alerts.matchers)
     except InvalidSpecError:
         return None
+    if not matchers:
+        return None  # selects nothing (the schema asks for one at least)
     namespace, name = key_of(obj)
     status = obj.get("status")
     return Target(
