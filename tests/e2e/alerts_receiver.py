@@ -82,8 +82,8 @@ def make_alerts_kubeconfig(kube: Kube, directory: Path) -> Path:
 class ReceiverProcess:
     """statuspage-alerts on loopback with its own kubeconfig."""
 
-    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, kubeconfig: Path, log: Path, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.metrics_port = free_port()
         self.log = log
         self.process = subprocess.Popen(

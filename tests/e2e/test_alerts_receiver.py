@@ -8,6 +8,7 @@ operator does not run: what is asserted is what the receiver writes.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import time
 import uuid
@@ -204,6 +205,31 @@ def test_an_ha_pair_through_two_replicas_counts_once(
     finally:
         first.stop()
         second.stop()
+
+
+def test_a_webhook_sent_while_the_receiver_is_killed_arrives_after_its_restart(
+    kube: Kube,
+    namespace: str,
+    alerting_page: str,
+    token: str,
+    alerts_kubeconfig: Path,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL, an alert fires, a new process on the same port: Alertmanager's retry lands."""
+    replica = ReceiverProcess(alerts_kubeconfig, tmp_path / "r1.log")
+    manager = start_alertmanager(tmp_path / "am", replica.webhook(namespace, "example"), token)
+    restarted: ReceiverProcess | None = None
+    try:
+        replica.stop(signal.SIGKILL)
+        manager.fire(API)
+        time.sleep(2)
+        assert stored(kube, namespace, "api") == {}
+        restarted = ReceiverProcess(alerts_kubeconfig, tmp_path / "r2.log", port=replica.port)
+        wait_for(lambda: firing(kube, namespace, "api", 1), timeout=30, what="the retry to land")
+    finally:
+        manager.stop()
+        if restarted is not None:
+            assert restarted.stop() == 0
 
 
 def test_a_lost_resolve_expires(
