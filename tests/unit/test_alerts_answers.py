@@ -312,3 +312,20 @@ def test_the_secret_is_read_once_per_ttl() -> None:
 
     run(receiver, check)
     assert api.secret_reads == 1
+
+
+def test_one_notification_writes_each_component_once() -> None:
+    """A group whose alerts concern api and db: one write each, whatever the alert count."""
+    api, receiver = setup()
+    body = notification("api", "db", "api", "db", "web")
+    for index, alert in enumerate(body["alerts"]):
+        alert["fingerprint"] = f"fp-{index}"
+
+    async def check(client: Client) -> None:
+        response = await client.post("/alerts/team/example", json=body, headers=bearer())
+        assert response.status == 200
+        assert sorted((await response.json())["written"]) == ["api", "db"]
+
+    run(receiver, check)
+    assert api.patches == 2
+    assert api.objects[("team", "api")]["status"]["alerts"]["firing"] == 2

@@ -91,24 +91,31 @@ class Store:
         now: datetime,
     ) -> Outcome:
         """Fold into every component concerned and write the changes; raise on a failed write."""
-        written: list[str] = []
-        unchanged: list[str] = []
-        conflicts = 0
         concerned = [
             t
             for t in targets
             if concerns(notification, t.matchers) or holds_group(t.alerts, notification)
         ]
-        for target in concerned:
-            async with self._lock(target):
-                # What this replica wrote while this one waited for the lock, if anything.
-                latest = self._view.targets.get((target.namespace, target.name), target)
-                result, tries = await self._one(settings, latest, notification, now)
-                if result is not None:
-                    self._view.put(result)
-            conflicts += tries
-            (unchanged if result is None else written).append(target.name)
-        return Outcome(tuple(written), tuple(unchanged), conflicts)
+        # Components apart are written at once: each has its own lock and resourceVersion.
+        results = await asyncio.gather(
+            *(self._locked(settings, t, notification, now) for t in concerned)
+        )
+        written = tuple(t.name for t, (result, _) in zip(concerned, results, strict=True) if result)
+        unchanged = tuple(
+            t.name for t, (result, _) in zip(concerned, results, strict=True) if not result
+        )
+        return Outcome(written, unchanged, sum(tries for _, tries in results))
+
+    async def _locked(
+        self, settings: PageSettings, target: Target, notification: Notification, now: datetime
+    ) -> tuple[Target | None, int]:
+        async with self._lock(target):
+            # What this replica wrote while this one waited for the lock, if anything.
+            latest = self._view.targets.get((target.namespace, target.name), target)
+            result, tries = await self._one(settings, latest, notification, now)
+            if result is not None:
+                self._view.put(result)
+        return result, tries
 
     async def _one(
         self, settings: PageSettings, target: Target, notification: Notification, now: datetime
