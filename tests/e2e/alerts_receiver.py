@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from controlplane.cluster import free_port
-from e2e.kube import Kube, wait_for
+from e2e.kube import KUBECTL, Kube, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RECEIVER = str(Path(sys.executable).parent / "statuspage-alerts")
@@ -145,6 +145,55 @@ class ReceiverProcess:
     def tail(self, lines: int = 30) -> str:
         """The last lines of its log."""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class AlertWrites:
+    """Every change of one component's status.alerts, seen by `kubectl get --watch`.
+
+    Counted from the API server's own events, not the receiver's metrics: each distinct
+    status.alerts a MODIFIED event carries is one write of it (the operator's status writes
+    leave status.alerts as it is, so they do not count).
+    """
+
+    def __init__(self, kube: Kube, namespace: str, name: str, log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [
+                KUBECTL,
+                f"--kubeconfig={kube.kubeconfig}",
+                f"--context={kube.context}",
+                "get",
+                "components.statuspage.dev",
+                name,
+                "-n",
+                namespace,
+                "--watch",
+                "--output-watch-events",
+                "-o",
+                "json",
+            ],
+            stdout=log.open("wb"),
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: log.stat().st_size > 0, what="the watch's first event")
+
+    def stop(self) -> int:
+        """Stop watching; how many times status.alerts changed."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        text = self.log.read_text()
+        decoder = json.JSONDecoder()
+        seen: list[Any] = []
+        index = 0
+        while index < len(text):
+            if text[index].isspace():
+                index += 1
+                continue
+            event, index = decoder.raw_decode(text, index)
+            alerts = (event["object"].get("status") or {}).get("alerts")
+            if not seen or alerts != seen[-1]:
+                seen.append(alerts)
+        return len(seen) - 1
 
 
 def receiver_secret(name: str, token: str, labelled: bool = True) -> dict[str, Any]:
