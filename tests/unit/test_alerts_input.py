@@ -62,6 +62,16 @@ def test_malformed_payloads_are_refused_with_the_field(body: bytes, reason: str)
         parse_notification(body)
 
 
+def test_a_body_of_empty_objects_is_refused_before_parsing() -> None:
+    """Thousands of `{}` (cheap to send, costly to hold) or deep nesting: refused, not parsed."""
+    spam = b'{"version": "4", "alerts": [' + b"{}," * 40_000 + b"{}]}"
+    with pytest.raises(PayloadError, match="too many"):
+        parse_notification(spam)
+    deep = b"[" * 5000 + b"]" * 5000
+    with pytest.raises(PayloadError, match="nested too deep"):
+        parse_notification(deep)
+
+
 def test_shown_texts_are_cut_and_other_annotations_dropped() -> None:
     """A long summary is cut; a description is not kept; a non-http link is dropped."""
     body = payload(

@@ -28,6 +28,9 @@ MAX_FINGERPRINT = 64
 MAX_SEVERITY = 63
 # Alerts parsed per notification; beyond, they count as truncated (docs/operations.md).
 MAX_ALERTS = 2000
+# JSON objects and arrays per alert read: an alert has three objects (itself, labels,
+# annotations). Counted before parsing: 8 MiB of `{},` would take some 200 MB as Python objects.
+CONTAINERS_PER_ALERT = 16
 # Go's zero time, which Alertmanager sends as the endsAt of an alert with no end.
 _YEAR_ZERO = 1
 
@@ -201,10 +204,17 @@ def _error_text(error: ValidationError) -> str:
 
 def parse_notification(body: bytes, max_alerts: int = MAX_ALERTS) -> Notification:
     """The notification in a request body; raise PayloadError saying what is wrong."""
+    containers = body.count(b"{") + body.count(b"[")
+    if containers > CONTAINERS_PER_ALERT * max_alerts + 64:
+        raise PayloadError(
+            f"{containers} JSON objects and arrays: too many for {max_alerts} alerts"
+        )
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise PayloadError(f"not JSON: {str(error)[:200]}") from None
+    except RecursionError:
+        raise PayloadError("nested too deep") from None
     if not isinstance(raw, dict):
         raise PayloadError("not a JSON object")
     alerts = raw.get("alerts")
