@@ -11,6 +11,7 @@ Logs name the page and a hash of the group key, never credentials or alert conte
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 # Alertmanager v0.35 sends it (measured, tests/bench/alerts.py): room for about nine times that.
 MAX_BODY = 8 * 1024 * 1024
 CHUNK = 64 * 1024
+# Bodies read and parsed at once (the rest wait, holding no body): bounds memory to a few
+# max_body's worth whatever the connections (manifests/alerts: a 384Mi limit).
+READING = 4
 
 
 class Metrics:
@@ -73,6 +77,7 @@ class Receiver:
     max_alerts: int = MAX_ALERTS
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     metrics: Metrics = field(default_factory=Metrics)
+    reading: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(READING))
     shutting_down: bool = False
 
 
@@ -122,13 +127,16 @@ async def receive(request: web.Request) -> web.Response:
     if wait:
         retry = receiver.limiter.retry_after(wait)
         return _answer(receiver, 429, "too many notifications for this page", retry_after=retry)
-    body = await _read(request, receiver.max_body)
-    if body is None:
-        return _answer(receiver, 413, f"a notification is at most {receiver.max_body} bytes")
-    try:
-        notification = parse_notification(body, receiver.max_alerts)
-    except PayloadError as error:
-        return _answer(receiver, 400, f"not an Alertmanager webhook notification: {error}")
+    # A few bodies at a time: each may be max_body bytes, then its parsed objects.
+    async with receiver.reading:
+        body = await _read(request, receiver.max_body)
+        if body is None:
+            return _answer(receiver, 413, f"a notification is at most {receiver.max_body} bytes")
+        try:
+            notification = parse_notification(body, receiver.max_alerts)
+        except PayloadError as error:
+            return _answer(receiver, 400, f"not an Alertmanager webhook notification: {error}")
+        del body
     started = time.monotonic()
     key = group_key(notification.group_key)
     targets = receiver.view.targets_of(namespace, page)
