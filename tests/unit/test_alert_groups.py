@@ -131,6 +131,18 @@ def test_a_stale_repeat_after_the_resolve_is_ignored() -> None:
     assert stale.groups == resolved.groups
 
 
+def test_a_late_resolve_of_an_earlier_episode_is_ignored() -> None:
+    """Resolved, firing again, then the peer's resolve of the first episode: still firing."""
+    first = make_alert("a", starts=NOW - timedelta(minutes=10))
+    resolve_first = make_notification(make_alert("a", status="resolved", ends=NOW))
+    state = run(run(NO_ALERTS, make_notification(first)), resolve_first)
+    again = make_notification(make_alert("a2", starts=NOW + timedelta(minutes=1)))
+    state = run(state, again, NOW + timedelta(minutes=1))
+    late = run(state, resolve_first, NOW + timedelta(minutes=1, seconds=5))
+    assert late.firing == 1
+    assert late == state
+
+
 def test_the_order_of_an_ha_pair_does_not_matter() -> None:
     """Firing then resolved, or resolved after a stale firing: the same state."""
     firing_alert = make_alert("a")

@@ -16,7 +16,8 @@ the receiver writes nothing the second time.
   its hold. An entry with nothing firing and no hold in force is removed.
 - `ended`: the latest end of the alerts of a notification that resolved the whole group. A firing
   alert that started before it is a stale repeat (the other Alertmanager of an HA pair that has
-  not seen the resolve yet) and is ignored.
+  not seen the resolve yet) and is ignored. The other way round, a resolve whose alerts all ended
+  before the firing episode began is the peer's late resolve of an earlier episode: ignored too.
 - `truncatedAlerts` (Alertmanager's `max_alerts`) count as firing with the group's worst listed
   severity: they are not listed, so nothing better is known of them.
 - Groups not seen for `expire_after` are dropped (a lost resolve), at most MAX_GROUPS are kept
@@ -194,6 +195,18 @@ def _entry(
     return entry, firing
 
 
+def _stale_resolve(
+    old: AlertGroup | None, notification: Notification, selected: Sequence[Alert]
+) -> bool:
+    """A resolve of an earlier episode: every alert ended before the firing one began."""
+    if notification.status != RESOLVED or old is None or not old.firing or old.since is None:
+        return False
+    since = old.since
+    return bool(selected) and all(
+        a.ends_at is not None and _second(a.ends_at) <= since for a in selected
+    )
+
+
 def _listed(key: str, firing: Iterable[Alert]) -> list[ListedAlert]:
     return [
         ListedAlert(
@@ -252,6 +265,8 @@ def fold(
     key = group_key(notification.group_key)
     old = next((g for g in current.groups if g.key == key), None)
     selected = [a for a in notification.alerts if select(matchers, a.labels)]
+    if _stale_resolve(old, notification, selected):
+        return prune(current.groups, current.listed, ranks, expire_after, now)
     entry, firing = _entry(old, notification, key, selected, ranks, hold, expire_after, now)
     groups = [g for g in current.groups if g.key != key]
     listed = [a for a in current.listed if a.group != key]
