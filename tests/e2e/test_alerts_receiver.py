@@ -26,6 +26,7 @@ from e2e.alerts_receiver import (
     make_alerts_kubeconfig,
     receiver_secret,
 )
+from e2e.conftest import ROOT
 from e2e.kube import Kube, wait_for
 from e2e.objects import make_component, make_page
 
@@ -388,4 +389,24 @@ def test_a_thousand_alerts_in_one_group_cost_a_few_writes(
         assert changes == counted
     finally:
         writes.process.kill()
+        manager.stop()
+
+
+def test_the_documented_alertmanager_configuration_loads(tmp_path: Path) -> None:
+    """docs/operations.md's webhook_configs sample is taken by the real Alertmanager."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text[text.index("**Alertmanager's side**") :]
+    start = section.index("```yaml") + len("```yaml")
+    sample = section[start : section.index("```", start)]
+    token = tmp_path / "token"
+    token.write_text("t0ken")
+    sample = sample.replace("/etc/alertmanager/secrets/statuspage/token", str(token))
+    # The sample is a fragment under an existing root route: give it one.
+    config = sample.replace("route:\n", "route:\n  receiver: statuspage-my-status\n", 1)
+    manager = Alertmanager.start(config, tmp_path / "am")
+    try:
+        loaded = manager.request("GET", "/api/v2/status")["config"]["original"]
+        assert "name: statuspage-my-status" in loaded
+        assert "send_resolved: true" in loaded
+    finally:
         manager.stop()
