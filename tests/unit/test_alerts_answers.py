@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from statuspage_operator.alerts.app import Receiver, make_app
@@ -329,3 +331,22 @@ def test_one_notification_writes_each_component_once() -> None:
     run(receiver, check)
     assert api.patches == 2
     assert api.objects[("team", "api")]["status"]["alerts"]["firing"] == 2
+
+
+def test_logs_carry_no_credentials_and_no_alert_contents(caplog: pytest.LogCaptureFixture) -> None:
+    """Accepted, refused, failed: the log names the page and a hash, never the token or labels."""
+    api, receiver = setup()
+    body = notification("api", key='{}:{alertname="HighErrors"}')
+
+    async def check(client: Client) -> None:
+        await client.post("/alerts/team/example", json=body, headers=bearer())
+        await client.post("/alerts/team/example", json=body, headers=bearer("wr0ng-t0ken"))
+        api.failing = True
+        await client.post("/alerts/team/example", json=notification("db"), headers=bearer())
+
+    with caplog.at_level(logging.DEBUG, logger="statuspage_operator"):
+        run(receiver, check)
+    text = caplog.text
+    assert "team/example group" in text
+    for secret in (TOKEN, "wr0ng-t0ken", "HighErrors", "api fails", "fp-api", "prometheus.invalid"):
+        assert secret not in text
