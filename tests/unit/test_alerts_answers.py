@@ -350,3 +350,19 @@ def test_logs_carry_no_credentials_and_no_alert_contents(caplog: pytest.LogCaptu
     assert "team/example group" in text
     for secret in (TOKEN, "wr0ng-t0ken", "HighErrors", "api fails", "fp-api", "prometheus.invalid"):
         assert secret not in text
+
+
+def test_a_component_deleted_meanwhile_is_skipped() -> None:
+    """Gone from the API server before the watch said so: 200, nothing written, no error."""
+    api, receiver = setup()
+    del api.objects[("team", "api")]
+
+    async def check(client: Client) -> None:
+        response = await client.post(
+            "/alerts/team/example", json=notification("api"), headers=bearer()
+        )
+        assert response.status == 200
+        assert (await response.json())["unchanged"] == ["api"]
+
+    run(receiver, check)
+    assert api.patches == 0
