@@ -36,5 +36,6 @@ COPY --from=builder /opt/venv /opt/venv
 USER 65532:65532
 # kopf's liveness endpoint (with --liveness=http://0.0.0.0:8080/healthz) and Prometheus metrics.
 EXPOSE 8080 9090
-# The operator; the public page server is the same image with `command: ["statuspage-server"]`.
+# The operator; the public page server is the same image with `command: ["statuspage-server"]`,
+# the Alertmanager receiver with `command: ["statuspage-alerts"]`.
 ENTRYPOINT ["statuspage-operator"]

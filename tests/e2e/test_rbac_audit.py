@@ -7,8 +7,10 @@ runs both processes as those ServiceAccounts (tokens) and walks through every fe
 Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
 Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
 delivery, Events beyond an hour's budget (a digest created, raised, and raised again after a
-restart), the server reading its feed key. Then every (group, resource, verb) that a Role or
-ClusterRole of the rendered base grants either identity must appear among its allowed requests,
+restart), the server reading its feed key; the alerts receiver (two replicas) reading a receiver
+Secret, writing a component's status.alerts, and reading the component again after a conflict.
+Then every (group, resource, verb) that a Role or ClusterRole of the rendered base grants each
+identity must appear among its allowed requests,
 and no request may have been forbidden. The grants are read from the YAML (e2e/grants.py): a rule
 added later is checked too, and the scenario must then use it.
 """
@@ -33,6 +35,7 @@ import pytest
 import yaml
 
 from controlplane.cluster import LocalCluster, build_binaries, free_port
+from e2e.alerts_receiver import ReceiverProcess, receiver_secret
 from e2e.conftest import CRD_NAMES, ROOT, OperatorProcess
 from e2e.grants import Grant, Request, audit_policy, granted, requests, service_account, username
 from e2e.kube import Kube, wait_for
@@ -50,6 +53,12 @@ SYSTEM = "statuspage-system"
 OPERATOR = service_account(SYSTEM, "statuspage-operator")
 SERVER = service_account(SYSTEM, "statuspage-server")
 SERVER_BIN = str(Path(sys.executable).parent / "statuspage-server")
+ALERTS = service_account(SYSTEM, "statuspage-alerts")
+IDENTITIES = [
+    pytest.param(OPERATOR, id="operator"),
+    pytest.param(SERVER, id="server"),
+    pytest.param(ALERTS, id="alerts"),
+]
 NAMESPACE = "audited"
 # Not applied: nothing would run them (no scheduler, no kubelet), and they grant nothing.
 SKIPPED_KINDS = {"Deployment", "Service", "CustomResourceDefinition"}
@@ -230,6 +239,67 @@ def flap_until_coalesced(admin: Kube) -> tuple[int, int]:
     raise AssertionError(f"no ChangesCoalesced digest raised after {FLAPS} changes")
 
 
+def notification(key: str) -> dict[str, Any]:
+    """A webhook notification of one firing alert for the component `paged`."""
+    return {
+        "version": "4",
+        "groupKey": key,
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": key, "service": "paged", "severity": "critical"},
+                "startsAt": "2026-12-03T12:00:00Z",
+                "fingerprint": key,
+            }
+        ],
+    }
+
+
+def run_alerts(admin: Kube, kubeconfig: Path, workdir: Path) -> None:
+    """Two receiver replicas: a Secret read, status writes, and a conflict read again."""
+    alerts = {"receiverSecretRef": {"name": "am"}}
+    admin.apply(
+        NAMESPACE,
+        receiver_secret("am", "t0ken"),
+        make_page("alerting", alerts=alerts),
+        make_component("paged", page="alerting", alerts={"matchers": ['service="paged"']}),
+    )
+    replicas = [ReceiverProcess(kubeconfig, workdir / f"alerts-{i}.log") for i in range(2)]
+    try:
+        for replica in replicas:
+
+            def warm(replica: ReceiverProcess = replica) -> bool:
+                answer = replica.post(NAMESPACE, "alerting", notification("warm"), "t0ken")
+                return answer[0] == 200
+
+            wait_for(warm, 30, interval=0.5, what="a replica to take the page's webhook")
+
+        def conflicts() -> float:
+            return sum(
+                r.metric("statuspage_alerts_writes_total", result="conflict") for r in replicas
+            )
+
+        # Both replicas fold the same group from the same resourceVersion: one of them meets
+        # a 409 and reads the component again (racy by nature: tried until it happens).
+        for attempt in range(30):
+            body = notification(f"race-{attempt}")
+            threads = [
+                threading.Thread(target=r.post, args=(NAMESPACE, "alerting", body, "t0ken"))
+                for r in replicas
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if conflicts():
+                break
+        assert conflicts() > 0, "no conflict in 30 tries"
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
 @pytest.fixture(scope="module")
 def audit_log(
     base: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
@@ -237,7 +307,8 @@ def audit_log(
     """The audit log of the scenario, on a control plane of its own."""
     workdir = tmp_path_factory.mktemp("audited")
     policy, log = workdir / "audit-policy.yaml", workdir / "audit.log"
-    policy.write_text(yaml.safe_dump(audit_policy({username(OPERATOR), username(SERVER)})))
+    users = {username(OPERATOR), username(SERVER), username(ALERTS)}
+    policy.write_text(yaml.safe_dump(audit_policy(users)))
     flags = [f"--audit-policy-file={policy}", f"--audit-log-path={log}"]
     receiver = Receiver()
     started = time.monotonic()
@@ -266,6 +337,11 @@ def audit_log(
         ]
         try:
             run_scenario(admin, operator, receiver)
+            run_alerts(
+                admin,
+                token_kubeconfig(admin, ALERTS, workdir / "alerts.kubeconfig").kubeconfig,
+                workdir,
+            )
         finally:
             operator.stop()
             server.send_signal(signal.SIGTERM)
@@ -280,9 +356,7 @@ def unused(grants: set[Grant], made: list[Request]) -> list[str]:
     return sorted(str(g) for g in grants if not any(r.uses(g) for r in made))
 
 
-@pytest.mark.parametrize(
-    "subject", [pytest.param(OPERATOR, id="operator"), pytest.param(SERVER, id="server")]
-)
+@pytest.mark.parametrize("subject", IDENTITIES)
 def test_every_rule_is_used(
     base: list[dict[str, Any]], audit_log: Path, subject: dict[str, str]
 ) -> None:
@@ -292,9 +366,7 @@ def test_every_rule_is_used(
     assert unused(grants, requests(audit_log, {username(subject)})) == []
 
 
-@pytest.mark.parametrize(
-    "subject", [pytest.param(OPERATOR, id="operator"), pytest.param(SERVER, id="server")]
-)
+@pytest.mark.parametrize("subject", IDENTITIES)
 def test_nothing_was_forbidden(audit_log: Path, subject: dict[str, str]) -> None:
     """No request of the identity was denied by RBAC: the roles are enough for the scenario."""
     made = requests(audit_log, {username(subject)})

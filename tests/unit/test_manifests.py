@@ -89,31 +89,24 @@ def test_base_contains_no_samples() -> None:
 
 def test_base_contains_exactly_the_install() -> None:
     """Namespace, the operator (ServiceAccount, RBAC with the Secrets' ClusterRole and the lease
-    Role, Deployment, policy, egress NetworkPolicy) and the public page server (ServiceAccount,
-    read-only ClusterRole and binding, the feed key's Role and binding, Deployment, Service).
+    Role, Deployment, policy, egress NetworkPolicy), the public page server (ServiceAccount,
+    read-only ClusterRole and binding, the feed key's Role and binding, Deployment, Service) and
+    the alerts receiver (ServiceAccount, ClusterRole and the Secrets' one with their bindings,
+    Deployment, Service, ingress NetworkPolicy).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
-    assert kinds == [
-        "ClusterRole",
-        "ClusterRole",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "ClusterRoleBinding",
-        "ClusterRoleBinding",
-        "Deployment",
-        "Deployment",
-        "Namespace",
-        "NetworkPolicy",
-        "Role",
-        "Role",
-        "RoleBinding",
-        "RoleBinding",
-        "Service",
-        "ServiceAccount",
-        "ServiceAccount",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-    ]
+    assert kinds == sorted(
+        ["ClusterRole"] * 5
+        + ["ClusterRoleBinding"] * 5
+        + ["Deployment"] * 3
+        + ["Namespace"]
+        + ["NetworkPolicy"] * 2
+        + ["Role"] * 2
+        + ["RoleBinding"] * 2
+        + ["Service"] * 2
+        + ["ServiceAccount"] * 3
+        + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    )
 
 
 def test_namespace_enforces_restricted_pod_security() -> None:
@@ -377,11 +370,11 @@ def test_deployment_image_is_pinned() -> None:
 
 def test_image_reference_is_set_in_one_place() -> None:
     """Both Deployments name the image untagged; the kustomization's `images:` tags it, so one
-    `kustomize edit set image` points the operator and the page server at a build."""
+    `kustomize edit set image` points the operator, the page server and the receiver at a build."""
     name = "ghcr.io/statuspage-operator/statuspage-operator"
     kustomization = yaml.safe_load((BASE_DIR / "kustomization.yaml").read_text())
     assert kustomization["images"] == [{"name": name, "newTag": "0.1.0"}]
-    for path in ("deployment/deployment.yaml", "server/deployment.yaml"):
+    for path in ("deployment/deployment.yaml", "server/deployment.yaml", "alerts/deployment.yaml"):
         [deployment] = yaml.safe_load_all((BASE_DIR / path).read_text())
         [spec] = deployment["spec"]["template"]["spec"]["containers"]
         assert spec["image"] == name, path

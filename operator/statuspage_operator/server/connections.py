@@ -17,8 +17,15 @@ each connection's protocol is wrapped here, as hyper and Go's ReadHeaderTimeout 
 - Per client: at most `max_per_client` connections from one TCP peer address (0: no limit;
   behind a proxy every connection comes from the proxy, so leave it off there).
 
+- Bodies (`max_body` > 0, the alerts receiver): a head's Content-Length bytes that follow it are
+  its body, not the next head; the body must arrive within `header_timeout` of its head, and the
+  deadline is lifted once it has (the request is then the application's). A body without
+  Content-Length (chunked) counts as head bytes, so it is cut at `max_head`. With `max_body` 0
+  (the page server, GET-only) every byte after a head counts as the next head.
+
 The head is found by scanning for its blank line, not by parsing: the deadline needs to know only
-where a head ends, and aiohttp's parser still judges the request.
+where a head ends (and, with bodies, its Content-Length), and aiohttp's parser still judges the
+request; the application refuses a body over `max_body` (413).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 EVICT_AFTER = 1.0
 _HEAD_END = re.compile(rb"\n\r?\n")
 _CARRY = 2  # bytes of a chunk kept to find a head's end split across two chunks
+_CONTENT_LENGTH = re.compile(rb"\r?\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r?\n", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,13 @@ class Limits:
     max_connections: int = 2048
     max_per_client: int = 0
     max_head: int = 16 * 1024
+    max_body: int = 0
+
+
+def _content_length(head: bytes) -> int:
+    """The Content-Length a head declares (0 when none or unreadable: aiohttp refuses those)."""
+    found = _CONTENT_LENGTH.findall(head)
+    return int(found[0]) if len(found) == 1 else 0
 
 
 class Connections:
@@ -126,6 +141,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._head = 0  # bytes of a head under way
         self._carry = b""
+        self._body = 0  # bytes of a body still to come
         self.client = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -142,6 +158,10 @@ class GuardedProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted or self._transport is None:
+            return
+        if self._connections.limits.max_body:
+            if self._consume(data):
+                self._inner.data_received(data)
             return
         scanned = self._carry + data
         ends = [match.end() for match in _HEAD_END.finditer(scanned)]
@@ -163,6 +183,42 @@ class GuardedProtocol(asyncio.Protocol):
             self.close()
             return
         self._inner.data_received(data)
+
+    def _consume(self, data: bytes) -> bool:
+        """Heads and bodies (max_body > 0): False when the connection was closed."""
+        limits = self._connections.limits
+        while data:
+            if self._body:
+                taken = min(self._body, len(data))
+                self._body -= taken
+                data = data[taken:]
+                if not self._body:
+                    self._disarm()
+                continue
+            # The whole head so far is kept (at most max_head): its Content-Length is needed.
+            scanned = self._carry + data
+            match = _HEAD_END.search(scanned)
+            if match is None:
+                if self._deadline is None:
+                    self._arm()
+                self._head += len(data)
+                self._carry = scanned
+                data = b""
+            else:
+                used = match.end() - len(self._carry)
+                self._connections.progressed(self)
+                self._disarm()
+                self._body = _content_length(scanned[: match.end()])
+                self._head = 0
+                self._carry = b""
+                data = data[used:]
+                if self._body or data:
+                    self._arm()
+            if self._head > limits.max_head:
+                self._connections.closed.labels("head-too-large").inc()
+                self.close()
+                return False
+        return True
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._admitted else None

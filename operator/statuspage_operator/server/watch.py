@@ -1,5 +1,7 @@
 """List, then watch, each of our kinds (a page's four and PublicationPolicy) into the cache.
 
+The alerts receiver (alerts/main.py) watches pages and components the same way into its own view.
+
 Why the kubernetes client's watch and not kopf's `@kopf.on.event`: not the rights. kopf runs with
 this server's read-only role (list/watch on our four kinds) when `settings.scanning.disabled`
 is set and it is cluster-wide (tried: it lists and watches them, with no CRD or namespace access).
@@ -20,21 +22,34 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol, cast
 
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import ProtocolError
 
 from statuspage_operator.api.names import GROUP, PLURALS, VERSION, Kind
-from statuspage_operator.server.cache import Cache, key_of
+from statuspage_operator.server.cache import Key, key_of
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 500
 WATCH_TIMEOUT = 290  # seconds; the API server ends a watch by itself after 30-60 minutes
 RETRY_DELAY = 2.0
 Listener = Callable[[Kind], None]
+
+
+class Sink(Protocol):
+    """Where the objects go: the server's Cache, or the alerts receiver's View."""
+
+    def replace(self, kind: Kind, objs: Iterable[Mapping[str, Any]]) -> None:
+        """A fresh list of a kind."""
+
+    def upsert(self, kind: Kind, obj: Mapping[str, Any]) -> None:
+        """An object added or changed."""
+
+    def delete(self, kind: Kind, key: Key) -> None:
+        """An object gone."""
 
 
 class KindWatcher:
@@ -44,7 +59,7 @@ class KindWatcher:
         self,
         api_client: client.ApiClient,
         kind: Kind,
-        cache: Cache,
+        cache: Sink,
         loop: asyncio.AbstractEventLoop,
         namespace: str | None = None,
         on_change: Listener | None = None,

@@ -1,0 +1,179 @@
+"""`statuspage-alerts`: run the Alertmanager webhook receiver.
+
+It lists and watches pages and components (server/watch.py), reads receiver Secrets when asked,
+and patches components' status (manifests/alerts/ holds exactly those rights). Its connections
+are bounded like the page server's (server/connections.py), with room for a request body. On
+SIGTERM it reports not ready, keeps answering for `--shutdown-delay` seconds, finishes the
+requests in flight, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Sequence
+
+from aiohttp import web
+from kubernetes import client, config
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.server.connections import Connections, GuardedSite, Limits
+from statuspage_operator.server.connections import handler_options as server_options
+from statuspage_operator.server.watch import KindWatcher
+
+from .app import MAX_BODY, Receiver, make_app, make_metrics_app
+from .auth import SecretCache
+from .kube import KubeStatusApi
+from .payload import MAX_ALERTS
+from .ratelimit import RateLimiter
+from .store import Store
+from .view import View
+
+logger = logging.getLogger("statuspage_operator.alerts")
+PORT = 9095
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
+    return value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="statuspage-alerts",
+        description="Take Alertmanager's webhook and keep components' status.alerts.",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    parser.add_argument("--port", type=int, default=PORT, help=f"HTTP port (default {PORT})")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9096, help="Prometheus metrics port (0: off)"
+    )
+    parser.add_argument("--namespace", help="take alerts for this namespace only (default: all)")
+    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--rate", type=_positive, default=5.0, help="notifications a second per page (default 5)"
+    )
+    parser.add_argument(
+        "--burst", type=int, default=50, help="notifications at once per page (default 50)"
+    )
+    parser.add_argument(
+        "--max-body",
+        type=int,
+        default=MAX_BODY,
+        help=f"largest notification in bytes (default {MAX_BODY})",
+    )
+    parser.add_argument(
+        "--max-alerts",
+        type=int,
+        default=MAX_ALERTS,
+        help=f"alerts read per notification, the rest counted as truncated (default {MAX_ALERTS})",
+    )
+    parser.add_argument(
+        "--secret-ttl",
+        type=_positive,
+        default=5.0,
+        help="seconds a receiver Secret is cached (default 5)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive,
+        default=10.0,
+        help="seconds a client has to send a request's headers, then its body (default 10)",
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=256, help="open connections at most (default 256)"
+    )
+    parser.add_argument(
+        "--shutdown-delay",
+        type=float,
+        default=0.0,
+        help="seconds to keep answering after SIGTERM while reporting not ready",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    if args.burst < 1 or args.max_connections < 1:
+        parser.error("--burst and --max-connections must be at least 1")
+    if not 1024 <= args.max_body <= 64 * 1024 * 1024 or args.max_alerts < 1:
+        parser.error("--max-body must be between 1 KiB and 64 MiB, --max-alerts at least 1")
+    return args
+
+
+def _api_client(context: str | None) -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config(context=context)
+    return client.ApiClient()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Watch, take webhooks, and stop gracefully on SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    view = View()
+    watchers = [
+        KindWatcher(_api_client(args.context), kind, view, loop, args.namespace)
+        for kind in (Kind.PAGE, Kind.COMPONENT)
+    ]
+    # Writes and Secret reads on their own client: the watches hold theirs for minutes.
+    kube = KubeStatusApi(_api_client(args.context))
+    receiver = Receiver(
+        view=view,
+        secrets=SecretCache(kube.read_secret, ttl=args.secret_ttl),
+        store=Store(kube, view),
+        limiter=RateLimiter(args.rate, args.burst),
+        max_body=args.max_body,
+        max_alerts=args.max_alerts,
+    )
+    for watcher in watchers:
+        watcher.start()
+    limits = Limits(
+        header_timeout=args.request_timeout,
+        max_connections=args.max_connections,
+        max_body=args.max_body,
+    )
+    connections = Connections(limits, receiver.metrics.registry)
+    runner = web.AppRunner(
+        make_app(receiver), access_log=None, shutdown_timeout=10.0, **server_options(limits)
+    )
+    await runner.setup()
+    await GuardedSite(runner, args.host, args.port, connections).start()
+    metrics_runner: web.AppRunner | None = None
+    if args.metrics_port:
+        metrics_runner = web.AppRunner(make_metrics_app(receiver), access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, args.host, args.metrics_port).start()
+    logger.info("taking webhooks on http://%s:%d/alerts/<namespace>/<page>", args.host, args.port)
+
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    receiver.shutting_down = True
+    logger.info("stopping: not ready; answering %.1f s more", args.shutdown_delay)
+    await asyncio.sleep(args.shutdown_delay)
+    await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
+    for watcher in watchers:
+        watcher.stop()
+    logger.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `statuspage-alerts`."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    asyncio.run(serve(args))
+    # The watch threads are daemons blocked in reads from the API server (server/main.py).
+    logging.shutdown()
+    os._exit(0)
