@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from statuspage_operator.domain.status import ComponentStatus
+from statuspage_operator.domain.status import ComponentStatus, worst
 
 # At most this many firing alerts are listed per component; the rest are counted.
 MAX_LISTED = 50
@@ -78,3 +78,79 @@ class ComponentAlerts:
 
 
 NO_ALERTS = ComponentAlerts()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """How a component reads its alerts: the page's expiry and the component's severity map."""
+
+    expire_after: timedelta = timedelta(hours=6)
+    severities: Mapping[str, ComponentStatus] = field(default_factory=lambda: DEFAULT_SEVERITIES)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsAsk:
+    """What a component's alerts ask of it at an instant.
+
+    `status` is the worst status its severities in force map to (None: nothing mapped, so the
+    alerts move nothing); `firing` how many alerts fire in the groups still in force; `held` the
+    severities still held after they stopped firing; `listed` the firing alerts of those groups.
+    """
+
+    status: ComponentStatus | None = None
+    firing: int = 0
+    held: tuple[str, ...] = ()
+    severities: Mapping[str, int] = field(default_factory=dict)
+    listed: tuple[ListedAlert, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether anything fires or is held: the alerts have something to say."""
+        return self.firing > 0 or bool(self.held)
+
+
+QUIET = AlertsAsk()
+
+
+def _in_force(group: AlertGroup, rules: AlertRules, now: datetime) -> bool:
+    # A group Alertmanager stopped repeating (a lost resolve) is ignored once it expires.
+    return now < group.seen + rules.expire_after
+
+
+def alerts_at(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> AlertsAsk:
+    """What the alerts ask at `now`: groups not seen for `expire_after` are ignored; firing and
+    held severities map through the rules (an unmapped one moves nothing); the worst wins."""
+    groups = [g for g in alerts.groups if _in_force(g, rules, now)]
+    if not groups:
+        return QUIET
+    severities: dict[str, int] = {}
+    held: set[str] = set()
+    for group in groups:
+        for severity, count in group.severities.items():
+            if count > 0:
+                severities[severity] = severities.get(severity, 0) + count
+        held.update(h.severity for h in group.held if h.until > now)
+    mapped = [rules.severities[s] for s in (*severities, *held) if s in rules.severities]
+    keys = {g.key for g in groups}
+    return AlertsAsk(
+        status=worst(mapped) if mapped else None,
+        firing=sum(g.firing for g in groups),
+        held=tuple(sorted(held - set(severities))),
+        severities=dict(sorted(severities.items())),
+        listed=tuple(a for a in alerts.listed if a.group in keys),
+    )
+
+
+def next_change(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> datetime | None:
+    """The earliest instant after `now` at which `alerts_at` changes with no new write: a group
+    expiring, or a hold ending (None: nothing changes until the receiver writes again)."""
+    instants: list[datetime] = []
+    for group in alerts.groups:
+        if not _in_force(group, rules, now):
+            continue
+        expiry = group.seen + rules.expire_after
+        holds = [h.until for h in group.held if now < h.until < expiry]
+        instants.extend(holds)
+        if group.firing or holds or any(h.until >= expiry for h in group.held):
+            instants.append(expiry)
+    return min(instants, default=None)
