@@ -4,12 +4,11 @@ A component's status is the worst of its manual status, the windows in progress 
 incidents that list it (docs/behaviour.md, "Component status"); a page rolls its components up as
 Statuspage does. Both are written only when they differ. A component whose alerts change their
 answer by time alone (a group expiring, a hold ending: domain/alerting.py `next_change`) is
-recomputed at that instant by an asyncio timer held here, one per such component; a restart
-loses nothing, as the start-up recompute of every component sets them again. A page changes with every window of a
-burst, so its write waits 200 ms and covers the whole burst. Each write is gather -> plan ->
-write: the view's derivation is gathered, plans.components and plans.pages render it with its
-conditions and Events.
-"""
+recomputed at that instant by an asyncio timer held here, one per such component; a restart loses
+nothing, as the start-up recompute of every component sets them again. A page changes with every
+window of a burst, so its write waits 200 ms and covers the whole burst. Each write is gather ->
+plan -> write: the view's derivation is gathered, plans.components and plans.pages render it with
+its conditions and Events."""
 
 from __future__ import annotations
 

@@ -2,12 +2,13 @@
 
 Every response is built from memory. A rendering is cached per page and representation until the
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
-or sooner at the instant a component's alerts change their answer by time alone (an expiry, a
-hold ending: `PageView.changes_at`), so a change is visible on the next request and a busy page costs one rendering per TTL. A page
-whose objects change faster than it renders (a flapping window) does not turn into a render storm:
-a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST_FACTOR times the
-excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
-per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
+or sooner at the instant a component's alerts change their answer by time alone (an expiry, a hold
+ending: `PageView.changes_at`), so a change is visible on the next request and a busy page costs
+one rendering per TTL. A page whose objects change faster than it renders (a flapping window) does
+not turn into a render storm: a rendering that took longer than RENDER_BUDGET is not redone before
+RENDER_COST_FACTOR times the excess has passed, so such a page spends at most about
+1/RENDER_COST_FACTOR of the server's time per representation (a 1 s rendering: again after 9.5 s);
+cheaper ones follow every change.
 
 A rendering never holds the event loop: the loop snapshots the page's objects and one worker
 thread builds the view and the body (`Server.render`; JSON in slices, server/sliced_json.py), so
