@@ -144,13 +144,13 @@ def alerts_at(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> Aler
 def next_change(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> datetime | None:
     """The earliest instant after `now` at which `alerts_at` changes with no new write: a group
     expiring, or a hold ending (None: nothing changes until the receiver writes again)."""
-    instants: list[datetime] = []
+    instants: set[datetime] = set()
     for group in alerts.groups:
-        if not _in_force(group, rules, now):
-            continue
-        expiry = group.seen + rules.expire_after
-        holds = [h.until for h in group.held if now < h.until < expiry]
-        instants.extend(holds)
-        if group.firing or holds or any(h.until >= expiry for h in group.held):
-            instants.append(expiry)
-    return min(instants, default=None)
+        if _in_force(group, rules, now):
+            expiry = group.seen + rules.expire_after
+            instants.add(expiry)
+            instants.update(h.until for h in group.held if now < h.until < expiry)
+    # Only a candidate where the answer really changes: a hold of a severity that still fires
+    # elsewhere, or a quiet group expiring, would wake the operator for nothing.
+    answer = alerts_at(alerts, rules, now)
+    return next((at for at in sorted(instants) if alerts_at(alerts, rules, at) != answer), None)
