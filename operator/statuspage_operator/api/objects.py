@@ -11,7 +11,7 @@ occurrences it recorded) as written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -71,6 +71,18 @@ def _names(value: Any) -> frozenset[str]:
         if isinstance(value, list)
         else frozenset()
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _condition(status: Raw, kind: str) -> dict[str, str]:
+    """A condition's reason and message, as text ({} when absent)."""
+    for entry in _items(status.get("conditions")):
+        if entry.get("type") == kind:
+            return {k: v for k in ("reason", "message") if (v := text(entry.get(k))) is not None}
+    return {}
 
 
 def audiences_of(value: Any) -> tuple[Audience, ...]:
@@ -163,6 +175,8 @@ class ComponentObject:
     spec: ComponentSpec | None = None  # as the operator reads it (None: unusable)
     alerts: ComponentAlerts = NO_ALERTS  # status.alerts, as the receiver wrote it
     from_: str | None = None  # status.statusFrom, as the operator wrote it
+    alerts_firing: int | None = None  # status.alertsFiring, as the operator wrote it
+    alerts_condition: Mapping[str, str] = field(default_factory=dict)  # reason and message
 
     @property
     def name(self) -> str:
@@ -196,6 +210,8 @@ class ComponentObject:
             spec=parsed,
             alerts=alerts_of(status),
             from_=text(status.get("statusFrom")),
+            alerts_firing=_count(status.get("alertsFiring")),
+            alerts_condition=_condition(status, "AlertsFiring"),
         )
 
     def input(self, page: PageAlerts = NOT_RECEIVING) -> ComponentInput | None:
@@ -344,17 +360,17 @@ def derive_page(
     incidents: Sequence[IncidentObject],
     now: datetime,
     sight: Sight = EVERYTHING,
-    page: PageObject | None = None,
+    alerts: PageAlerts = NOT_RECEIVING,
 ) -> PageState:
     """The operator's derivation of a page at `now` (as `sight` sees it), from its objects.
 
     An object whose spec the operator cannot use takes no part, as in the operator: a window or
-    incident changes nothing, a component is not rolled up (and has no derived state). Without
-    `page`, no alert moves a component (as when the page is missing).
+    incident changes nothing, a component is not rolled up (and has no derived state). `alerts`
+    is what the page says of its components' alerts (by default none moves a component, as when
+    the page is missing).
     """
-    rules = page.alerts if page is not None else NOT_RECEIVING
     return page_at(
-        [found for component in components if (found := component.input(rules)) is not None],
+        [found for component in components if (found := component.input(alerts)) is not None],
         [given for window in windows if (given := window.input()) is not None],
         [taken for incident in incidents if (taken := incident.input()) is not None],
         now,

@@ -322,7 +322,7 @@ def build(
         listed = [c for c in listed if sight.sees(c.name)]
         windows = [w for w in windows if sight.concerns(w.components)]
         read = [i for i in read if sight.concerns(name for name, _ in i.components)]
-    state = derive_page(listed, windows, read, now, sight, page)
+    state = derive_page(listed, windows, read, now, sight, page.alerts)
     # Incidents and windows list only what is in by_name: the shown components.
     components = sorted(
         (_component(c, _status(c, state), now, zone) for c in listed), key=page_order
