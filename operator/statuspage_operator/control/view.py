@@ -6,7 +6,9 @@ the object count (measured in the README). Only windows that can still change so
 or in progress) and open incidents are held, so 9,000 completed windows cost nothing here.
 
 Components and pages are derived from the windows' and incidents' specs and `now`, never from their
-status, so the order in which events arrive cannot matter.
+status, so the order in which events arrive cannot matter. The one status read is a component's
+`status.alerts`, the receiver's (parsed once per event, AlertsRecorded), with its page's alerts
+settings.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ From the parsed specs of a page's components, windows and incidents and `now` (d
   only its components, the incidents and windows that concern them listing only those, and the
   rollup of that.
 
-Written status plays no part: the same specs and `now` give the same page, whoever derives it.
+Written status plays no part, but for `status.alerts`, the alerts receiver's record of what
+Alertmanager sent (an input like a spec, never the operator's output): the same specs, alerts and
+`now` give the same page, whoever derives it.
 """
 
 from __future__ import annotations

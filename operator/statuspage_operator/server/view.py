@@ -1,13 +1,14 @@
 """One page as the public sees it at an instant, built from the cached objects.
 
 What the page shows is derived from the specs at `now` by the operator's own derivation
-(domain/page.py): component statuses, the indicator, incident phases and effects, window phases
-and occurrences. So the server, the plugin and the operator agree, and a page is right at the
-instant a window starts even while the operator is down or behind. Only what the operator alone
-knows comes from what it wrote: stamped update times (`status.timeline`), status history for
-uptime (`status.history`, `lastStatusChangeTime`), when a window was started and where a
-cancelled one was cut short. A recurring window shows its occurrence in progress, its next ones
-(up to UPCOMING_PER_WINDOW within UPCOMING_HORIZON) and the last one that ended.
+(domain/page.py): component statuses (alerts included, from `status.alerts` and the page's
+`spec.alerts`), the indicator, incident phases and effects, window phases and occurrences. So the
+server, the plugin and the operator agree, and a page is right at the instant a window starts even
+while the operator is down or behind. Only what the operator alone knows comes from what it wrote:
+stamped update times (`status.timeline`), status history for uptime (`status.history`,
+`lastStatusChangeTime`), when a window was started and where a cancelled one was cut short. A
+recurring window shows its occurrence in progress, its next ones (up to UPCOMING_PER_WINDOW within
+UPCOMING_HORIZON) and the last one that ended.
 
 Bounded for any spec: a window adds at most UPCOMING_PER_WINDOW + 2 occurrences whatever its rule
 (a FREQ=SECONDLY series is never expanded over the horizon), and a page shows at most
