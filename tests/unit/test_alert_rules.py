@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statuspage_operator.api.alert_rules import page_alerts
+from statuspage_operator.api.specs import PageAlertsSpec, SecretNameRef
 from statuspage_operator.domain.alerting import (
     QUIET,
     AlertGroup,
@@ -18,6 +20,7 @@ from statuspage_operator.domain.alerting import (
     alerts_at,
     next_change,
 )
+from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.status import ComponentStatus
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -200,3 +203,31 @@ def test_the_answer_holds_until_next_change(
         assert alerts_at(found, rules, instant) == alerts_at(found, rules, NOW)
     if change is not None:
         assert alerts_at(found, rules, change) != alerts_at(found, rules, NOW)
+
+
+def test_a_time_at_the_end_of_time_does_not_overflow() -> None:
+    """A `seen` near year 9999 (the schema allows it) is in force and never expires: no crash."""
+    end = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    group = AlertGroup(
+        "a", end, firing=1, severities={"critical": 1}, held=(Held("critical", end),)
+    )
+    kept = ComponentAlerts((group,))
+    assert alerts_at(kept, RULES, NOW).status is MO
+    assert next_change(kept, RULES, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("721h", "spec.alerts.expireAfter: at most 720h", id="too-long"),
+        pytest.param("9" * 30 + "h", "spec.alerts.expireAfter: at most 720h", id="overflow"),
+        pytest.param("0s", "spec.alerts.expireAfter: must be longer than 0s", id="zero"),
+        pytest.param("1d", "spec.alerts.expireAfter: '1d' is not a duration", id="not-a-duration"),
+    ],
+)
+def test_an_expiry_that_cannot_work_is_refused(text: str, message: str) -> None:
+    """expireAfter is bounded: a clear InvalidSpecError, never an overflow."""
+    spec = PageAlertsSpec(receiver_secret_ref=SecretNameRef(name="a"), expire_after=text)
+    with pytest.raises(InvalidSpecError) as raised:
+        page_alerts(spec)
+    assert str(raised.value).startswith(message)

@@ -26,6 +26,8 @@ from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.page import ComponentInput
 
 DEFAULT_EXPIRE_AFTER = timedelta(hours=6)
+# Longer would keep a lost resolve for a month; and far longer would overflow a time.
+MAX_DURATION = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,22 @@ class PageAlerts:
 NOT_RECEIVING = PageAlerts()
 
 
+def _bounded(field: str, text: str) -> timedelta:
+    try:
+        duration = parse_duration(field, text)
+    except OverflowError:
+        duration = MAX_DURATION + MAX_DURATION
+    if duration is None or duration > MAX_DURATION:
+        raise InvalidSpecError(field, f"at most {MAX_DURATION.days * 24}h")
+    return duration
+
+
 def page_alerts(spec: PageAlertsSpec | None) -> PageAlerts:
     """The page's alert settings; raise InvalidSpecError for a duration that cannot work."""
     if spec is None:
         return NOT_RECEIVING
-    expire = parse_duration("spec.alerts.expireAfter", spec.expire_after)
-    parse_duration("spec.alerts.hold", spec.hold)
+    expire = _bounded("spec.alerts.expireAfter", spec.expire_after)
+    _bounded("spec.alerts.hold", spec.hold)
     if not expire:
         raise InvalidSpecError("spec.alerts.expireAfter", "must be longer than 0s")
     return PageAlerts(spec.receiver_secret_ref is not None, expire)

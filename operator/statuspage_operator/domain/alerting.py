@@ -113,8 +113,16 @@ QUIET = AlertsAsk()
 
 
 def _in_force(group: AlertGroup, rules: AlertRules, now: datetime) -> bool:
-    # A group Alertmanager stopped repeating (a lost resolve) is ignored once it expires.
-    return now < group.seen + rules.expire_after
+    # A group Alertmanager stopped repeating (a lost resolve) is ignored once it expires. A
+    # difference, not a sum: a `seen` near the end of time must not overflow.
+    return now - group.seen < rules.expire_after
+
+
+def _expiry(group: AlertGroup, rules: AlertRules) -> datetime | None:
+    try:
+        return group.seen + rules.expire_after
+    except OverflowError:
+        return None
 
 
 def alerts_at(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> AlertsAsk:
@@ -141,15 +149,20 @@ def alerts_at(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> Aler
     )
 
 
+def _before(held: Held, expiry: datetime | None) -> bool:
+    return expiry is None or held.until < expiry
+
+
 def next_change(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> datetime | None:
     """The earliest instant after `now` at which `alerts_at` changes with no new write: a group
     expiring, or a hold ending (None: nothing changes until the receiver writes again)."""
     instants: set[datetime] = set()
     for group in alerts.groups:
         if _in_force(group, rules, now):
-            expiry = group.seen + rules.expire_after
-            instants.add(expiry)
-            instants.update(h.until for h in group.held if now < h.until < expiry)
+            expiry = _expiry(group, rules)
+            if expiry is not None:
+                instants.add(expiry)
+            instants.update(h.until for h in group.held if now < h.until and _before(h, expiry))
     # Only a candidate where the answer really changes: a hold of a severity that still fires
     # elsewhere, or a quiet group expiring, would wake the operator for nothing.
     answer = alerts_at(alerts, rules, now)
