@@ -9,6 +9,7 @@ alerts").
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from e2e.conftest import OperatorProcess
 from e2e.kube import Kube, component, condition, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
 from e2e.test_server import ServerProcess, make_server_kubeconfig
@@ -113,6 +115,33 @@ def test_a_lost_resolve_expires(kube: Kube, namespace: str) -> None:
     wait_for(lambda: component(kube, namespace, "api") == "Operational", 10, what="expiry")
     assert time.time() >= (seen + timedelta(seconds=4)).timestamp()
     assert kube.status("comp", "api", namespace)["alertsFiring"] == 0
+
+
+def test_a_hold_that_ends_while_the_operator_is_down(
+    kube: Kube, namespace: str, operator: OperatorProcess
+) -> None:
+    """Killed during a hold, the operator finds the hold over when it starts: one change, once."""
+    alerts_page(kube, namespace)
+    sent = whole_now()
+    until = sent + timedelta(seconds=2)
+    group = AlertGroup("9f0c", sent, "HighErrorRate", held=(Held("critical", until),))
+    write_alerts(kube, namespace, "api", ComponentAlerts((group,)))
+    wait_for(lambda: component(kube, namespace, "api") == "MajorOutage", 5, what="held outage")
+    operator.stop(signal.SIGKILL)
+    try:
+        time.sleep(max(0.0, until.timestamp() - time.time()) + 0.5)
+        assert component(kube, namespace, "api") == "MajorOutage"
+    finally:
+        operator.start()
+    wait_for(lambda: component(kube, namespace, "api") == "Operational", 10, what="caught up")
+
+    def changes() -> list[str]:
+        events = kube.events(namespace, "api")
+        return sorted(e["message"] for e in events if e["reason"] == "ComponentStatusChanged")
+
+    wait_for(lambda: len(changes()) >= 2, 10, what="both Events")
+    time.sleep(1)
+    assert changes() == ["MajorOutage -> Operational", "Operational -> MajorOutage"]
 
 
 def test_maintenance_in_progress_sets_alerts_aside(kube: Kube, namespace: str) -> None:
