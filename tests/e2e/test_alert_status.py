@@ -20,6 +20,7 @@ import pytest
 from e2e.conftest import OperatorProcess
 from e2e.kube import Kube, component, condition, wait_for
 from e2e.objects import in_seconds, make_component, make_incident, make_page, make_window
+from e2e.test_plugin import ok, plugin
 from e2e.test_server import ServerProcess, make_server_kubeconfig
 from statuspage_operator.api.alerts import render_alerts
 from statuspage_operator.domain.alerting import AlertGroup, ComponentAlerts, Held, ListedAlert
@@ -89,6 +90,10 @@ def test_critical_moves_the_component_and_the_hold_ends_on_time(kube: Kube, name
     assert table[0].split()[:7] == ["NAME", "PAGE", "GROUP", "STATUS", "FROM", "ALERTS", "READY"]
     assert table[1].split()[:6] == ["api", "example", "MajorOutage", "Alerts", "1", "True"]
     assert table[2].split()[:4] == ["db", "example", "Operational", "True"]
+    text = ok(plugin(kube, "-n", namespace, "status", "example"))
+    assert "  api  Major Outage (from alerts)" in text
+    assert "  api: 1 firing: Moving: 1 alert fires (critical: 1); they ask MajorOutage\n" in text
+    assert ": 5xx above 5% http://prom/graph\n" in text
 
     resolved_at = whole_now()
     until = resolved_at + timedelta(seconds=3)
