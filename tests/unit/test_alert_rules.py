@@ -231,3 +231,18 @@ def test_an_expiry_that_cannot_work_is_refused(text: str, message: str) -> None:
     with pytest.raises(InvalidSpecError) as raised:
         page_alerts(spec)
     assert str(raised.value).startswith(message)
+
+
+def test_next_change_stays_cheap_for_the_largest_status() -> None:
+    """64 groups with 16 holds each that change nothing: an early wake-up, never a late one."""
+    holds = tuple(Held("critical", NOW + timedelta(seconds=s)) for s in range(1, 17))
+    kept = ComponentAlerts(
+        tuple(
+            AlertGroup(f"g{i}", NOW, firing=1, severities={"critical": 1}, held=holds)
+            for i in range(64)
+        )
+    )
+    change = next_change(kept, RULES, NOW)
+    assert change is not None
+    assert NOW < change <= NOW + RULES.expire_after
+    assert alerts_at(kept, RULES, change - timedelta(microseconds=1)) == alerts_at(kept, RULES, NOW)

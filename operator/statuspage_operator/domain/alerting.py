@@ -18,6 +18,8 @@ from statuspage_operator.domain.status import ComponentStatus, worst
 MAX_LISTED = 50
 # At most this many groups are kept per component (the most severe, then the most recent).
 MAX_GROUPS = 64
+# next_change looks at most at this many instants where nothing may change (see there).
+MAX_PROBES = 16
 
 DEFAULT_SEVERITIES: Mapping[str, ComponentStatus] = {
     "critical": ComponentStatus.MAJOR_OUTAGE,
@@ -155,7 +157,8 @@ def _before(held: Held, expiry: datetime | None) -> bool:
 
 def next_change(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> datetime | None:
     """The earliest instant after `now` at which `alerts_at` changes with no new write: a group
-    expiring, or a hold ending (None: nothing changes until the receiver writes again)."""
+    expiring, or a hold ending (None: nothing changes until the receiver writes again). Never
+    later than the change; earlier only past MAX_PROBES instants that change nothing."""
     instants: set[datetime] = set()
     for group in alerts.groups:
         if _in_force(group, rules, now):
@@ -164,6 +167,11 @@ def next_change(alerts: ComponentAlerts, rules: AlertRules, now: datetime) -> da
                 instants.add(expiry)
             instants.update(h.until for h in group.held if now < h.until and _before(h, expiry))
     # Only a candidate where the answer really changes: a hold of a severity that still fires
-    # elsewhere, or a quiet group expiring, would wake the operator for nothing.
+    # elsewhere, or a quiet group expiring, would wake the operator for nothing. Bounded: past
+    # MAX_PROBES candidates that change nothing, the next one is returned (a wake-up that finds
+    # nothing to do, and looks again), so a status of 64 groups with 16 holds each stays cheap.
     answer = alerts_at(alerts, rules, now)
-    return next((at for at in sorted(instants) if alerts_at(alerts, rules, at) != answer), None)
+    for probe, at in enumerate(sorted(instants)):
+        if probe >= MAX_PROBES or alerts_at(alerts, rules, at) != answer:
+            return at
+    return None
