@@ -148,3 +148,23 @@ def test_a_page_expiry_that_cannot_work_is_invalid() -> None:
         "spec.alerts.expireAfter: must be longer than 0s",
     )
     assert alerts_condition(client)["reason"] == "NoReceiver"
+
+
+def test_a_deleted_component_is_not_woken() -> None:
+    """Its wake-up goes with it. Paused, it keeps one: the count it shows still changes."""
+    client, clock = make_alerting_world()
+    held = AlertGroup("g1", clock.now, held=(Held("critical", clock.now + timedelta(hours=1)),))
+
+    async def scenario(runtime: Runtime) -> tuple[object, object, object]:
+        await listed(runtime, client)
+        await receive(runtime, client, ComponentAlerts((held,)))
+        armed = runtime.components.waking((NS, "api"))
+        paused = {"page": "p", "alerts": {"matchers": ['service="api"'], "paused": True}}
+        await runtime.component_event("MODIFIED", client.edit(Kind.COMPONENT, NS, "api", paused))
+        still = runtime.components.waking((NS, "api"))
+        await runtime.component_event("DELETED", client.delete(Kind.COMPONENT, NS, "api"))
+        return armed, still, runtime.components.waking((NS, "api"))
+
+    armed, still, gone = run(client, clock, scenario)
+    assert armed == clock.now + timedelta(hours=1)
+    assert (still, gone) == (armed, None)

@@ -408,6 +408,7 @@ class Runtime:
             if held is None:
                 return
             pages = self.view.set_component(key, None)
+            self.components.wake_at(key, None)
         elif held is not None and (held.uid, held.generation) == (uid, generation):
             held.recorded.update(body)
             # Someone else's status write is undone; our own finds nothing to change.
