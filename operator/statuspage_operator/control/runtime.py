@@ -292,6 +292,7 @@ class Runtime:
         elif kind == Kind.COMPONENT:
             for page in self.view.set_component(key, None):
                 self.components.touch_page(namespace, page)
+            self.components.wake_at(key, None)
             await self.heal(namespace)
         elif kind == Kind.WINDOW:
             await self.components.apply(
