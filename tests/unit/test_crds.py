@@ -111,6 +111,8 @@ STATUS_FIELDS = {
     },
     "Component": {
         "status",
+        "statusFrom",
+        "alertsFiring",
         "alerts",
         "activeMaintenanceWindows",
         "unresolvedIncidents",
@@ -202,7 +204,7 @@ PRINTER_COLUMNS = {
         "Published",
         "Age",
     ],
-    "Component": ["Page", "Group", "Status", "Ready", "Age"],
+    "Component": ["Page", "Group", "Status", "From", "Alerts", "Ready", "Age"],
     "MaintenanceWindow": [
         "Page",
         "Phase",

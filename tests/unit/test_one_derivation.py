@@ -1,12 +1,13 @@
 """Every reader shows the same page: the operator, `status --at`, and the page server's summary.
 
-Hypothesis generates a page (components with manual statuses, positions, display names and
-groups; one-off and recurring windows, cancelled or not, with autoUpdateStatus or not; incidents
-of every impact, with per-component statuses, resolved or not) and a fixed NOW. The expected
-page comes from an oracle written here from docs/behaviour.md (worst-of, the rollup table,
-impact None, the component order), never from the code under test. Each reader's OUTPUT is
-checked against it: the status the operator writes on a fake API server, the text the plugin
-prints, and summary.json as the server's aiohttp app serves it.
+Hypothesis generates a page (components with manual statuses, positions, display names, groups and
+firing alerts, on a page that receives alerts or not; one-off and recurring windows, cancelled or
+not, with autoUpdateStatus or not; incidents of every impact, with per-component statuses, resolved
+or not) and a fixed NOW. The expected page comes from an oracle written here from docs/behaviour.md
+(worst-of, the rollup table, impact None, status from alerts, the component order), never from the
+code under test. Each reader's OUTPUT is checked against it: the status the operator writes on a
+fake API server, the text the plugin prints, and summary.json as the server's aiohttp app serves
+it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from statuspage_operator.api.alerts import render_alerts
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.times import format_time
 from statuspage_operator.cli import commands
 from statuspage_operator.cli.client import Api
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.domain.alerting import AlertGroup, ComponentAlerts
 from statuspage_operator.server.app import Server, make_app
 from statuspage_operator.server.cache import Cache
 from unit.fake_time import FakeClock
@@ -48,6 +51,9 @@ NAMES = ["api", "db", "web", "cdn", "mail"]
 # Display names that sort differently by lower() and casefold() ("Straße"), and case variants.
 DISPLAY = ["Straße", "STRASSE", "strasse", "API", "api", "Ωmega"]
 GROUPS = ["Core", "Edge"]
+# docs/behaviour.md, "Status from alerts": the default severities; groups expire after an hour.
+SEVERITY_STATUS = {"critical": "MajorOutage", "warning": "DegradedPerformance"}
+EXPIRE_MINUTES = 60
 DAY = timedelta(days=1)
 
 
@@ -60,6 +66,9 @@ class Comp:
     position: int | None
     display: str | None
     group: str | None
+    # Its alerts, as the receiver left them: a severity, minutes since Alertmanager sent it, and
+    # whether the component's automation is paused (None: no spec.alerts).
+    alert: tuple[str, int, bool] | None = None
 
     @property
     def shown(self) -> str:
@@ -97,6 +106,7 @@ class Scenario:
     """One generated page."""
 
     time_zone: str
+    receiving: bool = False
     components: list[Comp] = field(default_factory=list)
     windows: list[Win] = field(default_factory=list)
     incidents: list[Inc] = field(default_factory=list)
@@ -133,7 +143,24 @@ def expected_status(component: Comp, scenario: Scenario) -> str:
             # Impact None: the incident changes no component, even one with its own status.
             if name == component.name and impact != "None":
                 inputs.append(own or IMPACT_STATUS[impact])
+    if component.alert is not None and alerts_count(component, scenario):
+        severity, minutes, _ = component.alert
+        if minutes < EXPIRE_MINUTES and severity in SEVERITY_STATUS:
+            inputs.append(SEVERITY_STATUS[severity])
     return max(inputs, key=ORDER.index, default="Operational")
+
+
+def alerts_count(component: Comp, scenario: Scenario) -> bool:
+    """A receiving page, not paused, no window in progress maintaining it, no open incident
+    listing it (whatever its impact)."""
+    if not scenario.receiving or component.alert is None or component.alert[2]:
+        return False
+    if any(w.auto and component.name in w.components and in_progress(w) for w in scenario.windows):
+        return False
+    return not any(
+        component.name in (name for name, _ in i.components)
+        for i in filter(unresolved, scenario.incidents)
+    )
 
 
 def expected_rollup(statuses: Sequence[str], scenario: Scenario) -> tuple[str, str]:
@@ -193,7 +220,10 @@ def expected_layout(scenario: Scenario) -> list[tuple[str | None, list[Comp]]]:
 def scenarios(draw: st.DrawFn) -> Scenario:
     """A page with components, windows and incidents around NOW."""
     statuses = st.sampled_from(ORDER)
-    scenario = Scenario(draw(st.sampled_from(["UTC", "Europe/Berlin"])))
+    scenario = Scenario(draw(st.sampled_from(["UTC", "Europe/Berlin"])), draw(st.booleans()))
+    alerts = st.tuples(
+        st.sampled_from(["critical", "warning", "info"]), st.integers(0, 90), st.booleans()
+    )
     # Sizes weighted away from the empty page, which the rollup treats apart.
     size = draw(st.sampled_from([0, 1, 2, 3, 3, 4, 4, 5, 5, 5]))
     names = draw(st.permutations(NAMES))[:size]
@@ -205,6 +235,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                 draw(st.none() | st.integers(0, 2)),
                 draw(st.sampled_from(DISPLAY) | st.none()),
                 draw(st.none() | st.sampled_from(GROUPS)),
+                draw(st.none() | alerts),
             )
         )
     # Windows and incidents may also name a component that is not on the page.
@@ -241,14 +272,10 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 def objects(scenario: Scenario) -> list[dict[str, Any]]:
     """The objects as a user applies them."""
-    found = [
-        resource(
-            Kind.PAGE,
-            NS,
-            PAGE,
-            {"title": "P", "timeZone": scenario.time_zone, "visibility": "Public"},
-        )
-    ]
+    page: dict[str, Any] = {"title": "P", "timeZone": scenario.time_zone, "visibility": "Public"}
+    if scenario.receiving:
+        page["alerts"] = {"receiverSecretRef": {"name": "a"}, "expireAfter": f"{EXPIRE_MINUTES}m"}
+    found = [resource(Kind.PAGE, NS, PAGE, page)]
     for c in scenario.components:
         spec: dict[str, Any] = {"page": PAGE}
         for key, value in (
@@ -259,7 +286,16 @@ def objects(scenario: Scenario) -> list[dict[str, Any]]:
         ):
             if value is not None:
                 spec[key] = value
-        found.append(resource(Kind.COMPONENT, NS, c.name, spec))
+        component = resource(Kind.COMPONENT, NS, c.name, spec)
+        if c.alert is not None:
+            severity, minutes, paused = c.alert
+            spec["alerts"] = {"matchers": [f'service="{c.name}"'], "paused": paused}
+            # What the receiver wrote: one group with one alert, sent `minutes` before NOW.
+            group = AlertGroup(
+                "g", NOW - timedelta(minutes=minutes), firing=1, severities={severity: 1}
+            )
+            component["status"] = {"alerts": render_alerts(ComponentAlerts((group,), (), 1))}
+        found.append(component)
     for w in scenario.windows:
         spec = {
             "page": PAGE,
@@ -376,7 +412,8 @@ def plugin_output(found: list[dict[str, Any]]) -> tuple[str, list[tuple[int, str
             break
         indent = len(line) - len(line.lstrip(" "))
         label, *status = re.split(r" {2,}", line.strip())
-        rows.append((indent, label, status[0].replace(" ", "") if status else None))
+        shown = status[0].removesuffix(" (from alerts)").replace(" ", "") if status else None
+        rows.append((indent, label, shown))
     return lines[1], rows
 
 
@@ -439,7 +476,9 @@ def test_every_reader_shows_the_documented_page(
     found = {"applied": applied, "written": ours(client), "stale": applied}[seen]
     if seen == "stale":
         for obj in found:
-            obj["status"] = data.draw(stale_status(obj["kind"]))
+            # The receiver's field is an input, kept; the operator's are stale.
+            kept = {k: v for k, v in (obj.get("status") or {}).items() if k == "alerts"}
+            obj["status"] = {**data.draw(stale_status(obj["kind"])), **kept}
 
     headline, rows = plugin_output(found)
     assert headline == f"Status: {description} (indicator: {indicator})"

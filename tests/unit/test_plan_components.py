@@ -11,7 +11,9 @@ import pytest
 from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.specs import ComponentSpec, parse
 from statuspage_operator.api.times import format_time
+from statuspage_operator.domain.alerting import QUIET, AlertsAsk
 from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.page import SetAside, Source
 from statuspage_operator.domain.rollup import rollup
 from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.plans.components import ComponentFacts, ComponentPlan, plan_component
@@ -32,6 +34,10 @@ class Derived:
     status: ComponentStatus
     windows: tuple[str, ...] = ()
     incidents: tuple[str, ...] = ()
+    source: Source | None = None
+    watched: bool = False
+    alerts: AlertsAsk = QUIET
+    set_aside: SetAside | None = None
 
 
 @dataclass(frozen=True)

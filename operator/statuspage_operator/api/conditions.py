@@ -40,6 +40,14 @@ class Reason(StrEnum):
     HOSTNAME_NOT_GRANTED = "HostnameNotGranted"
     HOSTNAME_CONFLICT = "HostnameConflict"
     CHANGES_COALESCED = "ChangesCoalesced"
+    # The AlertsFiring condition of a Component (api/alert_status.py).
+    ALERTS_MOVING = "Moving"
+    ALERTS_NOT_MAPPED = "NotMapped"
+    ALERTS_QUIET = "Quiet"
+    ALERTS_PAUSED = "Paused"
+    ALERTS_UNDER_MAINTENANCE = "UnderMaintenance"
+    ALERTS_INCIDENT_OPEN = "IncidentOpen"
+    ALERTS_NO_RECEIVER = "NoReceiver"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,18 @@ occurrences it recorded) as written.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from statuspage_operator.api.alert_rules import (
+    NOT_RECEIVING,
+    PageAlerts,
+    component_input,
+    page_alerts_of,
+    parse_component,
+)
+from statuspage_operator.api.alerts import alerts_of
 from statuspage_operator.api.specs import (
     ComponentSpec,
     IncidentSpec,
@@ -23,6 +31,7 @@ from statuspage_operator.api.specs import (
     window_of,
 )
 from statuspage_operator.api.tolerant import Raw, instant, member, occurrence, section, text
+from statuspage_operator.domain.alerting import NO_ALERTS, ComponentAlerts
 from statuspage_operator.domain.audience import EVERYTHING, Audience, Sight
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, Stamped, Update
@@ -43,7 +52,10 @@ from statuspage_operator.domain.zones import zone_of
 def usable(model: type[ComponentSpec] | type[IncidentSpec], obj: Raw) -> bool:
     """Whether the operator can use the object's spec (it ignores one it cannot: Stalled)."""
     try:
-        parse(model, dict(section(obj, "spec")))
+        if model is ComponentSpec:
+            parse_component(section(obj, "spec"))
+        else:
+            parse(model, dict(section(obj, "spec")))
     except InvalidSpecError:
         return False
     return True
@@ -59,6 +71,18 @@ def _names(value: Any) -> frozenset[str]:
         if isinstance(value, list)
         else frozenset()
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _condition(status: Raw, kind: str) -> dict[str, str]:
+    """A condition's reason and message, as text ({} when absent)."""
+    for entry in _items(status.get("conditions")):
+        if entry.get("type") == kind:
+            return {k: v for k in ("reason", "message") if (v := text(entry.get(k))) is not None}
+    return {}
 
 
 def audiences_of(value: Any) -> tuple[Audience, ...]:
@@ -111,6 +135,7 @@ class PageObject:
     indicator_description: str | None
     private: bool = False  # spec.visibility Private: only for authenticated audiences
     audiences: tuple[Audience, ...] = ()
+    alerts: PageAlerts = NOT_RECEIVING  # what it says of its components' alerts
 
     @classmethod
     def read(cls, obj: Raw) -> PageObject:
@@ -119,6 +144,7 @@ class PageObject:
         time_zone = text(spec.get("timeZone")) or "UTC"
         return cls(
             private=spec.get("visibility") == Visibility.PRIVATE,
+            alerts=page_alerts_of(spec),
             audiences=audiences_of(spec.get("audiences")),
             meta=meta,
             title=text(spec.get("title")) or meta.name,
@@ -146,6 +172,11 @@ class ComponentObject:
     last_change: datetime | None
     history: tuple[Raw, ...]
     usable: bool  # False: the operator cannot use the spec, and leaves the component out
+    spec: ComponentSpec | None = None  # as the operator reads it (None: unusable)
+    alerts: ComponentAlerts = NO_ALERTS  # status.alerts, as the receiver wrote it
+    from_: str | None = None  # status.statusFrom, as the operator wrote it
+    alerts_firing: int | None = None  # status.alertsFiring, as the operator wrote it
+    alerts_condition: Mapping[str, str] = field(default_factory=dict)  # reason and message
 
     @property
     def name(self) -> str:
@@ -156,6 +187,11 @@ class ComponentObject:
     def read(cls, obj: Raw) -> ComponentObject:
         """From a Component object."""
         meta, spec, status = Meta.read(obj), section(obj, "spec"), section(obj, "status")
+        parsed: ComponentSpec | None
+        try:
+            parsed = parse_component(spec)
+        except InvalidSpecError:
+            parsed = None
         position = spec.get("position")
         if isinstance(position, bool) or not isinstance(position, int):
             position = None
@@ -170,12 +206,20 @@ class ComponentObject:
             status=member(ComponentStatus, status.get("status")),
             last_change=instant(status.get("lastStatusChangeTime")),
             history=tuple(_items(status.get("history"))),
-            usable=usable(ComponentSpec, obj),
+            usable=parsed is not None,
+            spec=parsed,
+            alerts=alerts_of(status),
+            from_=text(status.get("statusFrom")),
+            alerts_firing=_count(status.get("alertsFiring")),
+            alerts_condition=_condition(status, "AlertsFiring"),
         )
 
-    def input(self) -> ComponentInput | None:
-        """What the derivation needs of it; None when the operator cannot use its spec."""
-        return ComponentInput(self.name, self.manual) if self.usable else None
+    def input(self, page: PageAlerts = NOT_RECEIVING) -> ComponentInput | None:
+        """What the derivation needs of it, its page saying what alerts may do; None when the
+        operator cannot use its spec."""
+        if self.spec is None:
+            return None
+        return component_input(self.name, self.spec, self.alerts, page)
 
 
 def spec_window(obj: Raw) -> Window | None:
@@ -316,14 +360,17 @@ def derive_page(
     incidents: Sequence[IncidentObject],
     now: datetime,
     sight: Sight = EVERYTHING,
+    alerts: PageAlerts = NOT_RECEIVING,
 ) -> PageState:
     """The operator's derivation of a page at `now` (as `sight` sees it), from its objects.
 
     An object whose spec the operator cannot use takes no part, as in the operator: a window or
-    incident changes nothing, a component is not rolled up (and has no derived state).
+    incident changes nothing, a component is not rolled up (and has no derived state). `alerts`
+    is what the page says of its components' alerts (by default none moves a component, as when
+    the page is missing).
     """
     return page_at(
-        [found for component in components if (found := component.input()) is not None],
+        [found for component in components if (found := component.input(alerts)) is not None],
         [given for window in windows if (given := window.input()) is not None],
         [taken for incident in incidents if (taken := incident.input()) is not None],
         now,

@@ -101,10 +101,12 @@ def component_status(
     verdict: Verdict,
     generation: int,
     now: datetime,
+    alerted: tuple[Mapping[str, Any], Mapping[str, Any] | None] = ({}, None),
 ) -> Status:
     """A Component's status; lastStatusChangeTime and the history move only when the status does.
 
-    The history (for uptime) is written in the same patch as the change it records.
+    The history (for uptime) is written in the same patch as the change it records. `alerted`:
+    what it says of its alerts (api/alert_status.py): fields, and a condition after Ready's.
     """
     changed_at = previous.get("lastStatusChangeTime")
     history = previous.get("history")
@@ -112,13 +114,18 @@ def component_status(
     if old != str(status) or changed_at is None:
         changed_at = format_time(now)
         history = record_change(history or [], old, str(status), now) or None
+    fields, condition = alerted
+    rendered = _conditions(verdict, generation, now, previous)
+    if condition is not None:
+        rendered["conditions"].append(dict(condition))
     return {
         "status": str(status),
         "history": history,
         "activeMaintenanceWindows": list(windows),
         "unresolvedIncidents": list(incidents),
         "lastStatusChangeTime": changed_at,
-        **_conditions(verdict, generation, now, previous),
+        **fields,
+        **rendered,
     }
 
 

@@ -35,14 +35,17 @@ def forecast(
     listed = [ComponentObject.read(obj) for obj in components]
     planned = [WindowObject.read(obj) for obj in windows]
     read = [IncidentObject.read(obj) for obj in incidents]
-    state = derive_page(listed, planned, read, at)
+    state = derive_page(listed, planned, read, at, alerts=page.alerts)
     # No uptime for a time to come: history and created are left out.
     shown = []
     for component in listed:
         derived = state.states.get(component.name)
         # A spec the operator cannot use has no status to come: shown as it is now.
-        status = component.status if derived is None else derived.status
-        shown.append(replace(Component.of(component), status=status, history=(), created=None))
+        at_now = Component.of(component)
+        if derived is not None:
+            source = str(derived.source) if derived.source is not None else None
+            at_now = replace(at_now, status=derived.status, status_from=source)
+        shown.append(replace(at_now, history=(), created=None))
     at_windows = []
     for window in planned:
         phase = state.windows.get(window.name)

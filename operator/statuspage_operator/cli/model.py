@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from statuspage_operator.api.alert_rules import NOT_RECEIVING, PageAlerts
 from statuspage_operator.api.objects import (
     ComponentObject,
     IncidentObject,
@@ -19,6 +20,7 @@ from statuspage_operator.api.objects import (
     WindowObject,
 )
 from statuspage_operator.api.tolerant import section
+from statuspage_operator.domain.alerting import ListedAlert
 from statuspage_operator.domain.incidents import Impact
 from statuspage_operator.domain.occurrence import Occurrence
 from statuspage_operator.domain.uptime import uptime
@@ -39,6 +41,7 @@ class Page:
     zone_known: bool
     indicator: str | None
     description: str | None
+    alerts: PageAlerts = NOT_RECEIVING
 
     @classmethod
     def parse(cls, obj: Object) -> Page:
@@ -53,6 +56,7 @@ class Page:
             zone_known=page.zone is not None,
             indicator=page.indicator,
             description=page.indicator_description,
+            alerts=page.alerts,
         )
 
 
@@ -67,6 +71,11 @@ class Component:
     status: str | None
     created: datetime | None = None
     history: tuple[Mapping[str, Any], ...] = ()
+    status_from: str | None = None  # what decided the status, as the operator wrote it
+    alerts_firing: int | None = None  # as the operator counted them (None: no spec.alerts)
+    alerts_reason: str | None = None  # the AlertsFiring condition's reason and message
+    alerts_message: str | None = None
+    listed: tuple[ListedAlert, ...] = ()  # the firing alerts the receiver lists
 
     @classmethod
     def parse(cls, obj: Object) -> Component:
@@ -84,6 +93,11 @@ class Component:
             status=component.status,
             created=component.meta.created,
             history=component.history,
+            status_from=component.from_,
+            alerts_firing=component.alerts_firing,
+            alerts_reason=component.alerts_condition.get("reason"),
+            alerts_message=component.alerts_condition.get("message"),
+            listed=component.alerts.listed,
         )
 
     def uptime(self, now: datetime, zone: tzinfo) -> float | None:

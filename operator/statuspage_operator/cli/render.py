@@ -37,8 +37,10 @@ def format_span(span: Span, zone: tzinfo) -> str:
     return f"{format_instant(start, zone)} to {format_instant(end, zone)}"
 
 
-def _status_text(status: str | None) -> str:
-    return humanize(status) if status else "Unknown (not reconciled yet)"
+def _status_text(status: str | None, source: str | None = None) -> str:
+    if not status:
+        return "Unknown (not reconciled yet)"
+    return humanize(status) + (" (from alerts)" if source == "Alerts" else "")
 
 
 def _uptime_text(component: Component, now: datetime, zone: tzinfo) -> str:
@@ -53,7 +55,11 @@ def _component_lines(components: Sequence[Component], now: datetime, zone: tzinf
             rows.append((f"{INDENT}{group}", "", ""))
         prefix = INDENT * (2 if group is not None else 1)
         rows.extend(
-            (f"{prefix}{c.display_name}", _status_text(c.status), _uptime_text(c, now, zone))
+            (
+                f"{prefix}{c.display_name}",
+                _status_text(c.status, c.status_from),
+                _uptime_text(c, now, zone),
+            )
             for c in members
         )
     width = max((len(label) for label, status, _ in rows if status), default=0)
@@ -61,6 +67,21 @@ def _component_lines(components: Sequence[Component], now: datetime, zone: tzinf
     return [
         f"{label:<{width}}  {status:<{status_width}}  {up}".rstrip() for label, status, up in rows
     ] or [NONE]
+
+
+def alert_lines(component: Component, zone: tzinfo) -> list[str]:
+    """A component's firing alerts: how many, what they do (the condition), each one listed."""
+    count = component.alerts_firing or 0
+    said = f": {component.alerts_reason}" if component.alerts_reason else ""
+    if component.alerts_message:
+        said += f": {_message(component.alerts_message)}"
+    lines = [f"{INDENT}{component.display_name}: {count} firing{said}"]
+    for alert in component.listed:
+        since = f", since {format_instant(alert.since, zone)}" if alert.since else ""
+        link = f" {alert.url}" if alert.url else ""
+        what = _message(alert.summary) or f"alert {alert.fingerprint}"
+        lines.append(f"{INDENT * 2}{alert.severity or 'no severity'}{since}: {what}{link}")
+    return lines
 
 
 def _affects(names: Sequence[str], shown: Mapping[str, str]) -> str:
@@ -97,6 +118,12 @@ def _window_lines(window: Window, span: Span, zone: tzinfo, shown: Mapping[str, 
 def _section(title: str, blocks: Iterable[list[str]]) -> list[str]:
     lines = [line for block in blocks for line in block]
     return ["", f"{title}:", *(lines or [NONE])]
+
+
+def _alerts_section(components: Sequence[Component], zone: tzinfo) -> list[str]:
+    """Firing alerts, only when some component has some (a page without alerts is unchanged)."""
+    firing = sorted((c for c in components if c.alerts_firing or c.listed), key=lambda c: c.name)
+    return _section("Firing alerts", (alert_lines(c, zone) for c in firing)) if firing else []
 
 
 PLANNED = (
@@ -145,6 +172,7 @@ def render_status(
         "",
         "Components:",
         *_component_lines(components, now, zone),
+        *_alerts_section(components, zone),
         *_section(
             "Open incidents", (incident_lines(i, zone, shown) for i in unresolved(incidents))
         ),

@@ -2,11 +2,13 @@
 
 A component's status is the worst of its manual status, the windows in progress and the open
 incidents that list it (docs/behaviour.md, "Component status"); a page rolls its components up as
-Statuspage does. Both are written only when they differ. A page changes with every window of a
-burst, so its write waits 200 ms and covers the whole burst. Each write is gather -> plan ->
-write: the view's derivation is gathered, plans.components and plans.pages render it with its
-conditions and Events.
-"""
+Statuspage does. Both are written only when they differ. A component whose alerts change their
+answer by time alone (a group expiring, a hold ending: domain/alerting.py `next_change`) is
+recomputed at that instant by an asyncio timer held here, one per such component; a restart loses
+nothing, as the start-up recompute of every component sets them again. A page changes with every
+window of a burst, so its write waits 200 ms and covers the whole burst. Each write is gather ->
+plan -> write: the view's derivation is gathered, plans.components and plans.pages render it with
+its conditions and Events."""
 
 from __future__ import annotations
 
@@ -22,12 +24,17 @@ from statuspage_operator.control import metrics
 from statuspage_operator.control.view import Change, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
+from statuspage_operator.domain.page import ComponentState
 from statuspage_operator.plans.components import ComponentFacts, plan_component
 from statuspage_operator.plans.pages import PageFacts, plan_page
 
 logger = logging.getLogger(__name__)
 
 PAGE_DELAY = 0.2
+# A wake-up at an alerts' change sleeps at most this long before it looks at the clock again
+# (a clock step), and lands this long after the instant, so that the instant has passed.
+WAKE_CAP = 300.0
+WAKE_PAD = 0.05
 
 
 class Components:
@@ -39,11 +46,44 @@ class Components:
         self.clock = clock
         self._pending_pages: set[Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._wakes: dict[Key, tuple[datetime, asyncio.Task[None]]] = {}
 
     def close(self) -> None:
-        """Drop the page writes still waiting (the next start recomputes every page)."""
+        """Drop the page writes and wake-ups still waiting (the next start recomputes all)."""
         for task in self._tasks:
             task.cancel()
+        for _, task in self._wakes.values():
+            task.cancel()
+        self._wakes.clear()
+
+    def wake_at(self, key: Key, when: datetime | None) -> None:
+        """Recompute a component at `when` (None: never by time alone), replacing the last."""
+        held = self._wakes.get(key)
+        if held is not None:
+            if held[0] == when:
+                return
+            held[1].cancel()
+            del self._wakes[key]
+        if when is not None:
+            task = asyncio.create_task(self._wake(key, when), name=f"alerts {key[0]}/{key[1]}")
+            self._wakes[key] = (when, task)
+
+    def waking(self, key: Key) -> datetime | None:
+        """When a component will be recomputed by time alone (None: not)."""
+        held = self._wakes.get(key)
+        return held[0] if held is not None else None
+
+    async def _wake(self, key: Key, when: datetime) -> None:
+        delay = (when - self.clock()).total_seconds() + WAKE_PAD
+        await asyncio.sleep(min(max(delay, 0.0), WAKE_CAP))
+        held = self._wakes.get(key)
+        if held is not None and held[1] is asyncio.current_task():
+            del self._wakes[key]
+        try:
+            await self.recompute_one(*key, self.clock())
+        except Exception:
+            logger.exception("recomputing component %s/%s at its alerts' change failed", *key)
+            # Not lost: the page's safety net recomputes it within minutes.
 
     async def recompute(self, namespace: str, names: Iterable[str], now: datetime) -> bool:
         """Recompute some components of a namespace; True if any status changed."""
@@ -61,10 +101,14 @@ class Components:
         async with self.writer.lock((Kind.COMPONENT, namespace, name)):
             entry = self.view.components.get((namespace, name))
             if entry is None:
+                self.wake_at((namespace, name), None)
                 return False
             metrics.count_reconcile(Kind.COMPONENT)
             current = entry.recorded.status
-            plan = plan_component(self._component_facts(namespace, name, entry, current, now), now)
+            derived = self.view.component_view(namespace, name, now)
+            self.wake_at((namespace, name), derived.alerts_change if derived else None)
+            facts = self._component_facts(namespace, name, entry, current, derived)
+            plan = plan_component(facts, now)
             body = {"metadata": {"namespace": namespace, "name": name, "uid": entry.uid}}
             stored = await self.writer.write(
                 Kind.COMPONENT, body, current, plan.status, plan.notices
@@ -83,7 +127,7 @@ class Components:
         name: str,
         entry: ComponentEntry,
         current: dict[str, Any],
-        now: datetime,
+        derived: ComponentState | None,
     ) -> ComponentFacts:
         if entry.spec is None:
             error = entry.error or InvalidSpecError("spec", "missing")
@@ -95,7 +139,7 @@ class Components:
             entry.generation,
             current,
             entry.spec,
-            derived=self.view.component_view(namespace, name, now),
+            derived=derived,
             page_found=(namespace, entry.spec.page) in self.view.pages,
         )
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from statuspage_operator.api.alert_rules import PageAlerts, page_alerts, parse_component
 from statuspage_operator.api.names import PLURALS, Kind
 from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
@@ -83,12 +84,13 @@ def _identity(body: Body) -> tuple[str, int]:
     return str(meta.get("uid", "")), int(meta.get("generation") or 0)
 
 
-def _page_error(body: Body) -> InvalidSpecError | None:
+def _page_checked(body: Body) -> tuple[InvalidSpecError | None, PageAlerts | None]:
     try:
-        check_zone("spec.timeZone", parse(PageSpec, body.get("spec")).time_zone)
+        spec = parse(PageSpec, body.get("spec"))
+        check_zone("spec.timeZone", spec.time_zone)
+        return None, page_alerts(spec.alerts)
     except InvalidSpecError as error:
-        return error
-    return None
+        return error, None
 
 
 def _page_facts(body: Body) -> PageFacts | None:
@@ -100,7 +102,8 @@ def _page_facts(body: Body) -> PageFacts | None:
 
 def _page_entry(body: Body) -> PageEntry:
     uid, generation = _identity(body)
-    entry = PageEntry(uid, generation, _page_error(body), facts=_page_facts(body))
+    error, alerts = _page_checked(body)
+    entry = PageEntry(uid, generation, error, facts=_page_facts(body), alerts=alerts)
     entry.recorded.update(body)
     return entry
 
@@ -115,7 +118,7 @@ def _component_entry(body: Body) -> ComponentEntry:
     spec: ComponentSpec | None = None
     error: InvalidSpecError | None = None
     try:
-        spec = parse(ComponentSpec, body.get("spec"))
+        spec = parse_component(body.get("spec"))
     except InvalidSpecError as problem:
         error = problem
     entry = ComponentEntry(uid, generation, spec, error)
@@ -289,6 +292,7 @@ class Runtime:
         elif kind == Kind.COMPONENT:
             for page in self.view.set_component(key, None):
                 self.components.touch_page(namespace, page)
+            self.components.wake_at(key, None)
             await self.heal(namespace)
         elif kind == Kind.WINDOW:
             await self.components.apply(
@@ -338,7 +342,8 @@ class Runtime:
             self._claim(key, claim_of(namespace, name, body.get("spec")))
             await self._page_facts_changed(namespace, name, held, entry)
             await self.components.recompute_page(namespace, name, self.clock())
-            if held is not None and held.uid == uid:
+            # Its members' alerts count by what the page says of them.
+            if held is not None and held.uid == uid and held.alerts == entry.alerts:
                 return
         # The page appeared or went: its members' PageNotFound changes.
         now = self.clock()
@@ -404,6 +409,7 @@ class Runtime:
             if held is None:
                 return
             pages = self.view.set_component(key, None)
+            self.components.wake_at(key, None)
         elif held is not None and (held.uid, held.generation) == (uid, generation):
             held.recorded.update(body)
             # Someone else's status write is undone; our own finds nothing to change.

@@ -6,7 +6,9 @@ the object count (measured in the README). Only windows that can still change so
 or in progress) and open incidents are held, so 9,000 completed windows cost nothing here.
 
 Components and pages are derived from the windows' and incidents' specs and `now`, never from their
-status, so the order in which events arrive cannot matter.
+status, so the order in which events arrive cannot matter. The one status read is a component's
+`status.alerts`, the receiver's (parsed once per event, AlertsRecorded), with its page's alerts
+settings.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from statuspage_operator.api.alert_rules import PageAlerts, component_input
+from statuspage_operator.api.alerts import alerts_of
 from statuspage_operator.api.conditions import Reason, Verdict, missing_message
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.specs import ComponentSpec, IncidentSpec, WindowSpec
 from statuspage_operator.control.publication import Publications
+from statuspage_operator.domain.alerting import NO_ALERTS, ComponentAlerts
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import component_effects
 from statuspage_operator.domain.maintenance import Window
@@ -77,25 +82,42 @@ class Recorded:
 
 
 @dataclass(slots=True)
+class AlertsRecorded(Recorded):
+    """A component's status as last seen, with its `status.alerts` parsed (the receiver's)."""
+
+    alerts: ComponentAlerts = NO_ALERTS
+
+    def update(self, body: Body) -> None:
+        """Take a newer body's status and its alerts; an older one (a late event) is ignored."""
+        version = version_of(body)
+        if version and version < self.version:
+            return
+        Recorded.update(self, body)
+        self.alerts = alerts_of(body.get("status"))
+
+
+@dataclass(slots=True)
 class PageEntry:
-    """A StatusPage; its facts for subscribers and reminders (None while they do not parse)."""
+    """A StatusPage; its facts for subscribers and reminders (None while they do not parse),
+    and what it says of its components' alerts (None while that does not parse)."""
 
     uid: str
     generation: int
     error: InvalidSpecError | None
     recorded: Recorded = field(default_factory=Recorded)
     facts: PageFacts | None = None
+    alerts: PageAlerts | None = None
 
 
 @dataclass(slots=True)
 class ComponentEntry:
-    """A Component: its spec (None while invalid) and its status."""
+    """A Component: its spec (None while invalid), its status and its alerts."""
 
     uid: str
     generation: int
     spec: ComponentSpec | None
     error: InvalidSpecError | None
-    recorded: Recorded = field(default_factory=Recorded)
+    recorded: AlertsRecorded = field(default_factory=AlertsRecorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,12 +343,13 @@ class View:
         if entry is None or entry.spec is None:
             return None
         windows, incidents = self._inputs(namespace, entry.spec.page, name)
-        return component_at(_component_input(name, entry.spec), windows, incidents, now)
+        found = self._component_input(namespace, name, entry, entry.spec)
+        return component_at(found, windows, incidents, now)
 
     def page_view(self, namespace: str, page: str, now: datetime) -> PageState:
         """Statuspage's rollup over the page's components, with its counts."""
         components = [
-            _component_input(name, entry.spec)
+            self._component_input(namespace, name, entry, entry.spec)
             for name in self.members(namespace, page)
             if (entry := self.components.get((namespace, name))) is not None
             and entry.spec is not None
@@ -334,16 +357,19 @@ class View:
         windows, incidents = self._inputs(namespace, page)
         return page_at(components, windows, incidents, now)
 
+    def _component_input(
+        self, namespace: str, name: str, entry: ComponentEntry, spec: ComponentSpec
+    ) -> ComponentInput:
+        page = self.pages.get((namespace, spec.page))
+        alerts = entry.recorded.alerts if spec.alerts is not None else NO_ALERTS
+        return component_input(name, spec, alerts, page.alerts if page is not None else None)
+
     def component_statuses(self) -> Iterator[str]:
         """Every component's last written status (for the metrics gauge)."""
         for entry in list(self.components.values()):
             status = entry.recorded.status.get("status")
             if status is not None:
                 yield str(status)
-
-
-def _component_input(name: str, spec: ComponentSpec) -> ComponentInput:
-    return ComponentInput(name, spec.manual_status)
 
 
 def _window_input(name: str, entry: WindowEntry) -> WindowInput:

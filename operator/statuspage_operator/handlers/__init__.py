@@ -5,7 +5,8 @@
 - windows.py     @kopf.daemon per window that can still change: edges at the instant;
                  @kopf.on.event: the view, waking daemons; @kopf.on.delete: effect off first
 - incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
-- components.py  @kopf.on.event: the view; recompute the component and its page
+- components.py  @kopf.on.event: the view; recompute the component and its page (the alerts
+                 receiver's write of status.alerts is such an event)
 - pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
 - publication.py @kopf.on.event (cluster-scoped PublicationPolicy): the pages whose Published
                  condition a grant changes are written again
@@ -21,6 +22,12 @@ Work that runs beside kopf's handlers, all of it (what starts it; what stops it)
                  on.cleanup. The sweep (control/sweep.py): on.startup to on.cleanup.
 - windows.py     per daemon, a relay of kopf's `stopped` flag to the daemon's wake-up (the
                  daemon returns at once instead of being cancelled); it ends with the daemon.
+- any alerts     per component whose alerts change their answer by time alone (a group
+                 expiring, a hold ending), an asyncio timer in control/components.py recomputes it
+                 at that instant; replaced at every recompute, cancelled at on.cleanup; the
+                 start-up recompute of every component sets them again. Not a kopf daemon or
+                 timer: either would keep every component's body in memory and add a finalizer
+                 (kopf-notes), for what is one sleep per component with alerts in force.
 - any change     a page's rollup, written 200 ms after the first change of a burst (one task per
                  page with changes pending, control/components.py); cancelled at on.cleanup.
 - any notice     its Event, posted after the status writes in flight (control/writer.py,

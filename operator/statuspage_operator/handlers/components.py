@@ -13,7 +13,7 @@ from statuspage_operator.control.runtime import Runtime
 # An event handler: components carry no finalizer, need no diff base, and a re-list replays them.
 @kopf.on.event(GROUP, VERSION, "components")
 async def on_component_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The worst of manual status, maintenance and incidents; the page follows a change."""
+    """The worst of manual status, maintenance, incidents and alerts; the page follows a change."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.COMPONENT, type, raw)

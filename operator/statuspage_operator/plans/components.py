@@ -1,8 +1,9 @@
 """A component's plan: the status its view derives, with the Event of a change.
 
-The derivation itself (the worst of its manual status, the windows in progress and the open
-incidents that list it) is the view's; the plan renders it, keeps `lastStatusChangeTime` and the
-uptime history moving only when the status does, and says whether the page must follow.
+The derivation itself (the worst of its manual status, the windows in progress, the open
+incidents that list it and its alerts) is the view's; the plan renders it with what decided it
+and the AlertsFiring condition (api/alert_status.py), keeps `lastStatusChangeTime` and the uptime
+history moving only when the status does, and says whether the page must follow.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from statuspage_operator.api.alert_status import Alerted, alert_fields
 from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.api.specs import ComponentSpec
@@ -21,7 +23,7 @@ from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.plans.conditions import Item, page_verdict, plan_invalid, warnings
 
 
-class Derived(Protocol):
+class Derived(Alerted, Protocol):
     """A component's derived status and what causes it (the view's component view)."""
 
     @property
@@ -70,6 +72,7 @@ def plan_component(facts: ComponentFacts, now: datetime) -> ComponentPlan:
     derived = facts.derived
     verdict = page_verdict(facts.namespace, spec.page, facts.page_found)
     old = current.get("status")
+    existing = current.get("conditions")
     desired = component_status(
         derived.status,
         derived.windows,
@@ -78,6 +81,7 @@ def plan_component(facts: ComponentFacts, now: datetime) -> ComponentPlan:
         verdict,
         facts.generation,
         now,
+        alert_fields(derived, spec.page, facts.generation, now, existing),
     )
     items: list[Item] = []
     if old is not None and old != desired["status"]:

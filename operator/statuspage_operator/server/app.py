@@ -2,11 +2,13 @@
 
 Every response is built from memory. A rendering is cached per page and representation until the
 page's namespace changes (any watch event there) or RENDER_TTL passes (uptime and the clock move),
-so a change is visible on the next request and a busy page costs one rendering per TTL. A page
-whose objects change faster than it renders (a flapping window) does not turn into a render storm:
-a rendering that took longer than RENDER_BUDGET is not redone before RENDER_COST_FACTOR times the
-excess has passed, so such a page spends at most about 1/RENDER_COST_FACTOR of the server's time
-per representation (a 1 s rendering: again after 9.5 s); cheaper ones follow every change.
+or sooner at the instant a component's alerts change their answer by time alone (an expiry, a hold
+ending: `PageView.changes_at`), so a change is visible on the next request and a busy page costs
+one rendering per TTL. A page whose objects change faster than it renders (a flapping window) does
+not turn into a render storm: a rendering that took longer than RENDER_BUDGET is not redone before
+RENDER_COST_FACTOR times the excess has passed, so such a page spends at most about
+1/RENDER_COST_FACTOR of the server's time per representation (a 1 s rendering: again after 9.5 s);
+cheaper ones follow every change.
 
 A rendering never holds the event loop: the loop snapshots the page's objects and one worker
 thread builds the view and the body (`Server.render`; JSON in slices, server/sliced_json.py), so
@@ -155,6 +157,15 @@ class Rendered:
 
 
 Held = tuple[Key, str, tuple[str, ...]]  # page, representation, audience set
+
+
+def lifetime(view: PageView) -> float:
+    """How long a rendering of the view stays right: RENDER_TTL, or until its alerts change."""
+    if view.changes_at is None:
+        return RENDER_TTL
+    return min(RENDER_TTL, max(0.0, (view.changes_at - view.now).total_seconds()))
+
+
 Producer = Callable[[PageView], tuple[bytes, Mapping[str, str]]]
 
 
@@ -256,7 +267,7 @@ class Server:
         self._views.pop((key, access.cache_key), None)
         while len(self._views) >= MAX_VIEWS:
             del self._views[next(iter(self._views))]
-        self._views[(key, access.cache_key)] = (version, now + RENDER_TTL, view)
+        self._views[(key, access.cache_key)] = (version, now + lifetime(view), view)
         return view
 
     def _produce(
@@ -267,7 +278,7 @@ class Server:
         version: int,
         now: float,
         started: float | None = None,
-    ) -> tuple[bytes, Mapping[str, str], str, float, float]:
+    ) -> tuple[bytes, Mapping[str, str], str, float, float, float]:
         # The expensive part, in the worker thread: it reads the snapshot, never the cache. Its
         # cost is timed from when it starts there: the wait behind other renderings is not its.
         started = self.monotonic() if started is None else started
@@ -278,7 +289,7 @@ class Server:
             headers = private_headers(headers)
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         done = self.monotonic()
-        return body, headers, etag, done - started, done
+        return body, headers, etag, done - started, done, lifetime(view)
 
     def _lookup(
         self, key: Key, representation: str, access: Access
@@ -357,10 +368,11 @@ class Server:
         etag: str,
         cost: float,
         done: float,
+        ttl: float = RENDER_TTL,
     ) -> Rendered:
         self.metrics.renderings.labels(ROUTES[held[1]]).inc()
         not_before = done + RENDER_COST_FACTOR * max(0.0, cost - RENDER_BUDGET)
-        rendered = Rendered(version, now + RENDER_TTL, body, etag, headers, not_before, cost, size)
+        rendered = Rendered(version, now + ttl, body, etag, headers, not_before, cost, size)
         self._forget(held)
         while self._renderings and (
             len(self._renderings) >= MAX_RENDERINGS

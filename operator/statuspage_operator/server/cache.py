@@ -24,9 +24,13 @@ _METADATA = ("name", "namespace", "uid", "creationTimestamp", "generation")
 
 
 def compact(obj: Mapping[str, Any]) -> JsonObject:
-    """What the server keeps of an object: no managedFields, annotations, labels, conditions."""
+    """What the server keeps of an object: no managedFields, annotations, labels, conditions,
+    nor the alerts listed in a component's status (never shown; up to 50 each)."""
     metadata = obj.get("metadata") or {}
     status = {key: value for key, value in (obj.get("status") or {}).items() if key != "conditions"}
+    alerts = status.get("alerts")
+    if isinstance(alerts, Mapping) and "listed" in alerts:
+        status["alerts"] = {key: value for key, value in alerts.items() if key != "listed"}
     return {
         "metadata": {key: metadata[key] for key in _METADATA if key in metadata},
         "spec": obj.get("spec") or {},

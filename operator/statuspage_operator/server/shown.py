@@ -124,6 +124,8 @@ class PageView:
     maintenances: tuple[MaintenanceView, ...]  # by start
     # A Private page's feeds need a token (kubectl statuspage feed-url): no plain feed links.
     private: bool = False
+    # When some component's alerts change what it shows by time alone (None: never).
+    changes_at: datetime | None = None
 
     @property
     def unresolved(self) -> list[IncidentView]:

@@ -1,13 +1,14 @@
 """One page as the public sees it at an instant, built from the cached objects.
 
 What the page shows is derived from the specs at `now` by the operator's own derivation
-(domain/page.py): component statuses, the indicator, incident phases and effects, window phases
-and occurrences. So the server, the plugin and the operator agree, and a page is right at the
-instant a window starts even while the operator is down or behind. Only what the operator alone
-knows comes from what it wrote: stamped update times (`status.timeline`), status history for
-uptime (`status.history`, `lastStatusChangeTime`), when a window was started and where a
-cancelled one was cut short. A recurring window shows its occurrence in progress, its next ones
-(up to UPCOMING_PER_WINDOW within UPCOMING_HORIZON) and the last one that ended.
+(domain/page.py): component statuses (alerts included, from `status.alerts` and the page's
+`spec.alerts`), the indicator, incident phases and effects, window phases and occurrences. So the
+server, the plugin and the operator agree, and a page is right at the instant a window starts even
+while the operator is down or behind. Only what the operator alone knows comes from what it wrote:
+stamped update times (`status.timeline`), status history for uptime (`status.history`,
+`lastStatusChangeTime`), when a window was started and where a cancelled one was cut short. A
+recurring window shows its occurrence in progress, its next ones (up to UPCOMING_PER_WINDOW within
+UPCOMING_HORIZON) and the last one that ended.
 
 Bounded for any spec: a window adds at most UPCOMING_PER_WINDOW + 2 occurrences whatever its rule
 (a FREQ=SECONDLY series is never expanded over the horizon), and a page shows at most
@@ -322,7 +323,7 @@ def build(
         listed = [c for c in listed if sight.sees(c.name)]
         windows = [w for w in windows if sight.concerns(w.components)]
         read = [i for i in read if sight.concerns(name for name, _ in i.components)]
-    state = derive_page(listed, windows, read, now, sight)
+    state = derive_page(listed, windows, read, now, sight, page.alerts)
     # Incidents and windows list only what is in by_name: the shown components.
     components = sorted(
         (_component(c, _status(c, state), now, zone) for c in listed), key=page_order
@@ -367,4 +368,5 @@ def build(
         incidents=tuple(incidents),
         maintenances=tuple(maintenances),
         private=private,
+        changes_at=state.next_change,
     )
