@@ -69,7 +69,9 @@ def owned(kube: Kube, namespace: str) -> list[dict[str, Any]]:
 
 def records(kube: Kube, namespace: str) -> list[dict[str, Any]]:
     """The page's status.alertIncidents."""
-    return list(kube.status("statuspages.statuspage.dev", "example", namespace).get("alertIncidents") or [])
+    return list(
+        kube.status("statuspages.statuspage.dev", "example", namespace).get("alertIncidents") or []
+    )
 
 
 def stamped(kube: Kube, namespace: str, name: str, count: int) -> bool:
