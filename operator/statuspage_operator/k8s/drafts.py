@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from statuspage_operator.api.names import PLURALS, Kind
+from statuspage_operator.api.names import API_VERSION, PLURALS, Kind
 from statuspage_operator.k8s.client import MERGE_PATCH, Client, ConflictError, custom_path
 
 PLURAL = PLURALS[Kind.INCIDENT]
@@ -21,7 +21,8 @@ async def create_incident(
     client: Client, namespace: str, body: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """Create a draft; the object as stored, or None if one of that name exists (AlreadyExists)."""
-    full = {"apiVersion": "statuspage.dev/v1alpha1", "kind": "StatusIncident", **body}
+    metadata = {**body.get("metadata", {}), "namespace": namespace}
+    full = {**body, "apiVersion": API_VERSION, "kind": "StatusIncident", "metadata": metadata}
     try:
         return await client.request("POST", custom_path(PLURAL, namespace), body=full)
     except ConflictError:
