@@ -218,12 +218,14 @@ def test_an_unpublished_draft_goes_with_its_group_and_a_deleted_one_stays_gone(
 
 
 def test_sigkill_between_the_creation_and_the_record_opens_no_second_draft(
-    kube: Kube, alerting: str, operator: OperatorProcess
+    kube: Kube, alerting: str, operator: OperatorProcess, receiver: Receiver
 ) -> None:
-    """The draft exists, unrecorded (the operator died in between): recorded, not made again."""
-    namespace = alerting
+    """The draft exists, unrecorded (the operator died in between): recorded, not made again.
+    Published while the operator is down: announced once when it is back."""
+    namespace, path = alerting, f"/{alerting}/{HOOK}"
     since = since_ago(2)
     firing = group("k4", since)
+    name = draft_name("k4", since)
     operator.stop(signal.SIGKILL)
     try:
         write_alerts(kube, namespace, firing)
@@ -239,12 +241,21 @@ def test_sigkill_between_the_creation_and_the_record_opens_no_second_draft(
         kube.apply(
             namespace, {"apiVersion": "statuspage.dev/v1alpha1", "kind": "StatusIncident", **body}
         )
-        uid = (kube.get("si", draft_name("k4", since), namespace) or {})["metadata"]["uid"]
+        uid = (kube.get("si", name, namespace) or {})["metadata"]["uid"]
     finally:
         operator.start()
     wait_for(lambda: len(records(kube, namespace)) == 1, 30, what="the draft recorded")
     [incident] = owned(kube, namespace)
     assert incident["metadata"]["uid"] == uid
-    assert records(kube, namespace)[0]["incident"] == draft_name("k4", since)
-    write_alerts(kube, namespace)
-    wait_for(lambda: owned(kube, namespace) == [], 15, what="the draft deleted at the end")
+    assert records(kube, namespace)[0]["incident"] == name
+    wait_for(lambda: stamped(kube, namespace, name, 1), 15, what="the draft's timeline")
+
+    operator.stop(signal.SIGKILL)
+    try:
+        published = kubectl_plugin(kube, "publish", name, "-n", namespace)
+        assert published.returncode == 0, published.stderr
+    finally:
+        operator.start()
+    wait_for(lambda: receiver.events(path) == ["incident.created"], 30, what="created")
+    time.sleep(1)
+    assert receiver.events(path) == ["incident.created"]
