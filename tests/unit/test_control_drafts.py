@@ -147,3 +147,36 @@ def test_a_page_without_a_receiver_opens_nothing() -> None:
     run(client, clock, scenario)
     assert owned(client) == []
     assert records(client) == []
+
+
+def test_a_create_refused_for_good_is_recorded_not_retried() -> None:
+    """A 422 (or the guard's 403) is not retried at every change: the episode is recorded."""
+    clock = FakeClock()
+    client, _ = world(clock)
+    client.fail_next("POST", "/statusincidents", status=422)
+
+    async def scenario(runtime: Runtime) -> None:
+        assert await runtime.drafts.reconcile(NS, "p")
+        assert await runtime.drafts.reconcile(NS, "p")
+
+    run(client, clock, scenario)
+    assert owned(client) == []
+    assert client.count("POST", "/statusincidents") == 1
+    assert len(records(client)) == 1
+
+
+def test_an_end_refused_for_good_drops_the_record() -> None:
+    """Deleting the draft is refused (its label just went): the record goes, nothing retries."""
+    clock = FakeClock()
+    client, group = world(clock)
+    name = draft_name("k1", group.since or clock.now)
+
+    async def scenario(runtime: Runtime) -> None:
+        assert await runtime.drafts.reconcile(NS, "p")
+        set_alerts(client, runtime)
+        client.fail_next("DELETE", f"/statusincidents/{name}", status=403)
+        assert await runtime.drafts.reconcile(NS, "p")
+
+    run(client, clock, scenario)
+    assert [o["metadata"]["name"] for o in owned(client)] == [name]
+    assert records(client) == []

@@ -28,6 +28,7 @@ ALERT_SINCE = "statuspage.dev/alert-since"
 MAX_MESSAGE = 2000
 MAX_TITLE = 200
 MAX_REF = 2048
+MAX_COMPONENTS = 100
 RESOLVED_MESSAGE = "The alerts of this group have stopped firing."
 
 _NOT_NAME = re.compile(r"[^a-z0-9]")
@@ -89,7 +90,7 @@ def incident_body(
         "draft": True,
         "components": [
             {"name": name, **({"status": str(status)} if status is not None else {})}
-            for name, status in sorted(components.items())
+            for name, status in sorted(components.items())[:MAX_COMPONENTS]
         ],
         "updates": [
             {

@@ -36,7 +36,7 @@ from statuspage_operator.domain.alerting import DEFAULT_SEVERITIES
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import IncidentPhase
 from statuspage_operator.k8s import drafts as calls
-from statuspage_operator.k8s.client import ApiError, Client, ConflictError, NotFoundError
+from statuspage_operator.k8s.client import Client, ConflictError, NotFoundError, transient
 from statuspage_operator.plans.drafts import (
     AskingComponent,
     DraftFacts,
@@ -246,7 +246,12 @@ class Drafts:
             name = str(body["metadata"]["name"])
             try:
                 stored = await calls.create_incident(self.client, namespace, body)
-            except ApiError as error:
+            except Exception as error:
+                if not transient(error):
+                    # Refused for good (the guard, the schema): recorded all the same, as a draft
+                    # a person deleted, so it is not asked for again at every change.
+                    logger.warning("draft %s/%s refused: %s", namespace, name, error)
+                    continue
                 logger.warning("opening draft %s/%s failed: %s", namespace, name, error)
                 records = [r for r in records if r.incident != name]
                 done = False
@@ -274,8 +279,12 @@ class Drafts:
                     logger.info("resolved incident %s/%s: its alerts ended", namespace, name)
             except NotFoundError:
                 continue
-            except (ConflictError, ApiError) as error:
-                # Changed meanwhile (published, updated): decided again, record kept until then.
+            except Exception as error:
+                if not isinstance(error, ConflictError) and not transient(error):
+                    # Refused for good (its label gone, its updates full): left as it is.
+                    logger.warning("ending incident %s/%s refused: %s", namespace, name, error)
+                    continue
+                # Changed meanwhile (published, updated) or not reached: decided again.
                 logger.info("ending incident %s/%s waits: %s", namespace, name, error)
                 records.append(by_name[name])
                 done = False
