@@ -250,6 +250,17 @@ def test_sigkill_between_the_creation_and_the_record_opens_no_second_draft(
     assert records(kube, namespace)[0]["incident"] == name
     wait_for(lambda: stamped(kube, namespace, name, 1), 15, what="the draft's timeline")
 
+    # And a real kill, the moment the next group's draft appears (before or after its record).
+    later = since_ago(1)
+    write_alerts(kube, namespace, firing, group("k5", later))
+    wait_for(lambda: len(owned(kube, namespace)) == 2, 15, interval=0.02, what="k5's draft")
+    operator.stop(signal.SIGKILL)
+    uids = {i["metadata"]["name"]: i["metadata"]["uid"] for i in owned(kube, namespace)}
+    operator.start()
+    wait_for(lambda: len(records(kube, namespace)) == 2, 30, what="both drafts recorded")
+    assert {i["metadata"]["name"]: i["metadata"]["uid"] for i in owned(kube, namespace)} == uids
+    assert set(uids) == {name, draft_name("k5", later)}
+
     operator.stop(signal.SIGKILL)
     try:
         published = kubectl_plugin(kube, "publish", name, "-n", namespace)
