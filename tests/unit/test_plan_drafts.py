@@ -4,6 +4,7 @@ goes or is resolved."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,3 +207,19 @@ def test_records_round_trip_through_the_status() -> None:
     assert parse_opened(status) == records
     assert render_opened(()) is None
     assert parse_opened({"alertIncidents": [{"group": "x"}, "junk"]}) == ()
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        pytest.param("https://am.example/#/alerts", True, id="https"),
+        pytest.param("javascript:alert(1)", False, id="javascript"),
+        pytest.param("https://am.example/" + "x" * 2100, False, id="too-long"),
+        pytest.param("", False, id="none"),
+    ],
+)
+def test_only_a_plain_link_becomes_the_incident_ref(url: str, kept: bool) -> None:
+    """Alertmanager's externalURL comes from the network: only http(s), within the CRD's bound."""
+    linked = replace(group(), external_url=url)
+    [body] = plan_drafts(facts(component("api", linked)), NOW).create
+    assert ("incidentRef" in body["spec"]) is kept

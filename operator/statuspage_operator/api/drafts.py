@@ -100,7 +100,8 @@ def incident_body(
             }
         ],
     }
-    if external_url and len(external_url) <= MAX_REF:
+    # From the network: only a plain http(s) link is kept (no `javascript:` for a later reader).
+    if external_url.startswith(("https://", "http://")) and len(external_url) <= MAX_REF:
         spec["incidentRef"] = external_url
     return {
         "metadata": {
