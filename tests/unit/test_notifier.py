@@ -23,6 +23,7 @@ from statuspage_operator.control.notifications import (
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
+from statuspage_operator.domain.audience import Audience
 from statuspage_operator.k8s.client import ApiError
 from unit.fake_channels import FakeChannels
 from unit.fake_time import eventually
@@ -226,6 +227,30 @@ def test_subscribers_follow_their_page_s_coming_and_going() -> None:
         return seen
 
     assert run(scenario) == ["Reconciled", "PageNotFound", "Reconciled"]
+
+
+def test_a_subscriber_of_an_audience_its_page_lacks_says_so() -> None:
+    """AudienceNotFound (it would hear nothing) until the page names the audience."""
+
+    async def scenario() -> list[tuple[str, str]]:
+        h = make_harness()
+        await h.subscribe("hook", audience="core")
+        seen = [(h.ready("hook")["reason"], h.ready("hook")["message"])]
+        core = Audience("core", frozenset({"alice"}), frozenset(), frozenset({"api"}))
+        private = PageFacts("Example", "UTC", None, None, (core,))
+        h.view.set_page((NS, "example"), PageEntry("uid-page", 2, None, facts=private))
+        await h.notifier.heal(NS, "example")
+        seen.append((h.ready("hook")["reason"], h.ready("hook")["message"]))
+        return seen
+
+    assert run(scenario) == [
+        (
+            "AudienceNotFound",
+            "page example has no audience core in spec.audiences; add it to the page (a "
+            "Private page), or fix spec.audience",
+        ),
+        ("Reconciled", "Reconciled"),
+    ]
 
 
 def test_incident_updates_arrive_in_order_each_once_and_are_recorded() -> None:

@@ -34,6 +34,7 @@ class Reason(StrEnum):
     SECRET_NOT_FOUND = "SecretNotFound"
     INVALID_DESTINATION = "InvalidDestination"
     DELIVERY_FAILED = "DeliveryFailed"
+    AUDIENCE_NOT_FOUND = "AudienceNotFound"
     PUBLISHED = "Published"
     UNPUBLISHED = "Unpublished"
     NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed"

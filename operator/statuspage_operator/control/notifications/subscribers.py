@@ -41,6 +41,7 @@ from statuspage_operator.control.notifications.record import Ledger
 from statuspage_operator.control.retry import SUBSCRIBER_WRITES, retrying
 from statuspage_operator.control.view import Body, Key, Recorded, View, version_of
 from statuspage_operator.control.writer import Announcer
+from statuspage_operator.domain.audience import audience_named
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.notifications import Interest
 from statuspage_operator.k8s import subscribers as api
@@ -218,6 +219,15 @@ class Subscribers:
                 Reason.PAGE_NOT_FOUND,
                 f"page {entry.spec.page} not found in namespace {entry.namespace}; create it, "
                 "or fix spec.page",
+            )
+        audience = entry.spec.audience
+        if audience is not None and audience_named(page.facts.audiences, audience) is None:
+            # Without this it would hear nothing, and nobody would know why.
+            return Verdict(
+                False,
+                Reason.AUDIENCE_NOT_FOUND,
+                f"page {entry.spec.page} has no audience {audience} in spec.audiences; add it "
+                "to the page (a Private page), or fix spec.audience",
             )
         return entry.problem or Verdict.ok()
 
