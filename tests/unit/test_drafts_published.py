@@ -166,3 +166,24 @@ def test_readers_see_a_draft_as_the_operator_does() -> None:
     page = derive_page([component], [], [incident], NOW)
     assert page.states["api"].status is ComponentStatus.OPERATIONAL
     assert page.rollup.indicator == "None"
+
+
+def test_published_again_after_a_return_to_draft_is_the_same_creation() -> None:
+    """Hidden again and republished: the announcement has the creation's subject and event, so
+    the notifier's key for it is the one already delivered (nobody hears it twice)."""
+    draft = make_spec(True, [INVESTIGATING])
+    public = make_spec(False, [INVESTIGATING])
+    status = written(plan_incident(facts(draft, {}), NOW), {})
+    first = plan_incident(facts(public, status), NOW)
+    status = written(first, status)
+    status = written(plan_incident(facts(draft, status), LATER), status)
+    assert status["draft"] is True
+    again = plan_incident(facts(public, status), LATER)
+    [one] = [n for n in first.notices if n.reason == Reason.INCIDENT_PUBLISHED]
+    [two] = [n for n in again.notices if n.reason == Reason.INCIDENT_PUBLISHED]
+    assert one.subject == two.subject == "0"
+    news = [
+        news_of(Kind.INCIDENT, body(public, written(plan, status)), n, "example", FACTS)
+        for plan, n in ((first, one), (again, two))
+    ]
+    assert [n.event for n in news if n is not None] == [NotificationEvent.INCIDENT_CREATED] * 2
