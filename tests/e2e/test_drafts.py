@@ -148,6 +148,11 @@ def test_a_group_s_draft_is_silent_until_published_then_resolved_by_the_group_s_
     assert component(kube, namespace, "api") == "Operational"
     assert receiver.events(path) == []
 
+    listed = kubectl_plugin(kube, "status", "example", "-n", namespace)
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if f"statusincident/{name}" in line]
+    assert "[DRAFT: not public" in line
+
     refused = kubectl_plugin(kube, "publish", "db", "-n", namespace)
     assert refused.returncode == 1
     published = kubectl_plugin(kube, "publish", name, "-n", namespace)
