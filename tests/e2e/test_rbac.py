@@ -119,6 +119,12 @@ def test_base_applies_cleanly(base: subprocess.CompletedProcess[str]) -> None:
         pytest.param(("create", "namespaces"), False, id="create-namespaces"),
         pytest.param(("create", "maintenancewindows.statuspage.dev", "-A"), False, id="create-mw"),
         pytest.param(("delete", "maintenancewindows.statuspage.dev", "-A"), False, id="delete-mw"),
+        # Its own drafts only: the spec guard refuses any incident without its label
+        # (tests/e2e/test_rbac_drafts.py).
+        pytest.param(("create", "statusincidents.statuspage.dev", "-A"), True, id="create-si"),
+        pytest.param(("delete", "statusincidents.statuspage.dev", "-A"), True, id="delete-si"),
+        pytest.param(("create", "components.statuspage.dev", "-A"), False, id="create-comp"),
+        pytest.param(("delete", "statuspages.statuspage.dev", "-A"), False, id="delete-page"),
         pytest.param(("watch", "maintenancewindows.statuspage.dev", "-A"), True, id="watch-mw"),
         pytest.param(
             ("patch", "maintenancewindows.statuspage.dev", "--subresource=status", "-A"),

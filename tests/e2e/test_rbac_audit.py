@@ -6,11 +6,11 @@ operator's and the server's ServiceAccounts, applies the install base (without t
 runs both processes as those ServiceAccounts (tokens) and walks through every feature once: the
 Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
 Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
-delivery, Events beyond an hour's budget (a digest created, raised, and raised again after a
-restart), the server reading its feed key; the alerts receiver (two replicas) reading a receiver
-Secret, writing a component's status.alerts, and reading the component again after a conflict.
-Then every (group, resource, verb) that a Role or ClusterRole of the rendered base grants each
-identity must appear among its allowed requests,
+delivery, an alert group's draft incident opened and deleted, Events beyond an hour's budget (a
+digest created, raised, and raised again after a restart), the server reading its feed key; the
+alerts receiver (two replicas) reading a receiver Secret, writing a component's status.alerts,
+and reading the component again after a conflict. Then every (group, resource, verb) that a Role
+or ClusterRole of the rendered base grants each identity must appear among its allowed requests,
 and no request may have been forbidden. The grants are read from the YAML (e2e/grants.py): a rule
 added later is checked too, and the scenario must then use it.
 """
@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ from e2e.objects import (
     make_page,
     make_window,
 )
+from statuspage_operator.api.alerts import render_alerts
+from statuspage_operator.api.drafts import draft_name
+from statuspage_operator.domain.alerting import AlertGroup, ComponentAlerts
 from unit.crd_schema import kustomize
 
 SYSTEM = "statuspage-system"
@@ -200,6 +204,7 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
     wait_for(lambda: phase() == "Completed", 30, what="the window completed")
     wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
+    draft_for_an_alert_group(admin)
     count, flaps = flap_until_coalesced(admin)
     # After a restart the operator knows the hour's digest from status, not its resourceVersion:
     # it reads the Event before raising its count again.
@@ -209,6 +214,41 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     flap(admin, flaps)
     wait_for(lambda: digest_count(admin) > count, 30, what="the digest raised after a restart")
     operator.stop()
+
+
+def draft_for_an_alert_group(admin: Kube) -> None:
+    """An alert group opens the operator's own draft (create); its end deletes it (delete)."""
+    alerts = {"receiverSecretRef": {"name": "alerts"}, "draftIncidents": True}
+    admin.apply(
+        NAMESPACE,
+        make_page(alerts=alerts),
+        make_component("alerted", alerts={"matchers": ['service="api"']}),
+    )
+    now = datetime.now(UTC)
+    firing = AlertGroup(
+        key="audit", seen=now, name="Audit", since=now, firing=1, severities={"critical": 1}
+    )
+    write_alerts(admin, ComponentAlerts(groups=(firing,), firing=1))
+    name = draft_name("audit", firing.since or now)
+    wait_for(lambda: admin.get("si", name, NAMESPACE) is not None, 30, what="the draft opened")
+    write_alerts(admin, ComponentAlerts())
+    wait_for(lambda: admin.get("si", name, NAMESPACE) is None, 30, what="the draft deleted")
+
+
+def write_alerts(admin: Kube, alerts: ComponentAlerts) -> None:
+    """The `alerted` component's status.alerts, as the alerts receiver writes it."""
+    patch = json.dumps({"status": {"alerts": render_alerts(alerts)}})
+    admin.run(
+        "patch",
+        "comp",
+        "alerted",
+        "-n",
+        NAMESPACE,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+    )
 
 
 def flap(admin: Kube, i: int) -> None:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statuspage_operator.api.names import API_VERSION, PLURALS, Kind
-from statuspage_operator.k8s.client import METADATA_LIST, ApiError, Client, Credentials, _error
+from statuspage_operator.k8s.client import (
+    MERGE_PATCH,
+    METADATA_LIST,
+    ApiError,
+    Client,
+    Credentials,
+    _error,
+)
 
 PLURAL_KINDS = {plural: str(kind) for kind, plural in PLURALS.items()} | {
     "subscribers": "Subscriber"
@@ -253,7 +260,32 @@ class FakeClient(Client):
             stored["status"] = merge_patch(stored.get("status") or {}, body.get("status"))
             stored["metadata"]["resourceVersion"] = self._next_version()
             return copy.deepcopy(stored)
+        if method == "PATCH" and not custom["sub"] and content_type == MERGE_PATCH:
+            return self._merge(key, body)
+        if method == "DELETE":
+            return self._delete(key, body)
         raise ApiError(405, f"{method} {path} is not served by the fake")
+
+    def _merge(self, key: tuple[str, str, str], body: Any) -> dict[str, Any]:
+        """A merge patch of the main resource; a resourceVersion in it is a precondition."""
+        stored = self._existing(key)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if version is not None and version != stored["metadata"]["resourceVersion"]:
+            raise _error(409, "the object has been modified")
+        merged = merge_patch(stored, body)
+        if merged.get("spec") != stored.get("spec"):
+            merged["metadata"]["generation"] = int(stored["metadata"].get("generation") or 0) + 1
+        merged["metadata"]["resourceVersion"] = self._next_version()
+        self.objects[key] = merged
+        return copy.deepcopy(merged)
+
+    def _delete(self, key: tuple[str, str, str], body: Any) -> dict[str, Any]:
+        """A delete, with DeleteOptions' resourceVersion precondition."""
+        stored = self._existing(key)
+        version = ((body or {}).get("preconditions") or {}).get("resourceVersion")
+        if version is not None and version != stored["metadata"]["resourceVersion"]:
+            raise _error(409, "Precondition failed: the object has been modified")
+        return copy.deepcopy(self.objects.pop(key))
 
     def _core(
         self, method: str, plural: str, namespace: str, name: str | None, body: Any

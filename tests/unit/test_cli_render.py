@@ -458,3 +458,17 @@ def test_status_at_a_time_to_come_follows_the_maintenance_planned() -> None:
         Page.parse(page_obj), [component("db")], [], [window], at + timedelta(hours=2)
     )
     assert [c.status for c in later] == ["Operational"]
+
+
+def test_status_marks_a_draft_for_cluster_users() -> None:
+    """A draft is listed among open incidents, marked as not public, with how to publish it."""
+    draft = make_incident(
+        "alert-x", [("Investigating", "HighErrorRate fires.", ago(minutes=3))], draft=True
+    )
+    public = make_incident("boom", [("Identified", "A bad deploy.", ago(minutes=5))])
+    text = render_status(make_page(), [], [draft, public], [], ago())
+    [draft_line] = [line for line in text.splitlines() if "statusincident/alert-x" in line]
+    [public_line] = [line for line in text.splitlines() if "statusincident/boom" in line]
+    assert "DRAFT: not public" in draft_line
+    assert "kubectl statuspage publish" in draft_line
+    assert "DRAFT" not in public_line

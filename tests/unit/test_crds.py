@@ -108,6 +108,7 @@ STATUS_FIELDS = {
         "observedGeneration",
         "notices",
         "eventBudget",
+        "alertIncidents",
     },
     "Component": {
         "status",
@@ -140,6 +141,8 @@ STATUS_FIELDS = {
     },
     "StatusIncident": {
         "phase",
+        "draft",
+        "publishedAt",
         "timeline",
         "resolvedAt",
         "lastUpdateTime",
@@ -216,7 +219,7 @@ PRINTER_COLUMNS = {
         "Ready",
         "Age",
     ],
-    "StatusIncident": ["Page", "Phase", "Impact", "Resolved", "Ready", "Age"],
+    "StatusIncident": ["Page", "Phase", "Draft", "Impact", "Resolved", "Ready", "Age"],
 }
 
 COLUMN_TYPES = {

@@ -161,9 +161,10 @@ def test_secrets_have_a_cluster_role_of_their_own() -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
 
 
-def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:
+def test_cluster_role_creates_and_deletes_only_incidents() -> None:
     """On our kinds the operator may list and watch; patch (its finalizer) only windows and
-    incidents, the two kinds that carry it; status by patch only."""
+    incidents, the two kinds that carry it; create and delete only incidents (its own drafts, as
+    the spec guard holds it to); status by patch only."""
     verbs: dict[str, set[str]] = {}
     for rule in one("ClusterRole")["rules"]:
         if rule["apiGroups"] == ["statuspage.dev"]:
@@ -174,7 +175,7 @@ def test_cluster_role_cannot_create_or_delete_our_kinds() -> None:
         "statuspages": {"list", "watch"},
         "components": {"list", "watch"},
         "maintenancewindows": {"list", "watch", "patch"},
-        "statusincidents": {"list", "watch", "patch"},
+        "statusincidents": {"list", "watch", "patch", "create", "delete"},
         "subscribers": {"list", "watch"},
     }
     assert verbs.pop("publicationpolicies") == {"list", "watch"}
@@ -191,12 +192,15 @@ def test_events_are_created_and_only_their_digest_raised() -> None:
 
 
 def test_spec_guard_matches_updates_of_the_main_resources() -> None:
-    """The policy matches UPDATE of our four kinds' main resources, not their status."""
+    """The policy matches UPDATE of our four kinds' main resources, not their status, and CREATE
+    and DELETE of incidents (the only kind the operator may create and delete)."""
     policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
-    [rule] = policy["matchConstraints"]["resourceRules"]
-    assert rule["apiGroups"] == ["statuspage.dev"]
-    assert rule["operations"] == ["UPDATE"]
-    assert sorted(rule["resources"]) == sorted(PLURALS)
+    [updates, lifecycle] = policy["matchConstraints"]["resourceRules"]
+    assert updates["apiGroups"] == lifecycle["apiGroups"] == ["statuspage.dev"]
+    assert updates["operations"] == ["UPDATE"]
+    assert sorted(updates["resources"]) == sorted(PLURALS)
+    assert lifecycle["operations"] == ["CREATE", "DELETE"]
+    assert lifecycle["resources"] == ["statusincidents"]
     assert policy["failurePolicy"] == "Fail"
 
 
@@ -209,11 +213,20 @@ def test_spec_guard_applies_to_the_operator_only() -> None:
 
 
 def test_spec_guard_denies_spec_changes() -> None:
-    """The policy's validation keeps spec as it was, with the documented message."""
+    """The policy's first validation keeps spec as it was, with the documented message, except
+    on incidents labelled as the operator's; the others hold the label and creation/deletion.
+    (tests/e2e/test_rbac.py asks a real API server what they allow.)"""
     policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
-    [validation] = policy["validations"]
-    assert validation["expression"] == "object.spec == oldObject.spec"
-    assert validation["message"] == SPEC_GUARD_MESSAGE
+    spec, label, create, delete = policy["validations"]
+    assert "object.spec == oldObject.spec" in spec["expression"]
+    assert "variables.before == 'statuspage-operator'" in spec["expression"]
+    assert spec["message"] == SPEC_GUARD_MESSAGE
+    assert label["expression"] == (
+        "request.operation != 'UPDATE' || variables.before == variables.after"
+    )
+    assert "CREATE" in create["expression"]
+    assert "DELETE" in delete["expression"]
+    assert all(v["reason"] == "Forbidden" for v in policy["validations"])
 
 
 def test_spec_guard_binding_denies() -> None:

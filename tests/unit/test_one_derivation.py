@@ -3,11 +3,11 @@
 Hypothesis generates a page (components with manual statuses, positions, display names, groups and
 firing alerts, on a page that receives alerts or not; one-off and recurring windows, cancelled or
 not, with autoUpdateStatus or not; incidents of every impact, with per-component statuses, resolved
-or not) and a fixed NOW. The expected page comes from an oracle written here from docs/behaviour.md
-(worst-of, the rollup table, impact None, status from alerts, the component order), never from the
-code under test. Each reader's OUTPUT is checked against it: the status the operator writes on a
-fake API server, the text the plugin prints, and summary.json as the server's aiohttp app serves
-it.
+or not, drafts or not) and a fixed NOW. The expected page comes from an oracle written here from
+docs/behaviour.md (worst-of, the rollup table, impact None, drafts, status from alerts, the
+component order), never from the code under test. Each reader's OUTPUT is checked against it: the
+status the operator writes on a fake API server, the text the plugin prints, and summary.json as
+the server's aiohttp app serves it.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class Inc:
     impact: str | None
     components: tuple[tuple[str, str | None], ...]
     updates: tuple[str, ...]
+    draft: bool = False
 
 
 @dataclass
@@ -128,7 +129,9 @@ def in_progress(window: Win, now: datetime = NOW) -> bool:
 
 
 def unresolved(incident: Inc) -> bool:
-    """An incident is open unless its latest update is Resolved."""
+    """An incident is open unless its latest update is Resolved; a draft is no incident yet."""
+    if incident.draft:
+        return False
     return not incident.updates or incident.updates[-1] != "Resolved"
 
 
@@ -266,7 +269,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             st.lists(st.sampled_from(["Investigating", "Identified", "Resolved"]), max_size=3)
         )
         impact = draw(st.sampled_from([None, "None", "Minor", "Major", "Critical"]))
-        scenario.incidents.append(Inc(f"i{index}", impact, affected, tuple(updates)))
+        draft = draw(st.booleans())
+        scenario.incidents.append(Inc(f"i{index}", impact, affected, tuple(updates), draft))
     return scenario
 
 
@@ -323,6 +327,8 @@ def objects(scenario: Scenario) -> list[dict[str, Any]]:
         }
         if i.impact is not None:
             spec["impact"] = i.impact
+        if i.draft:
+            spec["draft"] = True
         found.append(resource(Kind.INCIDENT, NS, i.name, spec))
     return found
 

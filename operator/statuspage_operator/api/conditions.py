@@ -27,6 +27,7 @@ class Reason(StrEnum):
     COMPONENT_STATUS_CHANGED = "ComponentStatusChanged"
     INCIDENT_UPDATED = "IncidentUpdated"
     INCIDENT_RESOLVED = "IncidentResolved"
+    INCIDENT_PUBLISHED = "IncidentPublished"
     MAINTENANCE_SCHEDULED = "MaintenanceScheduled"
     MAINTENANCE_REMINDER = "MaintenanceReminder"
     MAINTENANCE_OVERLAPS = "MaintenanceOverlaps"

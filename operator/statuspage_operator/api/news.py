@@ -122,6 +122,11 @@ def _window_news(spec: Mapping[str, Any], notice: Notice, common: dict[str, Any]
 def _incident_news(
     spec: Mapping[str, Any], status: Mapping[str, Any], notice: Notice, common: dict[str, Any]
 ) -> News | None:
+    if spec.get("draft") is True:
+        # A draft is no one's news (plans/incidents.py records none; this is the second line).
+        return None
+    if notice.reason == Reason.INCIDENT_PUBLISHED:
+        return _published_news(spec, status, notice, common)
     # The notice's subject is the index of the update it announces, in the stamped timeline.
     timeline = status.get("timeline") or []
     index = int(notice.subject) if notice.subject.isdigit() else None
@@ -140,6 +145,36 @@ def _incident_news(
         components=tuple(str(c.get("name")) for c in spec.get("components") or ()),
         status=update_status,
         message=str(entry.get("message") or ""),
+        impact=str(spec.get("impact") or "Minor"),
+        **common,
+    )
+
+
+def _published_news(
+    spec: Mapping[str, Any], status: Mapping[str, Any], notice: Notice, common: dict[str, Any]
+) -> News | None:
+    """A draft published: its creation, with the updates stamped until then."""
+    if spec.get("notifySubscribers", True) is False:
+        return None
+    so_far = []
+    for entry in status.get("timeline") or ():
+        with contextlib.suppress(KeyError, ValueError, TypeError):
+            if parse_time(str(entry["at"])) <= notice.at:
+                so_far.append((str(entry.get("status")), str(entry.get("message") or "")))
+    if not so_far:
+        return None
+    message = (
+        so_far[0][1]
+        if len(so_far) == 1
+        else "\n".join(f"{phase}: {text}" for phase, text in so_far)
+    )
+    return News(
+        NotificationEvent.INCIDENT_CREATED,
+        title=str(spec.get("title", common["name"])),
+        at=notice.at,
+        components=tuple(str(c.get("name")) for c in spec.get("components") or ()),
+        status=so_far[-1][0],
+        message=message,
         impact=str(spec.get("impact") or "Minor"),
         **common,
     )

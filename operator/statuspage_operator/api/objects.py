@@ -299,6 +299,7 @@ class IncidentObject:
     timeline: tuple[Stamped, ...]  # as the operator stamped it
     resolved_at: datetime | None  # as written
     usable: bool  # False: the operator cannot use the spec, and it changes nothing
+    draft: bool = False  # spec.draft: shown to no one, changes nothing until published
 
     @property
     def name(self) -> str:
@@ -345,13 +346,16 @@ class IncidentObject:
             timeline=tuple(timeline),
             resolved_at=instant(status.get("resolvedAt")),
             usable=usable(IncidentSpec, obj),
+            draft=spec.get("draft") is True,
         )
 
     def input(self) -> IncidentInput | None:
         """What the derivation needs of it; None when the operator cannot use its spec."""
         if self.impact is None or not self.usable:
             return None
-        return IncidentInput.of(self.name, self.impact, self.components, self.resolved)
+        return IncidentInput.of(
+            self.name, self.impact, self.components, self.resolved, draft=self.draft
+        )
 
 
 def derive_page(

@@ -44,6 +44,15 @@ def incident_resolve(api: Api, name: str, message: str | None) -> str:
     return f"statusincident/{name} resolved"
 
 
+def publish(api: Api, name: str) -> str:
+    """Publish a draft incident: spec.draft false (the operator announces it as created, once)."""
+    incident = api.get(Kind.INCIDENT, name)
+    if (incident.get("spec") or {}).get("draft") is not True:
+        raise CliError(f"statusincident/{name} is not a draft: it is public already")
+    api.patch(Kind.INCIDENT, name, {"spec": {"draft": False}}, MERGE_PATCH)
+    return f"statusincident/{name} published"
+
+
 def maintenance_cancel(api: Api, name: str) -> str:
     """Set spec.cancelled: the operator ends a window in progress and restores its components."""
     window = api.get(Kind.WINDOW, name)

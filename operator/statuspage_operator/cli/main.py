@@ -153,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--message", type=message, help=f'the text shown (default: "{commands.RESOLVED_MESSAGE}")'
     )
 
+    publish = command(
+        sub,
+        "publish",
+        "publish a draft incident",
+        "Publish a draft incident (sets spec.draft to false): from then on it is shown, sets its\n"
+        "components and subscribers hear of it as created, with its updates so far.",
+    )
+    publish.add_argument("name", metavar="NAME")
+
     maintenance = sub.add_parser(
         "maintenance", help="cancel a maintenance window", parents=[common]
     )
@@ -203,6 +212,8 @@ def run(args: argparse.Namespace) -> str:
             return commands.incident_update(api, args.name, args.status, args.message, args.at)
         case "incident", "resolve":
             return commands.incident_resolve(api, args.name, args.message)
+        case "publish", _:
+            return commands.publish(api, args.name)
         case "maintenance", "cancel":
             return commands.maintenance_cancel(api, args.name)
         case "status", _:

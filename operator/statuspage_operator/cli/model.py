@@ -132,6 +132,7 @@ class Incident:
     latest: Entry | None
     resolved_at: datetime | None
     latest_spec_status: str | None
+    draft: bool = False  # not public yet: shown to cluster users only
 
     @property
     def resolved(self) -> bool:
@@ -154,6 +155,7 @@ class Incident:
             latest=entries[-1] if entries else None,
             resolved_at=incident.resolved_at,
             latest_spec_status=str(incident.updates[-1].status) if incident.updates else None,
+            draft=incident.draft,
         )
 
 

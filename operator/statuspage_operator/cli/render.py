@@ -96,8 +96,9 @@ def _message(text: str) -> str:
 def incident_lines(incident: Incident, zone: tzinfo, shown: Mapping[str, str]) -> list[str]:
     """An open incident: title, phase, impact, since when, what it affects, its latest update."""
     since = f", since {format_instant(incident.opened, zone)}" if incident.opened else ""
+    draft = " [DRAFT: not public; kubectl statuspage publish]" if incident.draft else ""
     lines = [
-        f"{INDENT}{incident.title} (statusincident/{incident.name})",
+        f"{INDENT}{incident.title} (statusincident/{incident.name}){draft}",
         f"{INDENT * 2}{incident.phase}, impact {incident.impact}{since}"
         + _affects(incident.components, shown),
     ]

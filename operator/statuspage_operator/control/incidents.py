@@ -24,13 +24,15 @@ from statuspage_operator.plans.incidents import IncidentFacts, plan_incident
 
 
 def open_and_affecting(spec: Mapping[str, Any]) -> bool:
-    """Whether an incident changes components now: unresolved, with an impact and components.
+    """Whether an incident changes components now: published, unresolved, with an impact and
+    components.
 
     Only such incidents carry the finalizer: deleting one must first restore its components.
     """
     updates = spec.get("updates") or []
     resolved = bool(updates) and updates[-1].get("status") == IncidentPhase.RESOLVED
-    return bool(spec.get("components")) and spec.get("impact") != "None" and not resolved
+    affecting = bool(spec.get("components")) and spec.get("impact") != "None"
+    return affecting and not resolved and spec.get("draft") is not True
 
 
 class Incidents:
@@ -71,7 +73,8 @@ class Incidents:
         entry = None
         if isinstance(spec, IncidentSpec):
             updates = spec.updates
-            if not updates or updates[-1].status is not IncidentPhase.RESOLVED:
+            # A draft changes no component: it is held only once published.
+            if not spec.draft and (not updates or updates[-1].status is not IncidentPhase.RESOLVED):
                 entry = IncidentEntry.of(uid, generation, spec)
         if held is None and entry is None:
             return None

@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from statuspage_operator.api.alert_rules import PageAlerts, page_alerts, parse_component
+from statuspage_operator.api.alerts import FIELD as ALERTS
 from statuspage_operator.api.names import PLURALS, Kind
 from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
+from statuspage_operator.control.drafts import Drafts
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
 from statuspage_operator.control.publication import PolicyEntry
@@ -153,6 +155,7 @@ class Runtime:
             self.view, self.writer, self.components, clock, self.notifier.remind_before
         )
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
+        self.drafts = Drafts(client, self.view, self.writer, clock)
         metrics.register_components(self.view.component_statuses)
         self._catching_up: asyncio.Task[None] | None = None
         self.sweeper = Sweeper(client, self.held, self.forget, SWEPT)
@@ -230,6 +233,7 @@ class Runtime:
         if kind is Kind.PAGE:
             self.view.set_page(key, _page_entry(body))
             self.view.publications.claims[key] = claim_of(*key, body.get("spec"))
+            self.drafts.observe_page(None, body)
         elif kind is Kind.COMPONENT:
             if not _gone(None, body):
                 self.view.set_component(key, _component_entry(body))
@@ -237,6 +241,7 @@ class Runtime:
             self.windows.observe(None, body, now)
         else:
             self.incidents.observe(None, body)
+            self.drafts.observe_incident(None, body)
 
     # -- objects deleted unseen (control/sweep.py) --------------------------------------------
 
@@ -311,6 +316,7 @@ class Runtime:
         if self._catching_up is not None:
             self._catching_up.cancel()
         self.components.close()
+        self.drafts.close()
         await self.notifier.close()
         await self.writer.announcer.drain()
         await self.client.close()
@@ -322,6 +328,8 @@ class Runtime:
         namespace, name = key = key_of(body)
         uid, generation = _identity(body)
         held = self.view.pages.get(key)
+        self.drafts.observe_page("DELETED" if _gone(event_type, body) else event_type, body)
+        self.drafts.touch(namespace, name)
         if _gone(event_type, body):
             if held is None:
                 return
@@ -411,15 +419,20 @@ class Runtime:
             pages = self.view.set_component(key, None)
             self.components.wake_at(key, None)
         elif held is not None and (held.uid, held.generation) == (uid, generation):
+            alerts = held.recorded.status.get(ALERTS)
             held.recorded.update(body)
             # Someone else's status write is undone; our own finds nothing to change.
             await self.components.recompute_one(namespace, name, self.clock())
+            if held.spec is not None and held.recorded.status.get(ALERTS) != alerts:
+                # The receiver wrote the component's alert groups: the page's drafts follow.
+                self.drafts.touch(namespace, held.spec.page)
             return
         else:
             pages = self.view.set_component(key, _component_entry(body))
             await self.components.recompute_one(namespace, name, self.clock())
         for page in pages:
             self.components.touch_page(namespace, page)
+            self.drafts.touch(namespace, page)
         await self.heal(namespace)
 
     async def subscriber_event(self, event_type: str | None, body: Body) -> None:

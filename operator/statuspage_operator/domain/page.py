@@ -5,7 +5,8 @@ From the parsed specs of a page's components, windows and incidents and `now` (d
 - a window maintains the components it lists while an occurrence is in progress (not cancelled)
   and it has `autoUpdateStatus`;
 - an unresolved incident gives each component it lists the effect of `incident_effects`
-  (impact None changes nothing; a per-component status wins over the impact's);
+  (impact None changes nothing; a per-component status wins over the impact's); a draft
+  (`spec.draft`) is not an incident yet: it names no component and is not counted;
 - a component's status is the worst of its manual status, maintenance, those effects and what
   its alerts ask (domain/alerting.py), the alerts counting only while the page receives them,
   the component's automation is not paused, no window in progress maintains it and no unresolved
@@ -104,6 +105,13 @@ class IncidentInput:
     listed: tuple[str, ...] = ()
     effects: Mapping[str, ComponentStatus] = field(default_factory=dict)
     resolved: bool = False
+    # A draft (spec.draft) is no incident yet: it names no component and counts for nothing.
+    draft: bool = False
+
+    @property
+    def open(self) -> bool:
+        """Whether it counts: unresolved and published."""
+        return not self.resolved and not self.draft
 
     @classmethod
     def of(
@@ -112,10 +120,11 @@ class IncidentInput:
         impact: Impact,
         components: Sequence[tuple[str, ComponentStatus | None]],
         resolved: bool = False,
+        draft: bool = False,
     ) -> IncidentInput:
         """An incident from its impact and its `(component, own status)` entries."""
         listed = tuple(component for component, _ in components)
-        return cls(name, impact, listed, component_effects(impact, components), resolved)
+        return cls(name, impact, listed, component_effects(impact, components), resolved, draft)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +187,7 @@ def _state(
     now: datetime,
 ) -> ComponentState:
     name = component.name
-    naming = [i for i in incidents if not i.resolved and name in i.listed]
+    naming = [i for i in incidents if i.open and name in i.listed]
     windows = tuple(sorted(set(maintaining)))
     # In the order a tie is told: what people said before what the alerts ask.
     inputs = [(i.effects[name], Source.INCIDENT) for i in naming if name in i.effects]
@@ -273,7 +282,7 @@ def page_at(
             for name in window.components:
                 if window.maintains(name):
                     maintaining[name].append(window.name)
-    unresolved = [i for i in incidents if not i.resolved]
+    unresolved = [i for i in incidents if i.open]
     naming: defaultdict[str, list[IncidentInput]] = defaultdict(list)
     for incident in unresolved:
         for name in set(incident.listed):

@@ -4,10 +4,11 @@
                  (beside the handlers: drops what was deleted during a watch gap), liveness
 - windows.py     @kopf.daemon per window that can still change: edges at the instant;
                  @kopf.on.event: the view, waking daemons; @kopf.on.delete: effect off first
-- incidents.py   @kopf.on.event: timeline, phase, effect; @kopf.on.delete: effect off first
+- incidents.py   @kopf.on.event: timeline, phase, effect (a draft has none), the operator's own
+                 drafts known; @kopf.on.delete: effect off first
 - components.py  @kopf.on.event: the view; recompute the component and its page (the alerts
                  receiver's write of status.alerts is such an event)
-- pages.py       @kopf.on.event: the view; @kopf.timer every 10 minutes: the safety net
+- pages.py       @kopf.on.event: the view, its drafts; @kopf.timer every 10 minutes: the safety net
 - publication.py @kopf.on.event (cluster-scoped PublicationPolicy): the pages whose Published
                  condition a grant changes are written again
 - subscribers.py @kopf.on.event: who hears of a page's news; its destination checked;
@@ -30,6 +31,9 @@ Work that runs beside kopf's handlers, all of it (what starts it; what stops it)
                  (kopf-notes), for what is one sleep per component with alerts in force.
 - any change     a page's rollup, written 200 ms after the first change of a burst (one task per
                  page with changes pending, control/components.py); cancelled at on.cleanup.
+- alert groups   a page's draft incidents, planned 200 ms after a change of the page or of a
+                 component's status.alerts, and again when a group expires or a step must be
+                 retried (one task or timer per page, control/drafts.py); cancelled at on.cleanup.
 - any notice     its Event, posted after the status writes in flight (control/writer.py,
                  Announcer); drained for up to 5 s at on.cleanup.
 - any delivery   notification lanes, retry timers and record flushes

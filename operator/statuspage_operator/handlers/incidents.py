@@ -27,6 +27,7 @@ async def on_incident_event(type: str | None, body: kopf.Body, memo: kopf.Memo, 
     raw = dict(body)
     runtime.reported(Kind.INCIDENT, type, raw)
     runtime.writer.replay(Kind.INCIDENT, raw)
+    runtime.drafts.observe_incident(type, raw)
     change = runtime.incidents.observe(type, raw)
     await runtime.components.apply(str(body.meta.namespace), change)
     if type != "DELETED" and not body.meta.deletion_timestamp:

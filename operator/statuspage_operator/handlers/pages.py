@@ -29,9 +29,11 @@ async def on_page_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_:
 # nothing a page's deletion must wait for: no finalizer (see without_finalizer).
 @kopf.timer(GROUP, VERSION, PLURAL, id="resync", interval=RESYNC, initial_delay=RESYNC, idle=60)
 async def resync_page(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Every component of the page, then the page, from scratch (writes only what differs)."""
+    """Every component of the page, then the page, from scratch (writes only what differs);
+    its drafts planned again."""
     runtime: Runtime = memo.runtime
     await runtime.components.resync_page(str(body.meta.namespace), str(body.meta.name))
+    runtime.drafts.touch(str(body.meta.namespace), str(body.meta.name))
 
 
 without_finalizer("resync")

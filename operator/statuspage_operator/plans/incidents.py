@@ -3,6 +3,12 @@
 An update is stamped with its own `at`, else with the `now` at which it was first seen, and keeps
 that time ever after (the stamp lives in status). Each new update is announced once, by its index
 in the timeline, which is also what subscribers hear of it by.
+
+A draft (`spec.draft`) is stamped the same way, but its notices are Events only: subscribers hear
+nothing of it. Its publication (a draft seen before, `spec.draft` false now) is announced once,
+as the incident's creation with the updates so far (subject "0": the key an incident's creation
+always has), and the updates after it as updates of an incident already created. The status says
+`draft` while it is one, so a restart still knows a publication when it sees one.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.incidents import IncidentPhase, derive
 from statuspage_operator.domain.notifications import INCIDENT_HORIZON
 from statuspage_operator.plans.conditions import READY, Item, StatusPlan, plan_invalid, warnings
+
+# The subject of an incident's creation: its first update's index.
+CREATED = "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ def plan_incident(facts: IncidentFacts, now: datetime) -> StatusPlan:
     state = derive(updates_of(spec), parse_timeline(current), now)
     old_length = len(current.get("timeline") or ())
     new = state.timeline[old_length:]
+    was_draft = current.get("draft") is True
     items: list[Item] = [
         (
             Reason.INCIDENT_UPDATED,
@@ -51,14 +61,26 @@ def plan_incident(facts: IncidentFacts, now: datetime) -> StatusPlan:
         )
         for entry in new
     ]
+    # Subscribers hear of each update by its index in the timeline; of a draft's, nothing.
+    about = (
+        []
+        if spec.draft
+        else [(str(old_length + i), entry.at + INCIDENT_HORIZON) for i, entry in enumerate(new)]
+    )
+    if was_draft and not spec.draft and old_length:
+        # Updates stamped while it was a draft were never announced: its publication is its
+        # creation, with them.
+        items.insert(0, (Reason.INCIDENT_PUBLISHED, f"Incident {spec.title!r} published", False))
+        about.insert(0, (CREATED, now + INCIDENT_HORIZON))
     if state.phase is IncidentPhase.RESOLVED and current.get("phase") != IncidentPhase.RESOLVED:
         items.append((Reason.INCIDENT_RESOLVED, f"Incident {spec.title!r} resolved", False))
-    # Subscribers hear of each update by its index in the timeline.
-    about = [(str(old_length + i), entry.at + INCIDENT_HORIZON) for i, entry in enumerate(new)]
     items += warnings(current, facts.verdict)
     notices = tuple(
         notice.about(*about[i]) if i < len(about) else notice
         for i, notice in enumerate(make_notices(facts.name, facts.uid, now, items))
     )
     status = incident_status(state, current, facts.verdict, facts.generation, now)
+    status["draft"] = True if spec.draft else None
+    published = current.get("publishedAt")
+    status["publishedAt"] = format_time(now) if was_draft and not spec.draft else published
     return StatusPlan(status, notices)

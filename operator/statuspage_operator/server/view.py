@@ -317,7 +317,12 @@ def build(
     zone_name, zone = (page.time_zone, page.zone) if page.zone is not None else ("UTC", UTC)
     listed = [ComponentObject.read(obj) for obj in cache.members_of(key, Kind.COMPONENT)]
     windows = [WindowObject.read(obj, memo.get) for obj in cache.members_of(key, Kind.WINDOW)]
-    read = [IncidentObject.read(obj) for obj in cache.members_of(key, Kind.INCIDENT)]
+    # A draft is shown to no one: not on the page, in any JSON, feed or badge.
+    read = [
+        incident
+        for obj in cache.members_of(key, Kind.INCIDENT)
+        if not (incident := IncidentObject.read(obj)).draft
+    ]
     if not sight.everything:
         # The audience rule (domain/audience.py), as the derivation applies it to the inputs.
         listed = [c for c in listed if sight.sees(c.name)]
