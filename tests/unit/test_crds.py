@@ -123,6 +123,7 @@ STATUS_FIELDS = {
     },
     "MaintenanceWindow": {
         "lastReminder",
+        "silence",
         "phase",
         "occurrence",
         "overlaps",

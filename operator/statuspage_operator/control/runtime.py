@@ -21,10 +21,12 @@ from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
+from statuspage_operator.control.alertmanager import AlertmanagerClient, no_auth
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
 from statuspage_operator.control.publication import PolicyEntry
+from statuspage_operator.control.silences import Silences, secret_auth
 from statuspage_operator.control.sweep import Sweeper
 from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
@@ -133,6 +135,8 @@ class Runtime:
         *,
         notify_retry_base: float = RETRY_BASE,
         egress: EgressPolicy | None = None,
+        alertmanager_url: str | None = None,
+        alertmanager_secret: str | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -150,6 +154,11 @@ class Runtime:
             self.view, self.writer, self.components, clock, self.notifier.remind_before
         )
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
+        alertmanager = None
+        if alertmanager_url:
+            auth = secret_auth(client, alertmanager_secret) if alertmanager_secret else no_auth
+            alertmanager = AlertmanagerClient(alertmanager_url, auth)
+        self.silences = Silences(alertmanager, self.writer, self.windows, clock)
         metrics.register_components(self.view.component_statuses)
         self._catching_up: asyncio.Task[None] | None = None
         self.sweeper = Sweeper(client, self.held, self.forget, SWEPT)
@@ -225,6 +234,7 @@ class Runtime:
     def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
         key = key_of(body)
         if kind is Kind.PAGE:
+            self.silences.page_event(None, body)
             self.view.set_page(key, _page_entry(body))
             self.view.publications.claims[key] = claim_of(*key, body.get("spec"))
         elif kind is Kind.COMPONENT:
@@ -307,6 +317,7 @@ class Runtime:
         if self._catching_up is not None:
             self._catching_up.cancel()
         self.components.close()
+        await self.silences.close()
         await self.notifier.close()
         await self.writer.announcer.drain()
         await self.client.close()
@@ -318,6 +329,7 @@ class Runtime:
         namespace, name = key = key_of(body)
         uid, generation = _identity(body)
         held = self.view.pages.get(key)
+        self.silences.page_event(event_type, body)
         if _gone(event_type, body):
             if held is None:
                 return
