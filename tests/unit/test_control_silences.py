@@ -1,0 +1,166 @@
+"""Silences in the control layer: the fake API server and a fake Alertmanager on loopback at the
+edges, the runtime unchanged between them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from aiohttp.test_utils import TestServer
+
+from statuspage_operator.api.names import Kind
+from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.domain.matchers import parse_matchers
+from statuspage_operator.domain.silences import Target
+from unit.fake_time import FakeClock, eventually
+from unit.fakes import FakeClient
+from unit.running import NS, add_window, body, feed, make_world
+from unit.test_alertmanager_client import FakeAlertmanager
+
+T = TypeVar("T")
+HOUR = timedelta(hours=1)
+MATCHERS = ['team="db"']
+
+
+def silenced(client: FakeClient, name: str = "w") -> dict[str, Any]:
+    for condition in client.status(Kind.WINDOW, NS, name).get("conditions") or ():
+        if condition.get("type") == "Silenced":
+            return dict(condition)
+    return {}
+
+
+def with_alertmanager(
+    client: FakeClient,
+    clock: FakeClock,
+    fake: FakeAlertmanager | None,
+    scenario: Callable[[Runtime], Awaitable[T]],
+) -> T:
+    """The runtime with `--alertmanager-url` at the fake (None: a port nobody listens on)."""
+
+    async def main() -> T:
+        server = None
+        url = "http://127.0.0.1:9"
+        if fake is not None:
+            fake.token = None
+            server = TestServer(fake.app(), host="127.0.0.1")
+            await server.start_server()
+            url = str(server.make_url("/"))
+        runtime = Runtime(client, clock, alertmanager_url=url)
+        runtime.silences.retry_base = 0.01
+        await runtime.prime([])
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+            if server is not None:
+                await server.close()
+
+    return asyncio.run(main())
+
+
+async def event(runtime: Runtime, client: FakeClient, name: str = "w") -> None:
+    """What the window's watch handler does with its current body."""
+    found = body(client, Kind.WINDOW, name)
+    await feed(runtime, Kind.WINDOW, None, found)
+    runtime.silences.observe(None, found)
+
+
+def test_a_window_gets_its_silence_once() -> None:
+    """The silence is made and recorded; the events that follow call Alertmanager no more."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + HOUR, HOUR, silenceMatchers=MATCHERS)
+    fake = FakeAlertmanager()
+
+    async def scenario(runtime: Runtime) -> int:
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "Silenced")
+        calls = len(fake.seen)
+        for _ in range(3):
+            await event(runtime, client)
+        await asyncio.sleep(0.05)
+        return len(fake.seen) - calls
+
+    assert with_alertmanager(client, clock, fake, scenario) == 0
+    [made] = fake.silences.values()
+    assert client.status(Kind.WINDOW, NS, "w")["silence"]["id"] == made["id"]
+
+
+def test_alertmanager_down_holds_up_no_transition() -> None:
+    """Alertmanager unreachable: the condition says so, the window still starts at its edge."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + timedelta(minutes=1), HOUR, silenceMatchers=MATCHERS)
+
+    async def scenario(runtime: Runtime) -> None:
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "AlertmanagerUnreachable")
+        clock.advance(60)
+        await asyncio.wait_for(runtime.windows.settle(body(client, Kind.WINDOW, "w"), clock()), 1)
+
+    with_alertmanager(client, clock, None, scenario)
+    assert client.status(Kind.WINDOW, NS, "w")["phase"] == "InProgress"
+    assert "not held up" in silenced(client)["message"]
+
+
+def test_the_silence_made_before_a_crash_is_adopted() -> None:
+    """The occurrence's silence exists but was never recorded: adopted, none made."""
+    client, clock = make_world()
+    start = clock.now + HOUR
+    stored = add_window(client, "w", start, HOUR, silenceMatchers=MATCHERS)
+    fake = FakeAlertmanager()
+    uid = stored["metadata"]["uid"]
+    target = Target.of(NS, "w", uid, "Upgrade", parse_matchers("m", MATCHERS), start, start + HOUR)
+    fake.silences["made-before"] = {
+        "id": "made-before",
+        "status": {"state": "pending"},
+        "matchers": [m.to_api() for m in target.matchers],
+        "startsAt": start.isoformat(),
+        "endsAt": (start + HOUR).isoformat(),
+        "createdBy": "statuspage-operator",
+        "comment": target.comment,
+    }
+
+    async def scenario(runtime: Runtime) -> None:
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "Silenced")
+
+    with_alertmanager(client, clock, fake, scenario)
+    assert client.status(Kind.WINDOW, NS, "w")["silence"]["id"] == "made-before"
+    assert [r.method for r in fake.seen if r.method == "POST"] == []
+
+
+def test_cancelling_expires_the_silence() -> None:
+    """Cancelled: the silence is expired and the record dropped."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + HOUR, HOUR, silenceMatchers=MATCHERS)
+    fake = FakeAlertmanager()
+
+    async def scenario(runtime: Runtime) -> None:
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "Silenced")
+        spec = dict(body(client, Kind.WINDOW, "w")["spec"], cancelled=True)
+        client.edit(Kind.WINDOW, NS, "w", spec)
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "SilenceExpired")
+
+    with_alertmanager(client, clock, fake, scenario)
+    assert [s["status"]["state"] for s in fake.silences.values()] == ["expired"]
+    assert "silence" not in client.status(Kind.WINDOW, NS, "w")
+
+
+def test_the_silenced_condition_outlives_the_window_s_own_writes() -> None:
+    """The window's transitions rewrite Ready; Silenced stays."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + timedelta(minutes=1), HOUR, silenceMatchers=MATCHERS)
+    fake = FakeAlertmanager()
+
+    async def scenario(runtime: Runtime) -> None:
+        await event(runtime, client)
+        await eventually(lambda: silenced(client).get("reason") == "Silenced")
+        clock.advance(60)
+        await runtime.windows.settle(body(client, Kind.WINDOW, "w"), clock())
+
+    with_alertmanager(client, clock, fake, scenario)
+    assert client.status(Kind.WINDOW, NS, "w")["phase"] == "InProgress"
+    assert silenced(client)["status"] == "True"
