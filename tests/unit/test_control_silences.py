@@ -4,16 +4,21 @@ edges, the runtime unchanged between them."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.silences import Target
+from statuspage_operator.k8s.alertmanager import CredentialsError, read_auth
 from unit.fake_time import FakeClock, eventually
 from unit.fakes import FakeClient
 from unit.running import NS, add_window, body, feed, make_world
@@ -164,3 +169,84 @@ def test_the_silenced_condition_outlives_the_window_s_own_writes() -> None:
     with_alertmanager(client, clock, fake, scenario)
     assert client.status(Kind.WINDOW, NS, "w")["phase"] == "InProgress"
     assert silenced(client)["status"] == "True"
+
+
+def test_the_page_s_matchers_changed_move_the_silence() -> None:
+    """A window taking its page's matchers follows them when the page changes."""
+    client, clock = make_world()
+    page = body(client, Kind.PAGE, "p")
+    page_spec = {"title": "P", "alerts": {"silenceMatchers": ['service="shop"']}}
+    client.edit(Kind.PAGE, NS, "p", page_spec)
+    add_window(client, "w", clock.now + HOUR, HOUR)
+    fake = FakeAlertmanager()
+
+    def matchers() -> list[str]:
+        return list(client.status(Kind.WINDOW, NS, "w").get("silence", {}).get("matchers", []))
+
+    async def scenario(runtime: Runtime) -> None:
+        await event(runtime, client)
+        await eventually(lambda: matchers() == ['service="shop"'])
+        client.edit(Kind.PAGE, NS, "p", {**page_spec, "alerts": {"silenceMatchers": ['a="b"']}})
+        await runtime.page_event(None, body(client, Kind.PAGE, "p"))
+        await eventually(lambda: matchers() == ['a="b"'])
+
+    assert page["metadata"]["name"] == "p"
+    with_alertmanager(client, clock, fake, scenario)
+    assert sorted(s["status"]["state"] for s in fake.silences.values()) == ["pending"]
+
+
+def test_credentials_come_from_the_secret() -> None:
+    """A token gives a bearer header; username and password, basic auth; neither, an error that
+    shows no value."""
+    client = FakeClient()
+    client.add_secret("mon", "token", {"token": "t0ken\n"})
+    client.add_secret("mon", "basic", {"username": "u", "password": "p4ss"})
+    client.add_secret("mon", "empty", {"other": "s3cret"})
+
+    async def main() -> tuple[dict[str, str], dict[str, str], str]:
+        bearer = await read_auth(client, "mon", "token")
+        basic = await read_auth(client, "mon", "basic")
+        try:
+            await read_auth(client, "mon", "empty")
+        except CredentialsError as error:
+            return bearer, basic, str(error)
+        raise AssertionError("no error")
+
+    bearer, basic, problem = asyncio.run(main())
+    assert bearer == {"Authorization": "Bearer t0ken"}
+    assert basic == {"Authorization": "Basic " + base64.b64encode(b"u:p4ss").decode()}
+    assert "s3cret" not in problem
+    assert "neither token nor username and password" in problem
+
+
+def refusal(argv: list[str]) -> str:
+    """What the operator says when it refuses to start with these flags (exit status 2)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "statuspage_operator.main", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        pytest.param(["--alertmanager-url=ftp://x"], "http:// or https://", id="scheme"),
+        pytest.param(["--alertmanager-url=http://u:p@am:9093"], "not in the URL", id="userinfo"),
+        pytest.param(["--alertmanager-secret=mon/creds"], "needs --alertmanager-url", id="alone"),
+        pytest.param(
+            ["--alertmanager-url=http://am:9093", "--alertmanager-secret=creds"],
+            "NAMESPACE/NAME",
+            id="no-namespace",
+        ),
+    ],
+)
+def test_alertmanager_flags_are_checked_at_start(argv: list[str], problem: str) -> None:
+    """A wrong flag stops the operator at start, saying what is wrong (and no password)."""
+    said = refusal(argv)
+    assert problem in said
+    assert ":p@" not in said
