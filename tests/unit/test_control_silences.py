@@ -15,12 +15,14 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.times import format_time
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.silences import Target
 from statuspage_operator.k8s.alertmanager import CredentialsError, read_auth
 from unit.fake_time import FakeClock, eventually
-from unit.fakes import FakeClient
+from unit.fakes import FakeClient, resource
+from unit.plan_builders import window_spec
 from unit.running import NS, add_window, body, feed, make_world
 from unit.test_alertmanager_client import FakeAlertmanager
 
@@ -250,3 +252,24 @@ def test_alertmanager_flags_are_checked_at_start(argv: list[str], problem: str) 
     said = refusal(argv)
     assert problem in said
     assert ":p@" not in said
+
+
+def test_deletion_waits_a_bounded_time_for_a_down_alertmanager() -> None:
+    """Deleting a window whose silence cannot be expired (Alertmanager down) is held up for the
+    patience given, no longer: the silence then ends by itself with its occurrence."""
+    client, clock = make_world()
+    start = clock.now + HOUR
+    window = resource(
+        Kind.WINDOW, NS, "w", window_spec(start, start + HOUR, silenceMatchers=MATCHERS)
+    )
+    window["status"] = {
+        "silence": {"id": "s1", "start": format_time(start), "end": format_time(start + HOUR)}
+    }
+    client.add(window)
+
+    async def scenario(runtime: Runtime) -> float:
+        began = asyncio.get_running_loop().time()
+        await runtime.silences.release(body(client, Kind.WINDOW, "w"), patience=0.2)
+        return asyncio.get_running_loop().time() - began
+
+    assert with_alertmanager(client, clock, None, scenario) < 1.0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from statuspage_operator.api.conditions import Verdict, render_conditions
 from statuspage_operator.api.specs import WindowSpec, parse, window_of
 from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.silences import (
@@ -26,6 +27,7 @@ from statuspage_operator.plans.silences import (
     render,
     settled,
     step,
+    unavailable,
     wanted,
 )
 from unit.fakes import merge_patch
@@ -257,3 +259,24 @@ def test_other_matchers_do_not_cover() -> None:
     changed = replace(silence("x", goal), matchers=matcher_keys(parse_matchers("m", ['a="b"'])))
     assert not covers(changed, goal, NOW)
     assert step(goal, [changed], "x", NOW).move == "x"
+
+
+def test_ready_writes_keep_the_silenced_condition() -> None:
+    """The window's own Ready and Stalled writes carry Silenced over as it is."""
+    status = done(wanted(facts(silenceMatchers=list(MATCHERS)), NOW), "abc")
+    [silenced] = status["conditions"]
+    rendered = render_conditions(Verdict.ok(), 2, NOW + timedelta(hours=1), status["conditions"])
+    assert [c["type"] for c in rendered] == ["Ready", "Silenced"]
+    assert rendered[1] == silenced
+
+
+def test_a_failure_says_what_to_do_and_never_holds_up_the_window() -> None:
+    """Unreachable: retried, transitions unaffected; credentials refused: check the Secret."""
+    reason, message = unavailable(
+        "http://am:9093", "unreachable: ClientConnectorError", True, False
+    )
+    assert reason == "AlertmanagerUnreachable"
+    assert "not held up" in message
+    reason, message = unavailable("http://am:9093", "unauthorized: HTTP 401", False, True)
+    assert reason == "AlertmanagerRefused"
+    assert "--alertmanager-secret" in message

@@ -15,13 +15,15 @@ import re
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
 
 from statuspage_operator.api.silences import render_silence, silence_of
 from statuspage_operator.domain.matchers import Matcher
 from statuspage_operator.domain.silences import Silence, Target
+from statuspage_operator.k8s.alertmanager import CredentialsError, read_auth
+from statuspage_operator.k8s.client import Client
 
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 MAX_BODY = 8 << 20
@@ -70,6 +72,28 @@ class SilenceNotFoundError(AlertmanagerError):
 def _filter(matcher: Matcher) -> str:
     name = matcher.name if _PLAIN_NAME.fullmatch(matcher.name) else json.dumps(matcher.name)
     return f"{name}={json.dumps(matcher.value)}"
+
+
+def display(url: str) -> str:
+    """A URL as logs and conditions show it: without any user or password in it."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def secret_auth(client: Client, reference: str) -> Auth:
+    """Credentials read from the Secret `NAMESPACE/NAME` (at start and after a 401)."""
+    namespace, _, name = reference.partition("/")
+
+    async def read() -> dict[str, str]:
+        try:
+            return await read_auth(client, namespace, name)
+        except CredentialsError as error:
+            raise AlertmanagerError(Failure.UNAUTHORIZED, str(error)) from None
+
+    return read
 
 
 async def no_auth() -> dict[str, str]:

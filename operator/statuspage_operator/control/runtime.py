@@ -21,12 +21,12 @@ from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
-from statuspage_operator.control.alertmanager import AlertmanagerClient, no_auth
+from statuspage_operator.control.alertmanager import AlertmanagerClient, no_auth, secret_auth
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
 from statuspage_operator.control.publication import PolicyEntry
-from statuspage_operator.control.silences import Silences, secret_auth
+from statuspage_operator.control.silences import Silences
 from statuspage_operator.control.sweep import Sweeper
 from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of

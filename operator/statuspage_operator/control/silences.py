@@ -26,20 +26,19 @@ import contextlib
 import logging
 import os
 import signal
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from statuspage_operator.api.conditions import Reason
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.silences import record_of
 from statuspage_operator.control.alertmanager import (
     AlertmanagerClient,
     AlertmanagerError,
-    Auth,
     Failure,
     SilenceNotFoundError,
+    display,
 )
 from statuspage_operator.control.view import Body, Key
 from statuspage_operator.control.windows import Windows, key_of
@@ -48,8 +47,6 @@ from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
 from statuspage_operator.domain.matchers import Matcher, parse_matchers
 from statuspage_operator.domain.silences import window_mark
-from statuspage_operator.k8s.alertmanager import CredentialsError, read_auth
-from statuspage_operator.k8s.client import Client
 from statuspage_operator.plans.silences import (
     PageSilences,
     SilenceFacts,
@@ -58,6 +55,7 @@ from statuspage_operator.plans.silences import (
     render,
     settled,
     step,
+    unavailable,
     wanted,
 )
 
@@ -68,28 +66,11 @@ RETRY_BASE = 1.0
 RETRY_CAP = 60.0
 DELETE_PATIENCE = 5.0
 DELETE_ATTEMPTS = 5
-
-
-def display(url: str) -> str:
-    """A URL as logs and conditions show it: without any user or password in it."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def secret_auth(client: Client, reference: str) -> Auth:
-    """Credentials read from the Secret `NAMESPACE/NAME` (at start and after a 401)."""
-    namespace, _, name = reference.partition("/")
-
-    async def read() -> dict[str, str]:
-        try:
-            return await read_auth(client, namespace, name)
-        except CredentialsError as error:
-            raise AlertmanagerError(Failure.UNAUTHORIZED, str(error)) from None
-
-    return read
+# Windows whose silence is worked on at once: turning silences on over thousands of windows must
+# not open thousands of connections to Alertmanager.
+CONCURRENCY = 8
+# Deleted windows whose silences were expired, by uid: their DELETED event calls no more.
+EXPIRED_MEMORY = 1024
 
 
 def page_silences(body: Body) -> PageSilences:
@@ -136,6 +117,8 @@ class Silences:
         self._pending: dict[Key, tuple[Body, bool]] = {}
         self._lanes: dict[Key, asyncio.Task[None]] = {}
         self._wakes: dict[Key, asyncio.Event] = {}
+        self._calls = asyncio.Semaphore(CONCURRENCY)
+        self._expired: OrderedDict[str, None] = OrderedDict()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -190,6 +173,8 @@ class Silences:
         """A window's event: give it a lane if its silence is not as it should be (no I/O)."""
         key = key_of(body)
         deleted = _deleting(event_type, body)
+        if deleted and str(body.get("metadata", {}).get("uid", "")) in self._expired:
+            return
         now = self.clock()
         self._follow(key, body, deleted, now)
         current = self.writer.current((Kind.WINDOW, *key), body)
@@ -262,8 +247,12 @@ class Silences:
             return
         silence_id = None
         if self.api is not None and (want.target is not None or want.expire):
-            silence_id = await self._in_alertmanager(facts, want, current, now)
+            async with self._calls:
+                silence_id = await self._in_alertmanager(facts, want, current, now)
         if deleted:
+            self._expired[facts.uid] = None
+            if len(self._expired) > EXPIRED_MEMORY:
+                self._expired.popitem(last=False)
             return
         async with self.writer.lock((Kind.WINDOW, *key)):
             current = self.writer.current((Kind.WINDOW, *key), body)
@@ -313,23 +302,12 @@ class Silences:
         )
         if deleted:
             return
-        if error.failure is Failure.UNAUTHORIZED:
-            reason = Reason.ALERTMANAGER_REFUSED
-            message = f"Alertmanager {where} refused the credentials ({error}): check " + (
-                "--alertmanager-secret; tried again until it accepts them"
-            )
-        elif error.failure.transient:
-            reason = Reason.ALERTMANAGER_UNREACHABLE
-            message = (
-                f"Alertmanager {where} {error}: the silence is retried; the window's "
-                "transitions are not held up"
-            )
-        else:
-            reason = Reason.ALERTMANAGER_REFUSED
-            message = f"Alertmanager {where} refused the silence ({error}): fix the matchers"
         now = self.clock()
         meta = body.get("metadata", {})
         async with self.writer.lock((Kind.WINDOW, *key)):
             current = self.writer.current((Kind.WINDOW, *key), body)
-            desired = failed(reason, message, current, int(meta.get("generation") or 0), now)
+            said = unavailable(
+                where, str(error), error.failure.transient, error.failure is Failure.UNAUTHORIZED
+            )
+            desired = failed(*said, current, int(meta.get("generation") or 0), now)
             await self.writer.write(Kind.WINDOW, body, current, desired, remember=True)

@@ -201,6 +201,23 @@ def render(
     return status
 
 
+def unavailable(where: str, error: str, transient: bool, unauthorized: bool) -> tuple[Reason, str]:
+    """The Silenced condition's reason and message when Alertmanager fails a call."""
+    if unauthorized:
+        return Reason.ALERTMANAGER_REFUSED, (
+            f"Alertmanager {where} refused the credentials ({error}): check "
+            "--alertmanager-secret; tried again until it accepts them"
+        )
+    if transient:
+        return Reason.ALERTMANAGER_UNREACHABLE, (
+            f"Alertmanager {where} {error}: the silence is retried; the window's transitions "
+            "are not held up"
+        )
+    return Reason.ALERTMANAGER_REFUSED, (
+        f"Alertmanager {where} refused the silence ({error}): fix the matchers"
+    )
+
+
 def failed(
     reason: Reason, message: str, current: Mapping[str, Any], generation: int, now: datetime
 ) -> Status:
