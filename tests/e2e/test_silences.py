@@ -275,3 +275,26 @@ def test_recurring_window_has_one_silence_per_occurrence(
     [pending] = live(of_window(alertmanager, uid))
     assert api_time(pending["startsAt"]) == second
     assert recorded(kube, namespace, "series")["id"] == pending["id"]
+
+
+@pytest.mark.usefixtures("silencing")
+def test_matchers_that_do_not_parse_are_a_condition_and_nothing_else(
+    kube: Kube, namespace: str, alertmanager: Alertmanager
+) -> None:
+    """An RE2 error: Silenced=False InvalidMatchers naming the field; the window is scheduled
+    as ever, and Alertmanager gets nothing."""
+    kube.apply(namespace, make_page(), make_component("db"))
+    kube.apply(
+        namespace,
+        make_window(
+            "typo", in_seconds(600), in_seconds(1200), ["db"], silenceMatchers=['team=~"(db"']
+        ),
+    )
+    said = wait_for(lambda: condition(kube, namespace, "typo"), what="the Silenced condition")
+    assert (said["status"], said["reason"]) == ("False", "InvalidMatchers")
+    assert "spec.silenceMatchers[0]" in said["message"]
+    status = kube.status("mw", "typo", namespace)
+    assert status["phase"] == "Scheduled"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    assert of_window(alertmanager, uid_of(kube, namespace, "typo")) == []
