@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAMESPACE/NAME",
         help="a Secret with Alertmanager's credentials: key token (bearer), or username and "
-        "password (basic auth); read at start and after a 401",
+        "password (basic auth); read at first use and again after a 401",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser

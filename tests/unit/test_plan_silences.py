@@ -280,3 +280,18 @@ def test_a_failure_says_what_to_do_and_never_holds_up_the_window() -> None:
     reason, message = unavailable("http://am:9093", "unauthorized: HTTP 401", False, True)
     assert reason == "AlertmanagerRefused"
     assert "--alertmanager-secret" in message
+
+
+def test_a_completed_window_says_its_silence_ended_only_if_it_had_one() -> None:
+    """Completed: SilenceExpired after a silence; one that never had any drops the condition."""
+    after = NOW + timedelta(hours=3)
+    status = done(wanted(facts(silenceMatchers=list(MATCHERS)), NOW), "abc")
+    assert wanted(facts(status, silenceMatchers=list(MATCHERS)), after).why == (
+        "SilenceExpired",
+        "the last occurrence ended, and its silence with it",
+    )
+    never = done(wanted(facts(silenceMatchers=list(MATCHERS), configured=False), NOW), None)
+    assert [c["reason"] for c in never["conditions"]] == ["NoAlertmanager"]
+    want = wanted(facts(never, silenceMatchers=list(MATCHERS), configured=False), after)
+    assert want == Wanted(None)
+    assert done(want, None, never)["conditions"] == []

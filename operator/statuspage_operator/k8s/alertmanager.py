@@ -2,8 +2,8 @@
 
 The Secret is the cluster administrator's, named on the operator's command line, so it needs no
 consent label. Its key `token` gives a bearer token; else `username` and `password` give basic
-auth. Read at start and again after a 401 (a rotated Secret). A value is never logged: errors say
-which key is missing or malformed, never what a key holds.
+auth. Read at first use and again after a 401 (a rotated Secret). A value is never logged:
+errors say which key is missing or malformed, never what a key holds.
 """
 
 from __future__ import annotations

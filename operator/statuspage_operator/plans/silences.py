@@ -90,6 +90,9 @@ def wanted(facts: SilenceFacts, now: datetime) -> Wanted:
             return Wanted(None)
         if window.cancelled:
             return _none(Reason.SILENCE_EXPIRED, "cancelled: its silence is expired", True)
+        if record_of(facts.current) is None:
+            # It never had a silence (no Alertmanager, say): nothing is left to say.
+            return Wanted(None)
         return _none(Reason.SILENCE_EXPIRED, "the last occurrence ended, and its silence with it")
     page = facts.page or PageSilences()
     texts = spec.silence_matchers if spec.silence_matchers is not None else page.matchers
