@@ -170,7 +170,16 @@ class Silences:
             self._following[key] = body
 
     def observe(self, event_type: str | None, body: Body) -> None:
-        """A window's event: give it a lane if its silence is not as it should be (no I/O)."""
+        """A window's event: give it a lane if its silence is not as it should be (no I/O).
+
+        Never raises: the window's transitions come after it in the same handler.
+        """
+        try:
+            self._observe(event_type, body)
+        except Exception:
+            logger.exception("silence of MaintenanceWindow %s/%s", *key_of(body))
+
+    def _observe(self, event_type: str | None, body: Body) -> None:
         key = key_of(body)
         deleted = _deleting(event_type, body)
         if deleted and str(body.get("metadata", {}).get("uid", "")) in self._expired:
