@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from statuspage_operator.api.conditions import Reason, render_condition
@@ -24,6 +25,9 @@ from statuspage_operator.domain.maintenance import window_state
 from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.silences import Silence, Target, covers, silences_empty
 from statuspage_operator.plans.windows import Parsed
+
+# Every event of a window with a silence is judged: its matchers are parsed once (RE2 compiles).
+_matchers = lru_cache(maxsize=1024)(parse_matchers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +114,7 @@ def wanted(facts: SilenceFacts, now: datetime) -> Wanted:
         else f"StatusPage {spec.page} spec.alerts.silenceMatchers"
     )
     try:
-        matchers = parse_matchers(field, texts)
+        matchers = _matchers(field, tuple(texts))
     except InvalidSpecError as error:
         return _none(Reason.INVALID_MATCHERS, f"{error}; no silence until it is fixed")
     if silences_empty(matchers):
