@@ -110,8 +110,8 @@ def test_alertmanager_down_holds_up_no_transition() -> None:
     assert "not held up" in silenced(client)["message"]
 
 
-def test_the_silence_made_before_a_crash_is_adopted() -> None:
-    """The occurrence's silence exists but was never recorded: adopted, none made."""
+def prepared(created_by: str) -> tuple[FakeClient, FakeClock, FakeAlertmanager]:
+    """A window whose occurrence's silence is already in Alertmanager, unrecorded."""
     client, clock = make_world()
     start = clock.now + HOUR
     stored = add_window(client, "w", start, HOUR, silenceMatchers=MATCHERS)
@@ -124,17 +124,32 @@ def test_the_silence_made_before_a_crash_is_adopted() -> None:
         "matchers": [m.to_api() for m in target.matchers],
         "startsAt": start.isoformat(),
         "endsAt": (start + HOUR).isoformat(),
-        "createdBy": "statuspage-operator",
+        "createdBy": created_by,
         "comment": target.comment,
     }
+    return client, clock, fake
 
-    async def scenario(runtime: Runtime) -> None:
-        await event(runtime, client)
-        await eventually(lambda: silenced(client).get("reason") == "Silenced")
 
-    with_alertmanager(client, clock, fake, scenario)
+async def in_place(runtime: Runtime, client: FakeClient) -> None:
+    await event(runtime, client)
+    await eventually(lambda: silenced(client).get("reason") == "Silenced")
+
+
+def test_the_silence_made_before_a_crash_is_adopted() -> None:
+    """The occurrence's silence exists but was never recorded: adopted, none made."""
+    client, clock, fake = prepared("statuspage-operator")
+    with_alertmanager(client, clock, fake, lambda runtime: in_place(runtime, client))
     assert client.status(Kind.WINDOW, NS, "w")["silence"]["id"] == "made-before"
     assert [r.method for r in fake.seen if r.method == "POST"] == []
+
+
+def test_a_person_s_silence_is_left_alone() -> None:
+    """The same comment written by someone else: not adopted, not expired; the window gets its
+    own."""
+    client, clock, fake = prepared("alice")
+    with_alertmanager(client, clock, fake, lambda runtime: in_place(runtime, client))
+    assert client.status(Kind.WINDOW, NS, "w")["silence"]["id"] != "made-before"
+    assert fake.silences["made-before"]["status"] == {"state": "pending"}
 
 
 def test_cancelling_expires_the_silence() -> None:

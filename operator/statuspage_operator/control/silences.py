@@ -46,7 +46,7 @@ from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
 from statuspage_operator.domain.matchers import Matcher, parse_matchers
-from statuspage_operator.domain.silences import window_mark
+from statuspage_operator.domain.silences import CREATED_BY, Silence, window_mark
 from statuspage_operator.plans.silences import (
     PageSilences,
     SilenceFacts,
@@ -86,6 +86,11 @@ def page_silences(body: Body) -> PageSilences:
 
 def _deleting(event_type: str | None, body: Body) -> bool:
     return event_type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
+
+
+def ours(silence: Silence, mark: str) -> bool:
+    """A live silence the operator made for the window with this mark (no one else's)."""
+    return silence.live and silence.created_by == CREATED_BY and mark in silence.comment
 
 
 def _matchers_of(texts: tuple[str, ...]) -> tuple[Matcher, ...]:
@@ -278,11 +283,11 @@ class Silences:
         if not matchers and record is not None:
             matchers = _matchers_of(record.matchers)
         mark = window_mark(facts.uid)
-        live = [s for s in await self.api.silences(matchers) if s.live and mark in s.comment]
+        live = [s for s in await self.api.silences(matchers) if ours(s, mark)]
         if record is not None and record.id not in {s.id for s in live}:
             with contextlib.suppress(SilenceNotFoundError):
                 recorded = await self.api.silence(record.id)
-                if recorded.live and mark in recorded.comment:
+                if ours(recorded, mark):
                     live.append(recorded)
         plan = step(want.target, live, record.id if record else None, now)
         where = f"MaintenanceWindow {facts.namespace}/{facts.name}"
