@@ -3,8 +3,8 @@ made late when Alertmanager was down, and never two per occurrence, SIGKILL incl
 
 The operator of the session steps aside; this module runs its own with `--alertmanager-url`. The
 SIGKILL test uses the failpoint `STATUSPAGE_OPERATOR_FAILPOINT=silence-created`, read once by
-control/silences.py: the operator kills itself right after Alertmanager created a silence, before
-the window's status records it.
+control/silence_calls.py: the operator kills itself right after Alertmanager created a silence,
+before the window's status records it.
 """
 
 from __future__ import annotations

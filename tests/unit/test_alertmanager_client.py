@@ -37,6 +37,7 @@ class FakeAlertmanager:
 
     def __init__(self) -> None:
         self.silences: dict[str, dict[str, Any]] = {}
+        self.made = 0
         self.seen: list[web.Request] = []
         self.token: str | None = SECRET
         self.answer: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
@@ -55,7 +56,8 @@ class FakeAlertmanager:
             return await self.answer(request)
         if request.method == "POST":
             body = await request.json()
-            made = body.get("id") or f"id-{len(self.silences)}"
+            made = body.get("id") or f"id-{self.made}"
+            self.made += 1
             self.silences[made] = {
                 **body,
                 "id": made,

@@ -288,3 +288,28 @@ def test_deletion_waits_a_bounded_time_for_a_down_alertmanager() -> None:
         return asyncio.get_running_loop().time() - began
 
     assert with_alertmanager(client, clock, None, scenario) < 1.0
+
+
+def test_a_silence_alertmanager_lost_is_made_again() -> None:
+    """The audit: Alertmanager forgot the recorded silence (a restart without storage); one
+    listing finds it, and the window gets a new one."""
+    client, clock = make_world()
+    add_window(client, "w", clock.now + HOUR, HOUR, silenceMatchers=MATCHERS)
+    fake = FakeAlertmanager()
+
+    def recorded() -> str:
+        return str(client.status(Kind.WINDOW, NS, "w").get("silence", {}).get("id", ""))
+
+    async def scenario(runtime: Runtime) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        await event(runtime, client)
+        await eventually(lambda: recorded() != "")
+        first = recorded()
+        kept = await runtime.silences.audit()
+        fake.silences.clear()
+        redone = await runtime.silences.audit()
+        await eventually(lambda: recorded() not in ("", first))
+        return kept, redone
+
+    kept, redone = with_alertmanager(client, clock, fake, scenario)
+    assert (kept, redone) == ([], [(NS, "w")])
+    assert list(fake.silences) == [client.status(Kind.WINDOW, NS, "w")["silence"]["id"]]

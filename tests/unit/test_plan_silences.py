@@ -13,6 +13,7 @@ from statuspage_operator.api.conditions import Verdict, render_conditions
 from statuspage_operator.api.specs import WindowSpec, parse, window_of
 from statuspage_operator.domain.matchers import parse_matchers
 from statuspage_operator.domain.silences import (
+    PageSilences,
     Silence,
     SilenceState,
     Target,
@@ -21,7 +22,6 @@ from statuspage_operator.domain.silences import (
     occurrence_key,
 )
 from statuspage_operator.plans.silences import (
-    PageSilences,
     SilenceFacts,
     Wanted,
     render,

@@ -17,6 +17,7 @@ from statuspage_operator.api.times import format_time, parse_time
 from statuspage_operator.domain.silences import (
     CREATED_BY,
     MatcherKey,
+    PageSilences,
     Silence,
     SilenceState,
     Target,
@@ -121,3 +122,14 @@ def silence_of(raw: object) -> Silence:
         created_by=_text(raw, "createdBy"),
         comment=_text(raw, "comment"),
     )
+
+
+def page_silences(body: Mapping[str, Any]) -> PageSilences:
+    """What a StatusPage's spec says of its windows' silences (tolerant: the page's own
+    condition tells what is wrong with its spec)."""
+    alerts = (body.get("spec") or {}).get("alerts")
+    if not isinstance(alerts, dict):
+        return PageSilences()
+    matchers = alerts.get("silenceMatchers") or []
+    texts = tuple(str(m) for m in matchers) if isinstance(matchers, list) else ()
+    return PageSilences(True, texts)

@@ -13,10 +13,9 @@ on.delete handler (for at most DELETE_PATIENCE seconds, then in the background f
 DELETE_ATTEMPTS attempts) or by the DELETED event; if Alertmanager stays down the silence ends by
 itself at the occurrence's end.
 
-Crash safety: Alertmanager has no idempotency key, so a lane always lists before it creates,
-and adopts the silence whose comment carries the occurrence's key. The failpoint
-`STATUSPAGE_OPERATOR_FAILPOINT=silence-created` (read here, once, for tests/e2e/test_silences.py)
-kills the process right after a creation, before its record.
+Crash safety: a lane always lists before it creates (control/silence_calls.py), and adopts the
+silence whose comment carries the occurrence's key. Every AUDIT_INTERVAL seconds one listing
+finds recorded silences that Alertmanager lost (or that someone expired): they are made again.
 """
 
 from __future__ import annotations
@@ -24,44 +23,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.api.silences import record_of
+from statuspage_operator.api.silences import page_silences, record_of
 from statuspage_operator.control.alertmanager import (
     AlertmanagerClient,
     AlertmanagerError,
     Failure,
-    SilenceNotFoundError,
     display,
 )
+from statuspage_operator.control.silence_calls import AUDIT_INTERVAL, in_alertmanager, missing
 from statuspage_operator.control.view import Body, Key
 from statuspage_operator.control.windows import Windows, key_of
 from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
-from statuspage_operator.domain.matchers import Matcher, parse_matchers
-from statuspage_operator.domain.silences import CREATED_BY, Silence, window_mark
+from statuspage_operator.domain.silences import PageSilences
 from statuspage_operator.plans.silences import (
-    PageSilences,
     SilenceFacts,
-    Wanted,
     failed,
     render,
     settled,
-    step,
     unavailable,
     wanted,
 )
 
 logger = logging.getLogger(__name__)
 
-FAILPOINT = os.environ.get("STATUSPAGE_OPERATOR_FAILPOINT", "")
 RETRY_BASE = 1.0
 RETRY_CAP = 60.0
 DELETE_PATIENCE = 5.0
@@ -73,31 +65,8 @@ CONCURRENCY = 8
 EXPIRED_MEMORY = 1024
 
 
-def page_silences(body: Body) -> PageSilences:
-    """What a StatusPage's spec says of its windows' silences (tolerant: the page's own
-    condition tells what is wrong with its spec)."""
-    alerts = (body.get("spec") or {}).get("alerts")
-    if not isinstance(alerts, dict):
-        return PageSilences()
-    matchers = alerts.get("silenceMatchers") or []
-    texts = tuple(str(m) for m in matchers) if isinstance(matchers, list) else ()
-    return PageSilences(True, texts)
-
-
 def _deleting(event_type: str | None, body: Body) -> bool:
     return event_type == "DELETED" or bool(body.get("metadata", {}).get("deletionTimestamp"))
-
-
-def ours(silence: Silence, mark: str) -> bool:
-    """A live silence the operator made for the window with this mark (no one else's)."""
-    return silence.live and silence.created_by == CREATED_BY and mark in silence.comment
-
-
-def _matchers_of(texts: tuple[str, ...]) -> tuple[Matcher, ...]:
-    try:
-        return parse_matchers("silence", texts)
-    except InvalidSpecError:
-        return ()
 
 
 class Silences:
@@ -119,7 +88,11 @@ class Silences:
         self._pages: dict[Key, PageSilences] = {}
         # Live windows that take their page's matchers: judged again when the page changes.
         self._following: dict[Key, Body] = {}
-        self._pending: dict[Key, tuple[Body, bool]] = {}
+        self._pending: dict[Key, tuple[Body, bool, bool]] = {}
+        # Windows whose status should record a silence: the audit's to check.
+        self._silenced: dict[Key, Body] = {}
+        self._audit: asyncio.Task[None] | None = None
+        self.audit_interval = AUDIT_INTERVAL
         self._lanes: dict[Key, asyncio.Task[None]] = {}
         self._wakes: dict[Key, asyncio.Event] = {}
         self._calls = asyncio.Semaphore(CONCURRENCY)
@@ -193,9 +166,18 @@ class Silences:
         self._follow(key, body, deleted, now)
         current = self.writer.current((Kind.WINDOW, *key), body)
         want = wanted(self._facts(body, deleted, current), now)
+        if want.target is None:
+            self._silenced.pop(key, None)
+        elif self.api is not None:
+            self._silenced[key] = body
+            if self._audit is None:
+                self._audit = asyncio.create_task(self._audits(), name="silence audit")
         if settled(want, current) and not (deleted and want.expire):
             return
-        self._pending[key] = (body, deleted)
+        self._schedule(key, body, deleted)
+
+    def _schedule(self, key: Key, body: Body, deleted: bool, force: bool = False) -> None:
+        self._pending[key] = (body, deleted, force)
         wake = self._wakes.get(key)
         if wake is not None:
             wake.set()
@@ -212,6 +194,8 @@ class Silences:
 
     async def close(self) -> None:
         """Stop every lane; close the connections."""
+        if self._audit is not None:
+            self._audit.cancel()
         for lane in list(self._lanes.values()):
             lane.cancel()
         await asyncio.gather(*self._lanes.values(), return_exceptions=True)
@@ -226,10 +210,10 @@ class Silences:
         try:
             while key in self._pending:
                 pending = self._pending[key]
-                body, deleted = pending
+                body, deleted, force = pending
                 wake.clear()
                 try:
-                    await self._settle(body, deleted)
+                    await self._settle(body, deleted, force)
                     attempt = 0
                 except AlertmanagerError as error:
                     attempt += 1
@@ -251,18 +235,42 @@ class Silences:
             self._lanes.pop(key, None)
             self._wakes.pop(key, None)
 
-    async def _settle(self, body: Body, deleted: bool) -> None:
+    async def audit(self) -> list[Key]:
+        """Settle again the windows whose recorded silence Alertmanager no longer has."""
+        if self.api is None:
+            return []
+        records = {}
+        for key, held in self._silenced.items():
+            record = record_of(self.writer.current((Kind.WINDOW, *key), held))
+            if record is not None:
+                records[key] = record
+        gone = await missing(self.api, records, self.clock())
+        for key in gone:
+            seen = self._silenced.get(key)
+            if seen is not None:
+                self._schedule(key, seen, False, force=True)
+        return gone
+
+    async def _audits(self) -> None:
+        while True:
+            await asyncio.sleep(self.audit_interval)
+            try:
+                await self.audit()
+            except Exception:
+                logger.exception("auditing the silences")
+
+    async def _settle(self, body: Body, deleted: bool, force: bool = False) -> None:
         key = key_of(body)
         now = self.clock()
         current = self.writer.current((Kind.WINDOW, *key), body)
         facts = self._facts(body, deleted, current)
         want = wanted(facts, now)
-        if settled(want, current) and not (deleted and want.expire):
+        if not force and settled(want, current) and not (deleted and want.expire):
             return
         silence_id = None
         if self.api is not None and (want.target is not None or want.expire):
             async with self._calls:
-                silence_id = await self._in_alertmanager(facts, want, current, now)
+                silence_id = await in_alertmanager(self.api, facts, want, current, now)
         if deleted:
             self._expired[facts.uid] = None
             if len(self._expired) > EXPIRED_MEMORY:
@@ -272,41 +280,6 @@ class Silences:
             current = self.writer.current((Kind.WINDOW, *key), body)
             desired = render(want, silence_id, current, facts.generation, now)
             await self.writer.write(Kind.WINDOW, body, current, desired, remember=True)
-
-    async def _in_alertmanager(
-        self, facts: SilenceFacts, want: Wanted, current: Mapping[str, Any], now: datetime
-    ) -> str | None:
-        """Alertmanager as `want` asks; the id of the target's silence."""
-        assert self.api is not None
-        record = record_of(current)
-        matchers = want.target.matchers if want.target is not None else ()
-        if not matchers and record is not None:
-            matchers = _matchers_of(record.matchers)
-        mark = window_mark(facts.uid)
-        live = [s for s in await self.api.silences(matchers) if ours(s, mark)]
-        if record is not None and record.id not in {s.id for s in live}:
-            with contextlib.suppress(SilenceNotFoundError):
-                recorded = await self.api.silence(record.id)
-                if ours(recorded, mark):
-                    live.append(recorded)
-        plan = step(want.target, live, record.id if record else None, now)
-        where = f"MaintenanceWindow {facts.namespace}/{facts.name}"
-        for expired in plan.expire:
-            await self.api.expire(expired)
-            logger.info("%s: silence %s expired", where, expired)
-        if plan.keep is not None:
-            return plan.keep
-        if want.target is None:
-            return None
-        if plan.move is not None:
-            made = await self.api.put(want.target, plan.move)
-            logger.info("%s: silence %s moved (now %s)", where, plan.move, made)
-            return made
-        made = await self.api.put(want.target)
-        logger.info("%s: silence %s created", where, made)
-        if FAILPOINT == "silence-created":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return made
 
     async def _failed(self, body: Body, deleted: bool, error: AlertmanagerError) -> None:
         namespace, name = key = key_of(body)

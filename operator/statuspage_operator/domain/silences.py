@@ -53,6 +53,15 @@ class Silence:
         return self.state is not SilenceState.EXPIRED
 
 
+@dataclass(frozen=True, slots=True)
+class PageSilences:
+    """What a page says of its windows' silences: whether it uses Alertmanager at all
+    (`spec.alerts`), and its default matchers."""
+
+    uses_alertmanager: bool = False
+    matchers: tuple[str, ...] = ()
+
+
 def matcher_keys(matchers: tuple[Matcher, ...]) -> frozenset[MatcherKey]:
     """Matchers as Alertmanager compares them (the order of a silence's matchers is no matter)."""
     return frozenset((m.name, m.value, m.is_regex, m.is_equal) for m in matchers)
@@ -62,6 +71,11 @@ def window_mark(uid: str) -> str:
     """What every silence of one window carries in its comment (its uid, which no reuse of the
     name shares)."""
     return f"window uid {uid}"
+
+
+def ours(silence: Silence, mark: str) -> bool:
+    """A live silence the operator made for the window with this mark (no one else's)."""
+    return silence.live and silence.created_by == CREATED_BY and mark in silence.comment
 
 
 def occurrence_key(uid: str, start: datetime) -> str:

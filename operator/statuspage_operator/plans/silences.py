@@ -23,20 +23,17 @@ from statuspage_operator.api.times import format_time
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import window_state
 from statuspage_operator.domain.matchers import parse_matchers
-from statuspage_operator.domain.silences import Silence, Target, covers, silences_empty
+from statuspage_operator.domain.silences import (
+    PageSilences,
+    Silence,
+    Target,
+    covers,
+    silences_empty,
+)
 from statuspage_operator.plans.windows import Parsed
 
 # Every event of a window with a silence is judged: its matchers are parsed once (RE2 compiles).
 _matchers = lru_cache(maxsize=1024)(parse_matchers)
-
-
-@dataclass(frozen=True, slots=True)
-class PageSilences:
-    """What a page says of its windows' silences: whether it uses Alertmanager at all
-    (`spec.alerts`), and its default matchers."""
-
-    uses_alertmanager: bool = False
-    matchers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
