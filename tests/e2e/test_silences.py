@@ -298,3 +298,60 @@ def test_matchers_that_do_not_parse_are_a_condition_and_nothing_else(
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True"
     assert of_window(alertmanager, uid_of(kube, namespace, "typo")) == []
+
+
+def test_credentials_from_the_secret_and_their_rotation(
+    kube: Kube,
+    namespace: str,
+    alertmanager: Alertmanager,
+    silencing: OperatorProcess,
+    tmp_path: Path,
+) -> None:
+    """An Alertmanager behind basic auth: a wrong password is AlertmanagerRefused; the Secret
+    fixed, the silence is made, with no restart (the Secret is read again after a 401)."""
+    secured = Alertmanager.start(
+        webhook_config("http://127.0.0.1:9/unused"), tmp_path / "secured", basic_auth=("op", "pw")
+    )
+    silencing.stop()
+    secret = [
+        "create",
+        "secret",
+        "generic",
+        "am-creds",
+        "-n",
+        namespace,
+        "--from-literal=username=op",
+    ]
+    kube.run(*secret, "--from-literal=password=wrong")
+    silencing.extra_args = [
+        f"--alertmanager-url={secured.url}",
+        f"--alertmanager-secret={namespace}/am-creds",
+    ]
+    try:
+        silencing.start()
+        kube.apply(namespace, make_page(), make_component("db"))
+        kube.apply(
+            namespace,
+            make_window(
+                "auth", in_seconds(600), in_seconds(1200), ["db"], silenceMatchers=MATCHERS
+            ),
+        )
+        said = wait_for(
+            lambda: (
+                condition(kube, namespace, "auth").get("reason") == "AlertmanagerRefused"
+                and condition(kube, namespace, "auth")
+            ),
+            what="AlertmanagerRefused",
+        )
+        assert "credentials" in said["message"]
+        assert "wrong" not in silencing.log.read_text()
+        kube.run("delete", "secret", "am-creds", "-n", namespace)
+        kube.run(*secret, "--from-literal=password=pw")
+        record = wait_for(lambda: recorded(kube, namespace, "auth"), 30, what="the silence")
+        [made] = of_window(secured, uid_of(kube, namespace, "auth"))
+        assert made["id"] == record["id"]
+    finally:
+        silencing.stop()
+        secured.stop()
+        silencing.extra_args = [f"--alertmanager-url={alertmanager.url}"]
+        silencing.start()
