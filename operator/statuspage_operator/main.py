@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 # kopf imports the official Kubernetes client, when installed, only to recognise its model
 # objects, which this operator never hands it; the client is 33 MB of memory the operator does
@@ -110,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=CLUSTER_DOMAIN,
         help=f"the cluster's DNS domain; names under it are refused (default {CLUSTER_DOMAIN})",
     )
+    parser.add_argument(
+        "--alertmanager-url",
+        default=None,
+        metavar="URL",
+        help="Alertmanager's API, for maintenance silences, e.g. "
+        "http://alertmanager-operated.monitoring:9093 (unset: no silences)",
+    )
+    parser.add_argument(
+        "--alertmanager-secret",
+        default=None,
+        metavar="NAMESPACE/NAME",
+        help="a Secret with Alertmanager's credentials: key token (bearer), or username and "
+        "password (basic auth); read at first use and again after a 401",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -117,6 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
 def egress_policy(args: argparse.Namespace) -> EgressPolicy:
     """The egress policy of the command line (its flags were checked by `main`)."""
     return EgressPolicy.parse(args.egress_allow, args.egress_deny, args.cluster_domain)
+
+
+def alertmanager_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the Alertmanager flags (None: nothing)."""
+    if args.alertmanager_url is not None:
+        parts = urlsplit(args.alertmanager_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "--alertmanager-url: an http:// or https:// URL with a host"
+        if parts.username or parts.password:
+            return "--alertmanager-url: credentials go in --alertmanager-secret, not in the URL"
+    if args.alertmanager_secret is not None:
+        namespace, _, name = args.alertmanager_secret.partition("/")
+        if not namespace or not name or "/" in name:
+            return "--alertmanager-secret: NAMESPACE/NAME"
+        if args.alertmanager_url is None:
+            return "--alertmanager-secret needs --alertmanager-url"
+    return None
 
 
 async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
@@ -145,6 +177,8 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
                 notify_retry_base=args.notify_retry_base,
                 egress=egress_policy(args),
                 sweep_interval=args.sweep_interval,
+                alertmanager_url=args.alertmanager_url,
+                alertmanager_secret=args.alertmanager_secret,
             ),
         )
     finally:
@@ -210,6 +244,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         egress_policy(args)
     except ValueError as error:
         parser.error(f"--egress-allow/--egress-deny: {error}")
+    problem = alertmanager_problem(args)
+    if problem:
+        parser.error(problem)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes.client.rest").setLevel(logging.WARNING)
     if not args.verbose:

@@ -2,17 +2,20 @@
 
 `Alertmanager.start(config, workdir)` runs the binary that `build.sh` caches (`make alertmanager`)
 on a free loopback port, without gossip, with its storage in `workdir`; the methods speak its API
-v2 as Prometheus and amtool do: post alerts, list, create and expire silences.
+v2 as Prometheus and amtool do: post alerts, list, create and expire silences. With `basic_auth`
+(user, password) its API asks for them (`--web.config.file`), and the methods send them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +32,16 @@ def binary() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def bcrypt(password: str) -> str:
+    """A bcrypt hash, as Alertmanager's web configuration takes it (glibc's libxcrypt makes it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        salt = base64.b64encode(os.urandom(16), b"./").decode()[:22]
+        return str(crypt.crypt(password, f"$2b$10${salt}"))
+
+
 def stamp(at: datetime) -> str:
     """RFC 3339 as Alertmanager's API takes it."""
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -37,22 +50,41 @@ def stamp(at: datetime) -> str:
 class Alertmanager:
     """One Alertmanager process and its API."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log: Path,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> None:
         self.process = process
         self.port = port
         self.log = log
         self.url = f"http://127.0.0.1:{port}"
+        self.basic_auth = basic_auth
 
     @classmethod
-    def start(cls, config: str, workdir: Path, port: int | None = None) -> Alertmanager:
+    def start(
+        cls,
+        config: str,
+        workdir: Path,
+        port: int | None = None,
+        basic_auth: tuple[str, str] | None = None,
+    ) -> Alertmanager:
         """Run Alertmanager with this configuration (YAML text) until `stop`."""
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "alertmanager.yml").write_text(config)
         port = port or free_port()
         log = workdir / "alertmanager.log"
+        web: list[str] = []
+        if basic_auth is not None:
+            user, password = basic_auth
+            (workdir / "web.yml").write_text(f"basic_auth_users:\n  {user}: '{bcrypt(password)}'\n")
+            web = [f"--web.config.file={workdir / 'web.yml'}"]
         process = subprocess.Popen(
             [
                 str(binary()),
+                *web,
                 f"--config.file={workdir / 'alertmanager.yml'}",
                 f"--storage.path={workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
@@ -64,7 +96,7 @@ class Alertmanager:
             stderr=subprocess.STDOUT,
             env={**os.environ, "GOMAXPROCS": "1"},
         )
-        manager = cls(process, port, log)
+        manager = cls(process, port, log, basic_auth)
         manager.wait_ready()
         return manager
 
@@ -95,9 +127,11 @@ class Alertmanager:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """One call to its HTTP API; the decoded JSON answer (None when empty)."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.basic_auth is not None:
+            pair = ":".join(self.basic_auth).encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             text = response.read()
         return json.loads(text) if text.strip() else None

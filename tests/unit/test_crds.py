@@ -126,6 +126,7 @@ STATUS_FIELDS = {
     },
     "MaintenanceWindow": {
         "lastReminder",
+        "silence",
         "phase",
         "occurrence",
         "overlaps",

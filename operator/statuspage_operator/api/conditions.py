@@ -49,6 +49,13 @@ class Reason(StrEnum):
     ALERTS_UNDER_MAINTENANCE = "UnderMaintenance"
     ALERTS_INCIDENT_OPEN = "IncidentOpen"
     ALERTS_NO_RECEIVER = "NoReceiver"
+    SILENCED = "Silenced"
+    SILENCE_EXPIRED = "SilenceExpired"
+    NO_ALERTMANAGER = "NoAlertmanager"
+    ALERTMANAGER_UNREACHABLE = "AlertmanagerUnreachable"
+    ALERTMANAGER_REFUSED = "AlertmanagerRefused"
+    NO_MATCHERS = "NoMatchers"
+    INVALID_MATCHERS = "InvalidMatchers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +116,16 @@ def render_condition(
     return _condition(kind, status, reason, message, generation, now, previous)
 
 
+# Conditions another writer owns (control/silences.py writes Silenced beside the window's
+# transitions): carried over untouched by every write of Ready and Stalled.
+KEPT = frozenset({"Silenced"})
+
+
 def render_conditions(
     verdict: Verdict, generation: int, now: datetime, existing: Sequence[dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
-    """Ready (always) and Stalled (only when true), keeping lastTransitionTime when unchanged."""
+    """Ready (always) and Stalled (only when true), keeping lastTransitionTime when unchanged;
+    the conditions of KEPT types as they are."""
     by_type = {c.get("type"): c for c in existing or () if isinstance(c, dict)}
     conditions = [
         _condition(
@@ -137,6 +150,7 @@ def render_conditions(
                 by_type.get("Stalled"),
             )
         )
+    conditions += [c for kind, c in by_type.items() if kind in KEPT]
     return conditions
 
 

@@ -23,11 +23,13 @@ from statuspage_operator.api.news import PageFacts, page_facts
 from statuspage_operator.api.publication import PUBLISHED, claim_of, policy_of, say
 from statuspage_operator.api.specs import ComponentSpec, PageSpec, check_zone, parse
 from statuspage_operator.control import metrics
+from statuspage_operator.control.alertmanager import AlertmanagerClient, no_auth, secret_auth
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.drafts import Drafts
 from statuspage_operator.control.incidents import Incidents
 from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
 from statuspage_operator.control.publication import PolicyEntry
+from statuspage_operator.control.silences import Silences
 from statuspage_operator.control.sweep import Sweeper
 from statuspage_operator.control.view import Body, ComponentEntry, Key, PageEntry, View
 from statuspage_operator.control.windows import Windows, key_of
@@ -138,6 +140,8 @@ class Runtime:
         *,
         notify_retry_base: float = RETRY_BASE,
         egress: EgressPolicy | None = None,
+        alertmanager_url: str | None = None,
+        alertmanager_secret: str | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -156,6 +160,11 @@ class Runtime:
         )
         self.incidents = Incidents(self.view, self.writer, self.components, clock)
         self.drafts = Drafts(client, self.view, self.writer, clock)
+        alertmanager = None
+        if alertmanager_url:
+            auth = secret_auth(client, alertmanager_secret) if alertmanager_secret else no_auth
+            alertmanager = AlertmanagerClient(alertmanager_url, auth)
+        self.silences = Silences(alertmanager, self.writer, self.windows, clock)
         metrics.register_components(self.view.component_statuses)
         self._catching_up: asyncio.Task[None] | None = None
         self.sweeper = Sweeper(client, self.held, self.forget, SWEPT)
@@ -231,6 +240,7 @@ class Runtime:
     def _prime_one(self, kind: Kind, body: Body, now: datetime) -> None:
         key = key_of(body)
         if kind is Kind.PAGE:
+            self.silences.page_event(None, body)
             self.view.set_page(key, _page_entry(body))
             self.view.publications.claims[key] = claim_of(*key, body.get("spec"))
             self.drafts.observe_page(None, body)
@@ -317,6 +327,7 @@ class Runtime:
             self._catching_up.cancel()
         self.components.close()
         self.drafts.close()
+        await self.silences.close()
         await self.notifier.close()
         await self.writer.announcer.drain()
         await self.client.close()
@@ -330,6 +341,7 @@ class Runtime:
         held = self.view.pages.get(key)
         self.drafts.observe_page("DELETED" if _gone(event_type, body) else event_type, body)
         self.drafts.touch(namespace, name)
+        self.silences.page_event(event_type, body)
         if _gone(event_type, body):
             if held is None:
                 return

@@ -38,6 +38,10 @@ Work that runs beside kopf's handlers, all of it (what starts it; what stops it)
                  Announcer); drained for up to 5 s at on.cleanup.
 - any delivery   notification lanes, retry timers and record flushes
                  (control/notifications/__init__.py lists them); stopped at on.cleanup.
+- a window event its Alertmanager silence (`--alertmanager-url`): a lane per window whose silence
+                 is not as it should be (control/silences.py), retrying while Alertmanager is
+                 down; it ends when the status records it; cancelled at on.cleanup. The
+                 window's on.delete waits for it at most 5 s.
 """
 
 from statuspage_operator.handlers import (

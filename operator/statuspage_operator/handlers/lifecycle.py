@@ -111,6 +111,8 @@ async def on_operator_startup(
         make_client(settings, logger),
         notify_retry_base=float(memo.get("notify_retry_base") or 30.0),
         egress=memo.get("egress"),
+        alertmanager_url=memo.get("alertmanager_url"),
+        alertmanager_secret=memo.get("alertmanager_secret"),
     )
     memo.runtime = runtime
     namespaces = list(memo.get("namespaces") or [])

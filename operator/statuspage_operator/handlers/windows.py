@@ -45,6 +45,8 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
+    # Beside the transitions, never in their way: it only hands work to the window's lane.
+    runtime.silences.observe(type, raw)
     await runtime.components.apply(str(body.meta.namespace), change)
     if type == "DELETED" or body.meta.deletion_timestamp:
         return
@@ -76,6 +78,8 @@ without_finalizer("quiet")
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, when=changes_components)
 async def on_window_delete(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Take the window's effect off its components before kopf lets it go."""
+    """Take the window's effect off its components, expire its silence (a few seconds at most),
+    before kopf lets it go."""
     runtime: Runtime = memo.runtime
     await runtime.windows.release(dict(body))
+    await runtime.silences.release(dict(body))
