@@ -267,7 +267,9 @@ class Drafts:
                 continue
             try:
                 if name in plan.delete:
-                    await calls.delete_incident(self.client, namespace, name, seen.version)
+                    await calls.delete_incident(
+                        self.client, namespace, name, seen.version, seen.updates
+                    )
                     logger.info(
                         "deleted unpublished draft %s/%s: its alerts ended", namespace, name
                     )
