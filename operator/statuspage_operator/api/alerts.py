@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from statuspage_operator.api.tolerant import instant
 from statuspage_operator.domain.alerting import (
     NO_ALERTS,
     AlertGroup,
@@ -17,18 +18,9 @@ from statuspage_operator.domain.alerting import (
     Held,
     ListedAlert,
 )
-from statuspage_operator.domain.timestamps import format_time, parse_time
+from statuspage_operator.domain.timestamps import format_time
 
 FIELD = "alerts"
-
-
-def _time(value: Any) -> Any:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
 
 
 def _text(value: Any) -> str:
@@ -42,13 +34,13 @@ def _count(value: Any) -> int:
 def _group(raw: Any) -> AlertGroup | None:
     if not isinstance(raw, Mapping):
         return None
-    key, seen = _text(raw.get("key")), _time(raw.get("seen"))
+    key, seen = _text(raw.get("key")), instant(raw.get("seen"))
     if not key or seen is None:
         return None
     severities = raw.get("severities")
     held = []
     for entry in raw.get("held") or ():
-        until = _time(entry.get("until")) if isinstance(entry, Mapping) else None
+        until = instant(entry.get("until")) if isinstance(entry, Mapping) else None
         if until is not None:
             held.append(Held(_text(entry.get("severity")), until))
     return AlertGroup(
@@ -57,8 +49,8 @@ def _group(raw: Any) -> AlertGroup | None:
         name=_text(raw.get("name")),
         summary=_text(raw.get("summary")),
         external_url=_text(raw.get("externalURL")),
-        since=_time(raw.get("since")),
-        ended=_time(raw.get("ended")),
+        since=instant(raw.get("since")),
+        ended=instant(raw.get("ended")),
         firing=_count(raw.get("firing")),
         severities={str(k): _count(v) for k, v in severities.items() if _count(v)}
         if isinstance(severities, Mapping)
@@ -76,7 +68,7 @@ def _listed(raw: Any) -> ListedAlert | None:
     return ListedAlert(
         fingerprint=fingerprint,
         group=group,
-        since=_time(raw.get("since")),
+        since=instant(raw.get("since")),
         severity=_text(raw.get("severity")),
         summary=_text(raw.get("summary")),
         url=_text(raw.get("url")),
