@@ -13,15 +13,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 from collections.abc import Sequence
 
-from aiohttp import web
 from kubernetes import client, config
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.server.connections import Connections, GuardedSite, Limits
-from statuspage_operator.server.connections import handler_options as server_options
+from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
 from statuspage_operator.server.watch import KindWatcher
 
 from .app import MAX_BODY, Receiver, make_app, make_metrics_app
@@ -138,28 +135,20 @@ async def serve(args: argparse.Namespace) -> None:
         max_body=args.max_body,
     )
     connections = Connections(limits, receiver.metrics.registry)
-    runner = web.AppRunner(
-        make_app(receiver), access_log=None, shutdown_timeout=10.0, **server_options(limits)
-    )
-    await runner.setup()
-    await GuardedSite(runner, args.host, args.port, connections).start()
-    metrics_runner: web.AppRunner | None = None
-    if args.metrics_port:
-        metrics_runner = web.AppRunner(make_metrics_app(receiver), access_log=None)
-        await metrics_runner.setup()
-        await web.TCPSite(metrics_runner, args.host, args.metrics_port).start()
     logger.info("taking webhooks on http://%s:%d/alerts/<namespace>/<page>", args.host, args.port)
 
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    receiver.shutting_down = True
-    logger.info("stopping: not ready; answering %.1f s more", args.shutdown_delay)
-    await asyncio.sleep(args.shutdown_delay)
-    await runner.cleanup()
-    if metrics_runner is not None:
-        await metrics_runner.cleanup()
+    def stopping() -> None:
+        receiver.shutting_down = True
+        logger.info("stopping: not ready; answering %.1f s more", args.shutdown_delay)
+
+    await serve_until_stopped(
+        make_app(receiver),
+        make_metrics_app(receiver) if args.metrics_port else None,
+        (args.host, args.port, args.metrics_port),
+        connections,
+        args.shutdown_delay,
+        stopping,
+    )
     for watcher in watchers:
         watcher.stop()
     logger.info("stopped")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import time
 from collections import Counter as Tally
 from collections import OrderedDict
@@ -305,3 +306,41 @@ def handler_options(limits: Limits) -> dict[str, Any]:
         "max_field_size": 8190,
         "max_headers": 64,
     }
+
+
+async def serve_until_stopped(
+    app: web.Application,
+    metrics_app: web.Application | None,
+    address: tuple[str, int, int],
+    connections: Connections,
+    shutdown_delay: float,
+    stopping: Callable[[], None],
+) -> None:
+    """Serve `app` behind the guard (and `metrics_app` on its own port) until SIGTERM or SIGINT.
+
+    `address` is (host, port, metrics port). On the signal `stopping` is called (the process
+    says it is not ready), requests are still answered for `shutdown_delay` seconds while the
+    load balancer lets go, then both sites close. The page server and the alerts receiver run
+    this way.
+    """
+    host, port, metrics_port = address
+    runner = web.AppRunner(
+        app, access_log=None, shutdown_timeout=10.0, **handler_options(connections.limits)
+    )
+    await runner.setup()
+    await GuardedSite(runner, host, port, connections).start()
+    metrics_runner: web.AppRunner | None = None
+    if metrics_app is not None and metrics_port:
+        metrics_runner = web.AppRunner(metrics_app, access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, host, metrics_port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    stopping()
+    await asyncio.sleep(shutdown_delay)
+    await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()

@@ -15,22 +15,15 @@ import asyncio
 import logging
 import os
 import resource
-import signal
 from collections.abc import Sequence
 
-from aiohttp import web
 from kubernetes import client, config
 
 from statuspage_operator.api.names import CLUSTER_SCOPED, Kind
 from statuspage_operator.domain.publication import hostname_key
 from statuspage_operator.server.app import Server, make_app, make_metrics_app
 from statuspage_operator.server.cache import Cache
-from statuspage_operator.server.connections import (
-    Connections,
-    GuardedSite,
-    Limits,
-    handler_options,
-)
+from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
 from statuspage_operator.server.feed_keys import keep_fresh, read_keys, secret_name
 from statuspage_operator.server.identity import DEFAULT_GROUPS_HEADER, DEFAULT_USER_HEADER, Trust
 from statuspage_operator.server.watch import KindWatcher
@@ -211,28 +204,20 @@ async def serve(args: argparse.Namespace) -> None:
 
     limits = limits_of(args)
     connections = Connections(limits, server.metrics.registry)
-    runner = web.AppRunner(
-        make_app(server), access_log=None, shutdown_timeout=10.0, **handler_options(limits)
-    )
-    await runner.setup()
-    await GuardedSite(runner, args.host, args.port, connections).start()
-    metrics_runner: web.AppRunner | None = None
-    if args.metrics_port:
-        metrics_runner = web.AppRunner(make_metrics_app(server), access_log=None)
-        await metrics_runner.setup()
-        await web.TCPSite(metrics_runner, args.host, args.metrics_port).start()
     logger.info("serving on http://%s:%d/<namespace>/<page>/", args.host, args.port)
 
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    server.shutting_down = True
-    logger.info("stopping: not ready; serving %.1f s more", args.shutdown_delay)
-    await asyncio.sleep(args.shutdown_delay)
-    await runner.cleanup()
-    if metrics_runner is not None:
-        await metrics_runner.cleanup()
+    def stopping() -> None:
+        server.shutting_down = True
+        logger.info("stopping: not ready; serving %.1f s more", args.shutdown_delay)
+
+    await serve_until_stopped(
+        make_app(server),
+        make_metrics_app(server) if args.metrics_port else None,
+        (args.host, args.port, args.metrics_port),
+        connections,
+        args.shutdown_delay,
+        stopping,
+    )
     for watcher in watchers:
         watcher.stop()
     if refresher is not None:
