@@ -143,6 +143,19 @@ def test_a_late_resolve_of_an_earlier_episode_is_ignored() -> None:
     assert late == state
 
 
+def test_a_resolve_in_the_second_the_alert_began_is_this_episode_s() -> None:
+    """Fired at 12:00:00.2, resolved at 12:00:00.7: times are kept in whole seconds, and the
+    resolve ends in the second its episode began; it resolves, it is not an earlier one's."""
+    began = NOW + timedelta(milliseconds=200)
+    firing = run(NO_ALERTS, make_notification(make_alert("a", starts=began)), began)
+    assert firing.firing == 1
+    ended = NOW + timedelta(milliseconds=700)
+    resolve = make_notification(make_alert("a", status="resolved", starts=began, ends=ended))
+    resolved = run(firing, resolve, NOW + timedelta(seconds=1))
+    assert resolved.firing == 0
+    assert resolved.groups[0].held
+
+
 def test_the_order_of_an_ha_pair_does_not_matter() -> None:
     """Firing then resolved, or resolved after a stale firing: the same state."""
     firing_alert = make_alert("a")

@@ -201,9 +201,11 @@ def _stale_resolve(
     """A resolve of an earlier episode: every alert ended before the firing one began."""
     if notification.status != RESOLVED or old is None or not old.firing or old.since is None:
         return False
+    # Strictly before: times are kept in whole seconds, and an alert that fired and resolved
+    # within one second ends in the second its episode began: that resolve is this episode's.
     since = old.since
     return bool(selected) and all(
-        a.ends_at is not None and _second(a.ends_at) <= since for a in selected
+        a.ends_at is not None and _second(a.ends_at) < since for a in selected
     )
 
 
