@@ -54,6 +54,7 @@ SPEC_FIELDS = {
         "visibility",
         "audiences",
         "alerts",
+        "subscriptions",
     },
     "Component": {
         "page",

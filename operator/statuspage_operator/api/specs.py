@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from statuspage_operator.api.webhook import Signature
@@ -62,6 +63,14 @@ class PageAlertsSpec(_Spec):
     silence_matchers: tuple[str, ...] = ()
 
 
+class PageSubscriptionsSpec(_Spec):
+    """StatusPage.spec.subscriptions: subscriptions by the public, through the page's form."""
+
+    by_email: bool = False
+    max_pending: int = Field(default=100, ge=1, le=1000)
+    max_subscribers: int = Field(default=10000, ge=1, le=100000)
+
+
 class PageSpec(_Spec):
     """StatusPage.spec."""
 
@@ -73,6 +82,7 @@ class PageSpec(_Spec):
     visibility: Visibility = Visibility.UNPUBLISHED
     audiences: tuple[AudienceSpec, ...] = ()
     alerts: PageAlertsSpec | None = None
+    subscriptions: PageSubscriptionsSpec = PageSubscriptionsSpec()
 
 
 class ComponentAlertsSpec(_Spec):
@@ -155,16 +165,34 @@ class SecretKeyRef(_Spec):
     key: str
 
 
+class Origin(StrEnum):
+    """Who made a Subscriber: a cluster user, or a person through a page's form."""
+
+    CLUSTER = "Cluster"
+    PUBLIC = "Public"
+
+
 class SubscriberSpec(_Spec):
-    """Subscriber.spec."""
+    """Subscriber.spec: a URL (`url_secret_ref`) or a mailbox (`mailbox_secret_ref`)."""
 
     page: str
+    origin: Origin = Origin.CLUSTER
     audience: str | None = None
     components: tuple[str, ...] | None = None
     events: tuple[NotificationEvent, ...] = tuple(sorted(DEFAULT_EVENTS))
-    url_secret_ref: SecretKeyRef
+    url_secret_ref: SecretKeyRef | None = None
+    mailbox_secret_ref: SecretKeyRef | None = None
     signing_secret_ref: SecretKeyRef | None = None
     signature: Signature = Signature.STANDARD_WEBHOOKS
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> SubscriberSpec:
+        # The CRD says the same at admission; objects from before it are checked here.
+        if (self.url_secret_ref is None) == (self.mailbox_secret_ref is None):
+            raise ValueError("set exactly one of urlSecretRef and mailboxSecretRef")
+        if self.origin is Origin.PUBLIC and self.mailbox_secret_ref is None:
+            raise ValueError("origin Public needs mailboxSecretRef")
+        return self
 
     def interest(self, since: datetime | None) -> Interest:
         """What the subscriber wants, as the domain rules take it."""

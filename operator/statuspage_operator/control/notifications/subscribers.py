@@ -236,6 +236,12 @@ class Subscribers:
         problem says what to fix) if it cannot work."""
         assert entry.spec is not None
         ref = entry.spec.url_secret_ref
+        if ref is None:
+            # A mailbox (spec.mailboxSecretRef): not sent to yet.
+            entry.problem = Verdict(
+                False, Reason.INVALID_DESTINATION, "mailbox subscribers are not supported yet"
+            )
+            raise DestinationError("mailbox")
         try:
             url = (await self.secret(entry.namespace, ref.name, ref.key, fresh)).decode("utf-8")
         except api.SecretError as problem:
