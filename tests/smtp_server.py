@@ -36,7 +36,7 @@ class Received:
     def body(self) -> str:
         """The text body, decoded."""
         part = self.message.get_body(("plain",))
-        return "" if part is None else str(part.get_content())  # type: ignore[attr-defined]
+        return "" if part is None else str(part.get_content())
 
 
 class _Handler:
