@@ -162,8 +162,9 @@ def test_the_server_still_refuses_post() -> None:
             assert response.status == 405
             assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
             page = await client.get(BASE)
-            assert "form-action https://signup.example.com" in (
-                page.headers["Content-Security-Policy"]
+            assert (
+                "form-action https://signup.example.com"
+                in (page.headers["Content-Security-Policy"])
             )
             big = await client.get(BASE, data=b"x" * 2048)
             assert big.status == 413
