@@ -147,7 +147,8 @@ def test_the_form_is_not_in_the_json() -> None:
     plain = Server(make_cache(), clock=lambda: NOW).rendering(KEY, "api/v2/summary.json")
     server = Server(cache, clock=lambda: NOW, signup_url=SIGNUP)
     summary = server.rendering(KEY, "api/v2/summary.json")
-    assert summary is not None and plain is not None
+    assert summary is not None
+    assert plain is not None
     assert summary.body == plain.body
     assert "form-action" not in str(summary.headers.get("Content-Security-Policy"))
 
