@@ -1,4 +1,4 @@
-"""`kubectl statuspage subscribers` against the real API server: counts, list, remove, export, erase.
+"""`kubectl statuspage subscribers` on the real API server: counts, list, remove, export, erase.
 
 The public's subscriptions are made here as statuspage-signup makes them (docs/server.md): a
 Subscriber named `subscription_name(...)`, origin Public, and its address Secret of the same
