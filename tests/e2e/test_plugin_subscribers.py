@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.kube import Kube
+from e2e.kube import KUBECTL, Kube, wait_for
 from e2e.objects import API_VERSION, make_component, make_page
 from e2e.test_plugin import kubectl_plugin, plugin
 from statuspage_operator.api.subscription_tokens import subscription_name
 
+ROOT = Path(__file__).resolve().parents[2]
 NAMING = b"n" * 32
 JANE = "Jane.Doe@Example.com"
 
@@ -205,3 +209,43 @@ def test_export_then_erase_a_persons_data(kube: Kube, namespace: str, other_name
     bad = plugin(kube, "subscribers", "erase", "--address", "not-an-address", "-A")
     assert bad.returncode == 2
     assert "not an email address" in bad.stderr
+
+
+def backup_one_liners() -> tuple[str, str]:
+    """The delete and re-link one-liners of docs/operations.md, "Backups"."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text[text.index("## Backups") :]
+    blocks = re.findall(r"```console\n\$ (.*?)\n```", section, re.DOTALL)
+    delete, relink = blocks[0], blocks[1]
+    return delete, relink
+
+
+def test_the_backup_one_liners_relink_and_delete_orphans(kube: Kube, namespace: str) -> None:
+    """After a restore without owners: re-link keeps a subscription, delete drops orphans."""
+    site(kube, namespace)
+    kept = subscribe(kube, namespace, "a@example.com")
+    orphan = subscribe(kube, namespace, "b@example.com")
+    # As a restore leaves them: no owner on one Secret, no Subscriber for the other.
+    kube.run(
+        "patch",
+        "secret",
+        kept,
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        '[{"op":"remove","path":"/metadata/ownerReferences"}]',
+    )
+    kube.run("delete", "subscriber", orphan, "-n", namespace, "--cascade=orphan")
+    delete, relink = (
+        line.replace("get secret -A", f"get secret -n {namespace}") for line in backup_one_liners()
+    )
+    environment = {**kube.env(), "PATH": f"{Path(KUBECTL).parent}:{os.environ['PATH']}"}
+    for line in (relink, delete):
+        subprocess.run(["bash", "-c", line], env=environment, check=True, timeout=60)
+    uid = (kube.get("subscriber", kept, namespace) or {})["metadata"]["uid"]
+    owners = (kube.get("secret", kept, namespace) or {})["metadata"]["ownerReferences"]
+    assert [(o["kind"], o["name"], o["uid"]) for o in owners] == [("Subscriber", kept, uid)]
+    assert kube.get("secret", orphan, namespace) is None
+    kube.run("delete", "subscriber", kept, "-n", namespace)
+    wait_for(lambda: kube.get("secret", kept, namespace) is None, what="the GC to follow the owner")

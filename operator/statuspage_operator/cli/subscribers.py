@@ -282,7 +282,8 @@ def erase(listing: Listing, address: str, namespace: str | None) -> str:
         if row is not None and listing.delete_subscriber(row.namespace, row.name, row.uid):
             subscribers += 1
         listing.delete_secret(secret["namespace"], secret["name"], secret["uid"])
-    lines = [f"erased {subscribers} subscriptions of that address (and their address Secrets)"]
+    noun = "subscription" if subscribers == 1 else "subscriptions"
+    lines = [f"erased {subscribers} {noun} of that address (and their address Secrets)"]
     if kept:
         lines.append("kept Subscribers of origin Cluster (delete them in their manifests): ")
         lines[-1] += ", ".join(kept)
