@@ -176,12 +176,23 @@ def test_export_then_erase_a_persons_data(kube: Kube, namespace: str, other_name
     first = subscribe(kube, namespace, JANE, ["api"])
     second = subscribe(kube, other_namespace, "jane.doe@example.com")
     someone = subscribe(kube, namespace, "someone@example.com")
+    # An address Secret left without its Subscriber (e.g. restored from a backup).
+    kube.apply(
+        namespace,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "public-orphan", "labels": {"statuspage.dev/origin": "public"}},
+            "stringData": {"address": "JANE.doe@example.com"},
+        },
+    )
 
     exported = json.loads(
         run_ok(plugin(kube, "subscribers", "export", "--address", "JANE.DOE@example.COM", "-A"))
     )
     entries = {(e["namespace"], e["subscriber"]): e for e in exported["subscriptions"]}
-    assert set(entries) == {(namespace, first), (other_namespace, second)}
+    assert set(entries) == {(namespace, first), (other_namespace, second), (namespace, None)}
+    assert entries[(namespace, None)]["addressSecret"] == "public-orphan"
     assert entries[(namespace, first)]["components"] == ["api"]
     assert entries[(other_namespace, second)]["components"] == "all"
     assert entries[(namespace, first)]["page"] == "example"
@@ -193,10 +204,12 @@ def test_export_then_erase_a_persons_data(kube: Kube, namespace: str, other_name
     one = json.loads(
         run_ok(plugin(kube, "-n", namespace, "subscribers", "export", "--address", JANE))
     )
-    assert [e["subscriber"] for e in one["subscriptions"]] == [first]
+    assert sorted(str(e["subscriber"]) for e in one["subscriptions"]) == sorted(["None", first])
 
     erased = run_ok(plugin(kube, "subscribers", "erase", "--address", JANE, "-A"))
     assert "erased 2 subscriptions" in erased
+    assert "deleted 1 address Secrets whose Subscriber was gone" in erased
+    assert kube.get("secret", "public-orphan", namespace) is None
     assert "expire within 24 h" in erased
     for ns, name in ((namespace, first), (other_namespace, second)):
         assert kube.get("subscriber", name, ns) is None

@@ -202,11 +202,27 @@ def test_export_entry() -> None:
         pytest.param(["subscribers", "show", "erase"], ["subscribers", "show", "erase"], id="show"),
         pytest.param(["subscribers", "--help"], ["subscribers", "--help"], id="help"),
         pytest.param(["status", "subscribers"], ["status", "subscribers"], id="a-page-named-so"),
+        pytest.param(
+            ["subscribers", "-n", "shop", "--list", "example"],
+            ["subscribers", "show", "-n", "shop", "--list", "example"],
+            id="options-before-the-page",
+        ),
+        pytest.param(
+            ["subscribers", "--context", "remove", "erase", "--address", "a@b.c"],
+            ["subscribers", "--context", "remove", "erase", "--address", "a@b.c"],
+            id="a-context-named-remove",
+        ),
     ],
 )
 def test_shorthand(argv: list[str], expected: list[str]) -> None:
     """`subscribers PAGE` is `subscribers show PAGE`; everything else is left alone."""
     assert shorthand(argv) == expected
+
+
+def test_options_before_the_page_parse() -> None:
+    """`subscribers -n shop --list example` is the listing of page example in shop."""
+    args = build_parser().parse_args(shorthand(["subscribers", "-n", "shop", "--list", "example"]))
+    assert (args.action, args.page, args.list, args.namespace) == ("show", "example", True, "shop")
 
 
 def test_the_parser_takes_every_action() -> None:

@@ -272,7 +272,7 @@ def export(listing: Listing, address: str, namespace: str | None) -> str:
 def erase(listing: Listing, address: str, namespace: str | None) -> str:
     """Delete every subscription of the address (Subscriber, then its address Secret)."""
     wanted = _address(address)
-    subscribers = 0
+    subscribers = orphans = 0
     kept: list[str] = []
     for secret, row in _held(listing, wanted, namespace):
         if row is not None and row.origin != PUBLIC:
@@ -281,9 +281,12 @@ def erase(listing: Listing, address: str, namespace: str | None) -> str:
             continue
         if row is not None and listing.delete_subscriber(row.namespace, row.name, row.uid):
             subscribers += 1
-        listing.delete_secret(secret["namespace"], secret["name"], secret["uid"])
+        if listing.delete_secret(secret["namespace"], secret["name"], secret["uid"]) and not row:
+            orphans += 1
     noun = "subscription" if subscribers == 1 else "subscriptions"
     lines = [f"erased {subscribers} {noun} of that address (and their address Secrets)"]
+    if orphans:
+        lines.append(f"deleted {orphans} address Secrets whose Subscriber was gone")
     if kept:
         lines.append("kept Subscribers of origin Cluster (delete them in their manifests): ")
         lines[-1] += ", ".join(kept)
@@ -291,23 +294,28 @@ def erase(listing: Listing, address: str, namespace: str | None) -> str:
     return "\n".join(lines)
 
 
-def shorthand(argv: Sequence[str]) -> list[str]:
-    """`subscribers PAGE ...` as `subscribers show PAGE ...`."""
-    args = list(argv)
-    index = 0
+def _first_word(args: Sequence[str], start: int) -> int | None:
+    """The index of the first argument from `start` that is neither an option nor its value."""
+    index = start
     while index < len(args):
-        word = args[index]
-        if word in _VALUED:
+        if args[index] in _VALUED:
             index += 2
-            continue
-        if word.startswith("-"):
+        elif args[index].startswith("-"):
             index += 1
-            continue
-        if word == "subscribers" and index + 1 < len(args):
-            following = args[index + 1]
-            if following not in ACTIONS and not following.startswith("-"):
-                args.insert(index + 1, "show")
+        else:
+            return index
+    return None
+
+
+def shorthand(argv: Sequence[str]) -> list[str]:
+    """`subscribers PAGE ...` as `subscribers show PAGE ...` (options may come between)."""
+    args = list(argv)
+    command = _first_word(args, 0)
+    if command is None or args[command] != "subscribers":
         return args
+    action = _first_word(args, command + 1)
+    if action is not None and args[action] not in ACTIONS:
+        args.insert(command + 1, "show")
     return args
 
 
