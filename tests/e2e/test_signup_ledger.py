@@ -115,10 +115,16 @@ def test_two_replicas_racing_store_exactly_the_cap(
         first.sign_up("shop", "api", f"p{refused}@example.com", None, "10.1.0.1", NOW, 10)
     )
     assert again[0] is Outcome.MAIL
-    # Nothing in the limit shards names an address or a client address in clear.
-    for secret in kube.run("get", "secrets", "-n", namespace, "-o", "json").stdout.split("\n"):
-        assert "@example.com" not in secret
-        assert "10.0.0." not in secret
+    # No address and no client address in clear: not in a shard, not in any Secret's metadata.
+    secrets = json.loads(kube.run("get", "secrets", "-n", namespace, "-o", "json").stdout)
+    shards = [s for s in secrets["items"] if s["metadata"]["name"].startswith("signup-limits-")]
+    assert shards
+    for secret in secrets["items"]:
+        assert "@" not in json.dumps(secret["metadata"])
+    for shard in shards:
+        text = base64.b64decode(shard["data"]["limits"]).decode()
+        assert "@" not in text
+        assert "10.0.0." not in text
 
 
 def test_a_flooding_client_is_limited_after_five(
