@@ -198,15 +198,31 @@ class Ledger:
         await self._update(name, PENDING_FIELD, forget, PAGE_KIND, namespace, page)
 
     async def unmailed(self, now: datetime) -> list[Pending]:
-        """Unexpired sign-ups whose mail has not gone out after Limits.resume_after (a replica
-        stopped between sign_up and mailed): to mail now."""
+        """Unexpired sign-ups whose mail has not gone out Limits.resume_after after they were
+        stored (a replica stopped between sign_up and mailed): to mail now. Each is taken up
+        (written back as resumed) before it is returned, so a replica resuming at the same
+        time gets the others, and the same one comes back only resume_after later if still
+        not mailed."""
+        limits = self._limits
         found: list[Pending] = []
         for secret in await self._list(PAGE_KIND):
             where = _where(secret)
             if where is None:
                 continue
-            entries = load_pending(_decode(secret, PENDING_FIELD))
-            found.extend(unmailed_of(entries, *where, now, self._limits))
+            if not unmailed_of(load_pending(_decode(secret, PENDING_FIELD)), *where, now, limits)[
+                0
+            ]:
+                continue
+
+            def resume(
+                raw: bytes | None, where: tuple[str, str] = where
+            ) -> tuple[list[Pending], bytes | None]:
+                due, entries = unmailed_of(load_pending(raw), *where, now, limits)
+                return due, _pending_data(entries)
+
+            found += await self._update(
+                _meta(secret).name or "", PENDING_FIELD, resume, PAGE_KIND, *where
+            )
         return found
 
     async def sweep(self, now: datetime) -> int:
