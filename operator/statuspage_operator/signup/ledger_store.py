@@ -204,42 +204,39 @@ class Ledger:
         time gets the others, and the same one comes back only resume_after later if still
         not mailed."""
         limits = self._limits
-        found: list[Pending] = []
-        for secret in await self._list(PAGE_KIND):
-            where = _where(secret)
-            if where is None:
-                continue
-            if not unmailed_of(load_pending(_decode(secret, PENDING_FIELD)), *where, now, limits)[
-                0
-            ]:
-                continue
 
-            def resume(
-                raw: bytes | None, where: tuple[str, str] = where
-            ) -> tuple[list[Pending], bytes | None]:
+        def resume(where: tuple[str, str]) -> Callable[[bytes | None], tuple[list[Pending], bytes]]:
+            def decide(raw: bytes | None) -> tuple[list[Pending], bytes]:
                 due, entries = unmailed_of(load_pending(raw), *where, now, limits)
                 return due, _pending_data(entries)
 
-            found += await self._update(
-                _meta(secret).name or "", PENDING_FIELD, resume, PAGE_KIND, *where
-            )
+            return decide
+
+        found: list[Pending] = []
+        for secret in await self._list(PAGE_KIND):
+            where = _where(secret)
+            entries = load_pending(_decode(secret, PENDING_FIELD))
+            if where is None or not unmailed_of(entries, *where, now, limits)[0]:
+                continue
+            name = _meta(secret).name or ""
+            found += await self._update(name, PENDING_FIELD, resume(where), PAGE_KIND, *where)
         return found
 
     async def sweep(self, now: datetime) -> int:
         """Drop expired sign-ups (deleting a page's Secret left empty) and prune the limit
         shards; return how many sign-ups were dropped."""
+
+        def expire(raw: bytes | None) -> tuple[int, bytes]:
+            entries = load_pending(raw)
+            kept = unexpired(entries, now)
+            return len(entries) - len(kept), _pending_data(kept)
+
         dropped = 0
         for secret in await self._list(PAGE_KIND):
             where = _where(secret)
             entries = load_pending(_decode(secret, PENDING_FIELD))
             if where is None or len(unexpired(entries, now)) == len(entries):
                 continue
-
-            def expire(raw: bytes | None) -> tuple[int, bytes | None]:
-                entries = load_pending(raw)
-                kept = unexpired(entries, now)
-                return len(entries) - len(kept), _pending_data(kept)
-
             name = _meta(secret).name or ""
             dropped += await self._update(name, PENDING_FIELD, expire, PAGE_KIND, *where)
         limits = self._limits
