@@ -4,7 +4,8 @@ statuspage-signup keeps its state in Secrets of its namespace (ledger_store.py w
 restart or a second replica changes nothing (docs/behaviour.md, "Subscriptions by the public"):
 
 - one Secret per page, `signup-page-<16 hex of sha256(ns/page)>`, data `pending`: compact JSON
-  `{id: {"a": address, "c": components or null, "e": expiry (epoch seconds), "m": mailed}}`;
+  `{id: {"a": address, "c": components or null, "e": expiry (epoch seconds), "m": mailed,
+  "r": when a replica took it up to resume its mail (absent: never)}}`;
 - 16 limit shards `signup-limits-<0..f>`, data `limits`: compact JSON
   `{"a": {address digest: last confirmation mail}, "c": {client digest: [sign-up times]}}`;
   an entry lives in the shard of its digest's first hex digit; both digests are keyed HMACs, so
