@@ -153,10 +153,13 @@ def test_only_a_public_subscription_is_removed_at_the_bounce_limit(
 
 def test_bounces_are_in_a_mailbox_status_only() -> None:
     """`status.bounces` is written for a mailbox (0 included), never for a URL subscriber."""
-    args: tuple[Any, ...] = ({}, {"sent": 1}, None, {}, Verdict.ok(), 1, NOW)
-    assert subscriber_status(*args, bounces=2)["bounces"] == 2
-    assert subscriber_status(*args, bounces=0)["bounces"] == 0
-    assert "bounces" not in subscriber_status(*args)
+
+    def status(bounces: int | None) -> dict[str, Any]:
+        return subscriber_status({}, {"sent": 1}, None, {}, Verdict.ok(), 1, NOW, bounces)
+
+    assert status(2)["bounces"] == 2
+    assert status(0)["bounces"] == 0
+    assert "bounces" not in status(None)
 
 
 def secrets(**stored: Mapping[str, Any]) -> tuple[Any, list[str]]:
@@ -226,7 +229,7 @@ def test_a_relay_is_read_once_and_again_after_its_time() -> None:
         pytest.param({"signup_url": BASE, "key_secret": "ns/short"}, "32", id="short-key"),
     ],
 )
-def test_a_public_subscriber_needs_its_links(flags: dict[str, str], expected: str) -> None:
+def test_a_public_subscriber_needs_its_links(flags: dict[str, Any], expected: str) -> None:
     """Origin Public without keys or sign-up URL: not configured, saying which flag; a Cluster
     one is mailed without links."""
     read, _ = secrets(keys=KEYS_DATA, short={"key": b64(b"k" * 8)})
