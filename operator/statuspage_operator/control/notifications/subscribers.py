@@ -302,6 +302,13 @@ class Subscribers:
         assert entry.spec is not None
         ref = entry.spec.mailbox_secret_ref
         assert ref is not None
+        # The operator's own settings first: without them no address can be mailed.
+        try:
+            relay = await self.mailboxes.relay(fresh)
+            signing = await self.mailboxes.signing(entry.spec.origin, fresh)
+        except MailNotConfiguredError as problem:
+            entry.problem = Verdict(False, Reason.MAIL_NOT_CONFIGURED, str(problem))
+            raise DestinationError(str(problem)) from None
         try:
             raw = await self.secret(entry.namespace, ref.name, ref.key, fresh)
         except api.SecretError as problem:
@@ -324,12 +331,6 @@ class Subscribers:
                 "(name@example.com); put one there, or fix spec.mailboxSecretRef",
             )
             raise DestinationError("not an address")
-        try:
-            relay = await self.mailboxes.relay(fresh)
-            signing = await self.mailboxes.signing(entry.spec.origin, fresh)
-        except MailNotConfiguredError as problem:
-            entry.problem = Verdict(False, Reason.MAIL_NOT_CONFIGURED, str(problem))
-            raise DestinationError(str(problem)) from None
         entry.clear_problem()
         return Mailbox(address, relay, signing)
 
