@@ -146,6 +146,38 @@ def token_of(mail: Received) -> str:
     return unquote(unsubscribe[len(prefix) :])
 
 
+def test_without_a_relay_mailboxes_say_so_and_others_still_deliver(
+    kube: Kube, namespace: str, smtp: SmtpServer, operator: OperatorProcess
+) -> None:
+    """No --mail-secret (the suite's operator, before `mailing` restarts it with the flags): a
+    mailbox Subscriber is MailNotConfigured, naming the flag; a URL Subscriber of the same page
+    is still sent the news."""
+    assert not any(a.startswith("--mail-secret") for a in operator.extra_args)
+    setup_page(kube, namespace)
+    public = subscribe(kube, namespace, f"{namespace}@example.com")
+    url = f"mailto://127.0.0.1:{smtp.port}?from=status@example.com&to=url-{namespace}@example.com"
+    kube.apply(
+        namespace,
+        secret("url", {"url": url}, CONSENT),
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Subscriber",
+            "metadata": {"name": "url"},
+            "spec": {"page": "example", "urlSecretRef": {"name": "url", "key": "url"}},
+        },
+    )
+
+    def reason() -> Any:
+        return condition(kube.status("subscriber", public, namespace), "Ready").get("reason")
+
+    wait_for(lambda: reason() == "MailNotConfigured", 20, what="MailNotConfigured")
+    ready = condition(kube.status("subscriber", public, namespace), "Ready")
+    assert "--mail-secret" in ready["message"]
+    kube.apply(namespace, incident([{"status": "Investigating", "message": "Looking."}]))
+    smtp.wait_for(to(f"url-{namespace}@example.com"), 20)
+    assert not [m for m in smtp.received if m.to == [f"{namespace}@example.com"]]
+
+
 @pytest.mark.usefixtures("mailing")
 def test_a_public_subscriber_gets_news_once_with_its_own_links(
     kube: Kube, namespace: str, smtp: SmtpServer, mailing: OperatorProcess
@@ -252,40 +284,3 @@ def test_the_operator_may_delete_only_subscriptions_by_the_public(
     assert kube.get("subscriber", "theirs", namespace) is not None
     code, answer = as_operator(kube, "DELETE", f"{base}/public-x")
     assert code == 200, answer
-
-
-@pytest.mark.usefixtures("mailing")
-def test_without_a_relay_mailboxes_say_so_and_others_still_deliver(
-    kube: Kube, namespace: str, smtp: SmtpServer, mailing: OperatorProcess
-) -> None:
-    """No --mail-secret: a mailbox Subscriber is MailNotConfigured, naming the flag; a URL
-    Subscriber of the same page is still sent the news."""
-    restart(mailing)
-    try:
-        setup_page(kube, namespace)
-        public = subscribe(kube, namespace, f"{namespace}@example.com")
-        hook = (
-            f"mailto://127.0.0.1:{smtp.port}?from=status@example.com&to=url-{namespace}@example.com"
-        )
-        kube.apply(
-            namespace,
-            secret("url", {"url": hook}, CONSENT),
-            {
-                "apiVersion": API_VERSION,
-                "kind": "Subscriber",
-                "metadata": {"name": "url"},
-                "spec": {"page": "example", "urlSecretRef": {"name": "url", "key": "url"}},
-            },
-        )
-
-        def reason() -> Any:
-            return condition(kube.status("subscriber", public, namespace), "Ready").get("reason")
-
-        wait_for(lambda: reason() == "MailNotConfigured", 20, what="MailNotConfigured")
-        ready = condition(kube.status("subscriber", public, namespace), "Ready")
-        assert "--mail-secret" in ready["message"]
-        kube.apply(namespace, incident([{"status": "Investigating", "message": "Looking."}]))
-        smtp.wait_for(to(f"url-{namespace}@example.com"), 20)
-        assert not [m for m in smtp.received if m.to == [f"{namespace}@example.com"]]
-    finally:
-        restart(mailing, *mail_flags())
