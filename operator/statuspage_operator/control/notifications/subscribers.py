@@ -302,10 +302,11 @@ class Subscribers:
         assert entry.spec is not None
         ref = entry.spec.mailbox_secret_ref
         assert ref is not None
-        # The operator's own settings first: without them no address can be mailed.
+        # The operator's own settings first: without them no address can be mailed. Shared by
+        # every mailbox, they are read again only after their time (never once per check).
         try:
-            relay = await self.mailboxes.relay(fresh)
-            signing = await self.mailboxes.signing(entry.spec.origin, fresh)
+            relay = await self.mailboxes.relay()
+            signing = await self.mailboxes.signing(entry.spec.origin)
         except MailNotConfiguredError as problem:
             entry.problem = Verdict(False, Reason.MAIL_NOT_CONFIGURED, str(problem))
             raise DestinationError(str(problem)) from None
