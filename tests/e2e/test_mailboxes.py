@@ -219,6 +219,10 @@ def test_a_public_subscriber_gets_news_once_with_its_own_links(
     smtp.wait_for(to(address), 20, count=2)
     mails = [m for m in smtp.received if m.to == [address]]
     assert ["Identified" in str(m.message["Subject"]) for m in mails] == [False, True]
+    # Each news its own Message-ID, derived from its delivery key (stable across a resend).
+    ids = [str(m.message["Message-ID"]) for m in mails]
+    assert len(set(ids)) == 2
+    assert all(i.endswith("@example.com>") and len(i) == len("<@example.com>") + 32 for i in ids)
     status = kube.status("subscriber", name, namespace)
     assert status["bounces"] == 0
     assert condition(status, "Ready")["status"] == "True"

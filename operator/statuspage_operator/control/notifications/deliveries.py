@@ -173,6 +173,10 @@ class Deliveries:
             now,
             parts.unsubscribe_url,
         )
+        # Like a webhook's Idempotency-Key: a message sent again after a crash (unrecorded) has
+        # the same Message-ID, which mail systems use to drop the repeat.
+        domain = mailbox.relay.sender.rpartition("@")[2]
+        message.replace_header("Message-ID", f"<{delivery.key}@{domain}>")
         ledger = subscriber.ledger
         await ledger.wait_for_room()
         try:
