@@ -11,11 +11,18 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
+import pytest
+
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.news import PageFacts
 from statuspage_operator.api.notices import Notice, make_notices
 from statuspage_operator.api.subscription_tokens import TokenKind, subscription_keys, verify
-from statuspage_operator.control.notifications import Mailboxes, Notifier, waits_for_destination
+from statuspage_operator.control.notifications import (
+    Mailboxes,
+    Notifier,
+    subscribers,
+    waits_for_destination,
+)
 from statuspage_operator.control.view import PageEntry, View
 from statuspage_operator.control.writer import Announcer, WritesInFlight
 from statuspage_operator.mail import MailError, Relay
@@ -59,16 +66,21 @@ class Harness:
     announcer: Announcer
     notifier: Notifier
 
-    async def mailbox(self, name: str, address: str, origin: str = "Public") -> None:
-        """A mailbox Subscriber and its address Secret appear."""
-        self.api.add_secret(NS, name, {"address": address}, CONSENT)
+    async def mailbox(
+        self, name: str, address: str | None, origin: str = "Public", created: str | None = None
+    ) -> None:
+        """A mailbox Subscriber appears, with its address Secret (if any) made before."""
+        if address is not None:
+            self.api.add_secret(NS, name, {"address": address}, CONSENT)
         spec = {
             "page": "example",
             "origin": origin,
             "mailboxSecretRef": {"name": name, "key": "address"},
         }
-        body = self.api.add(resource("Subscriber", NS, name, spec))
-        await self.notifier.subscriber_event("ADDED", body)
+        body = resource("Subscriber", NS, name, spec)
+        if created is not None:
+            body["metadata"]["creationTimestamp"] = created
+        await self.notifier.subscriber_event("ADDED", self.api.add(body))
 
     def status(self, name: str) -> dict[str, Any]:
         return self.api.status("subscribers", NS, name)
@@ -273,3 +285,53 @@ def test_an_address_secret_without_an_address_says_what_to_fix() -> None:
     assert ready["reason"] == "InvalidDestination"
     assert "Secret public-x key 'address'" in ready["message"]
     assert "not an address" not in ready["message"]
+
+
+def test_a_new_public_subscription_finds_its_address_soon_without_a_warning() -> None:
+    """Its Subscriber comes before its Secret (owned by it): checked again within a second,
+    Ready, and no SecretNotFound Warning."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.mailbox("public-s", None, created="2026-12-01T12:00:00Z")
+        assert h.api.ready("subscribers", NS, "public-s")["reason"] == "SecretNotFound"
+        h.api.add_secret(NS, "public-s", {"address": "s@example.com"}, CONSENT)
+        await eventually(
+            lambda: h.api.ready("subscribers", NS, "public-s").get("status") == "True", 3.0
+        )
+        await h.announcer.drain()
+        return h
+
+    h = run(scenario)
+    assert h.api.reasons("public-s") == []
+
+
+def test_a_public_subscription_whose_address_never_comes_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Still no Secret after the quick checks: the SecretNotFound Warning, once."""
+    monkeypatch.setattr(subscribers, "ADDRESS_RETRIES", (0.01, 0.01))
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.mailbox("public-w", None, created="2026-12-01T12:00:00Z")
+        await eventually(lambda: not h.notifier.subscribers._soon)
+        await h.announcer.drain()
+        return h
+
+    h = run(scenario)
+    assert h.api.reasons("public-w") == ["SecretNotFound"]
+
+
+def test_an_old_subscription_without_its_address_is_a_warning_at_once() -> None:
+    """Past the grace (a restart long after): the Warning at once, no quick checks."""
+
+    async def scenario() -> Harness:
+        h = make_harness()
+        await h.mailbox("public-o", None)
+        assert not h.notifier.subscribers._soon
+        await h.announcer.drain()
+        return h
+
+    h = run(scenario)
+    assert h.api.reasons("public-o") == ["SecretNotFound"]

@@ -148,5 +148,6 @@ class Notifier:
     async def close(self) -> None:
         """Record what was delivered, then stop (deliveries still in flight are dropped)."""
         self.deliveries.close()
+        self.subscribers.close()
         await self.records.close()
         await self.channels.close()

@@ -27,14 +27,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from statuspage_operator.api.conditions import Reason, Verdict
 from statuspage_operator.api.mailbox import BOUNCE_LIMIT, bounced
 from statuspage_operator.api.notices import Notice, make_notices
-from statuspage_operator.api.specs import SubscriberSpec, parse
+from statuspage_operator.api.specs import Origin, SubscriberSpec, parse
 from statuspage_operator.api.status import subscriber_status
 from statuspage_operator.api.subscription_tokens import normalized_address
 from statuspage_operator.api.times import parse_time
@@ -71,6 +71,12 @@ RECHECKED = frozenset(
     {Reason.SECRET_NOT_FOUND, Reason.INVALID_DESTINATION, Reason.MAIL_NOT_CONFIGURED}
 )
 MAILBOX = "mailbox"
+# A subscription by the public is made as its Subscriber, then its address Secret (owned by it,
+# so it cannot come first): for a moment the Secret is missing. A Subscriber that young is
+# checked again after each of ADDRESS_RETRIES seconds, and its SecretNotFound is a Warning only
+# if the Secret is still missing after them.
+ADDRESS_GRACE = timedelta(seconds=30)
+ADDRESS_RETRIES = (0.5, 1.0, 2.0, 4.0)
 
 
 def waits_for_destination(status: Mapping[str, Any]) -> bool:
@@ -160,6 +166,8 @@ class Subscribers:
         self._locks: dict[Key, asyncio.Lock] = {}
         self._secrets: dict[tuple[str, str, str], tuple[float, bytes]] = {}
         self._destinations: dict[str, Destination] = {}
+        # Young public subscriptions waiting for their address Secret, checked again soon.
+        self._soon: dict[Key, asyncio.Task[None]] = {}
 
     def of_page(self, namespace: str, page: str) -> list[Subscriber]:
         """The valid Subscribers of a page."""
@@ -224,7 +232,50 @@ class Subscribers:
                 await self.destination(entry, fresh=True)
                 await self.signing(entry, fresh=True)
             entry.checked = entry.generation
+            if self._missing_address(entry) and entry.key not in self._soon:
+                created = entry.created
+                if created is not None and self.clock() - created < ADDRESS_GRACE:
+                    self._soon[entry.key] = asyncio.create_task(
+                        self._address_soon(entry),
+                        name=f"address of {entry.namespace}/{entry.name}",
+                    )
         await self.write(entry)
+
+    @staticmethod
+    def _missing_address(entry: Subscriber) -> bool:
+        """A subscription by the public whose address Secret was not found."""
+        return (
+            entry.spec is not None
+            and entry.spec.origin is Origin.PUBLIC
+            and entry.problem is not None
+            and entry.problem.reason == Reason.SECRET_NOT_FOUND
+        )
+
+    async def _address_soon(self, entry: Subscriber) -> None:
+        """Check a young public subscription again a few times, until its Secret is found;
+        the Warning only if it is still missing then."""
+        try:
+            for delay in ADDRESS_RETRIES:
+                await asyncio.sleep(delay)
+                if not self.holds(entry) or not self._missing_address(entry):
+                    return
+                await self.check(entry)
+            if self.holds(entry) and self._missing_address(entry) and entry.problem is not None:
+                problem = entry.problem
+                notices = make_notices(
+                    entry.name, entry.uid, self.clock(), [(problem.reason, problem.message, True)]
+                )
+                self.announcer.announce(entry.ref, notices)
+        except Exception as error:
+            # The recheck timer (every RECHECK seconds) goes on from here.
+            logger.warning("checking Subscriber %s/%s again failed: %s", *entry.key, error)
+        finally:
+            self._soon.pop(entry.key, None)
+
+    def close(self) -> None:
+        """Stop the checks of young public subscriptions."""
+        for task in self._soon.values():
+            task.cancel()
 
     async def recheck(self, namespace: str, name: str) -> None:
         """Check a Subscriber waiting for its destination again (its Secret may exist now)."""
@@ -398,7 +449,9 @@ class Subscribers:
             patch = {k: v for k, v in desired.items() if current.get(k) != v}
             if not patch:
                 return
-            notices = _new_problem(entry, current, verdict, now)
+            # A young public subscription's missing address: not yet a problem to announce.
+            quiet = entry.key in self._soon
+            notices = [] if quiet else _new_problem(entry, current, verdict, now)
             try:
                 stored = await retrying(
                     SUBSCRIBER_WRITES,
