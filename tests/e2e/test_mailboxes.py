@@ -188,6 +188,15 @@ def test_a_public_subscriber_gets_news_once_with_its_own_links(
     setup_page(kube, namespace)
     name = subscribe(kube, namespace, address)
     uid = (kube.get("subscriber", name, namespace) or {})["metadata"]["uid"]
+    # Its Secret came after it: found again within seconds, and no Warning about it.
+    wait_for(
+        lambda: (
+            condition(kube.status("subscriber", name, namespace), "Ready").get("status") == "True"
+        ),
+        10,
+        what="Ready",
+    )
+    assert [e["reason"] for e in kube.events(namespace, name)] == []
     updates = [{"status": "Investigating", "message": "Looking into it."}]
     kube.apply(namespace, incident(updates))
     [mail] = smtp.wait_for(to(address), 20)
