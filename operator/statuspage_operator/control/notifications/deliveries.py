@@ -174,7 +174,7 @@ class Deliveries:
             parts.unsubscribe_url,
         )
         # Like a webhook's Idempotency-Key: a message sent again after a crash (unrecorded) has
-        # the same Message-ID, which mail systems use to drop the repeat.
+        # the same Message-ID, by which mail clients (and some servers) drop a repeat.
         domain = mailbox.relay.sender.rpartition("@")[2]
         message.replace_header("Message-ID", f"<{delivery.key}@{domain}>")
         ledger = subscriber.ledger
