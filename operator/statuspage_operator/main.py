@@ -125,6 +125,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Secret with Alertmanager's credentials: key token (bearer), or username and "
         "password (basic auth); read at first use and again after a 401",
     )
+    parser.add_argument(
+        "--mail-secret",
+        default=None,
+        metavar="NAMESPACE/NAME",
+        help="the mail relay Secret (keys url, from) for mailbox Subscribers, e.g. "
+        "statuspage-signups/statuspage-mail-relay (unset: they are MailNotConfigured)",
+    )
+    parser.add_argument(
+        "--subscription-key-secret",
+        default=None,
+        metavar="NAMESPACE/NAME",
+        help="the subscription key Secret (keys key, previous, naming) that signs the manage "
+        "links of mail, e.g. statuspage-signups/statuspage-subscription-key",
+    )
+    parser.add_argument(
+        "--signup-url",
+        default=None,
+        metavar="URL",
+        help="the public base URL of statuspage-signup, for the manage and unsubscribe links of "
+        "mail, e.g. https://status.example.com/subscriptions",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -148,6 +169,25 @@ def alertmanager_problem(args: argparse.Namespace) -> str | None:
             return "--alertmanager-secret: NAMESPACE/NAME"
         if args.alertmanager_url is None:
             return "--alertmanager-secret needs --alertmanager-url"
+    return None
+
+
+def mail_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the mail flags (None: nothing)."""
+    for flag, value in (
+        ("--mail-secret", args.mail_secret),
+        ("--subscription-key-secret", args.subscription_key_secret),
+    ):
+        if value is not None:
+            namespace, _, name = value.partition("/")
+            if not namespace or not name or "/" in name:
+                return f"{flag}: NAMESPACE/NAME"
+    if args.signup_url is not None:
+        parts = urlsplit(args.signup_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "--signup-url: an http:// or https:// URL with a host"
+        if parts.query or parts.fragment or parts.username:
+            return "--signup-url: a base URL, without query, fragment or credentials"
     return None
 
 
@@ -179,6 +219,9 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
                 sweep_interval=args.sweep_interval,
                 alertmanager_url=args.alertmanager_url,
                 alertmanager_secret=args.alertmanager_secret,
+                mail_secret=args.mail_secret,
+                subscription_key_secret=args.subscription_key_secret,
+                signup_url=args.signup_url,
             ),
         )
     finally:
@@ -244,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         egress_policy(args)
     except ValueError as error:
         parser.error(f"--egress-allow/--egress-deny: {error}")
-    problem = alertmanager_problem(args)
+    problem = alertmanager_problem(args) or mail_problem(args)
     if problem:
         parser.error(problem)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)

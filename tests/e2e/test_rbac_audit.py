@@ -7,7 +7,9 @@ runs both processes as those ServiceAccounts (tokens) and walks through every fe
 Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
 Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
 delivery, an alert group's draft incident opened and deleted, Events beyond an hour's budget (a
-digest created, raised, and raised again after a restart), the server reading its feed key; the
+digest created, raised, and raised again after a restart), a subscription by the public mailed
+through a relay that refuses it until the operator deletes it (the relay and key Secrets read
+by name), the server reading its feed key; the
 alerts receiver (two replicas) reading a receiver Secret, writing a component's status.alerts,
 and reading the component again after a conflict. Then every (group, resource, verb) that a Role
 or ClusterRole of the rendered base grants each identity must appear among its allowed requests,
@@ -48,6 +50,7 @@ from e2e.objects import (
     make_page,
     make_window,
 )
+from smtp_server import SmtpServer
 from statuspage_operator.api.alerts import render_alerts
 from statuspage_operator.api.drafts import draft_name
 from statuspage_operator.domain.alerting import AlertGroup, ComponentAlerts
@@ -72,6 +75,12 @@ CONSENT = {"statuspage.dev/subscriber": "true"}
 # More changes of one object than an hour's Events take (api/event_budget.py: 10), so the rest
 # fold into a ChangesCoalesced digest, created and then raised in place.
 FLAPS = 25
+# Mail (docs/operations.md, Mail relay): the Secrets the operator reads by name, and a mailbox
+# the relay refuses (550), so that a subscription by the public is deleted after 3 bounces.
+SIGNUPS = "statuspage-signups"
+RELAY = "statuspage-mail-relay"
+KEYS = "statuspage-subscription-key"
+GONE = "gone@example.com"
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +153,20 @@ def subscriber(name: str, url_secret: str) -> dict[str, Any]:
     }
 
 
+def public_subscriber(name: str) -> dict[str, Any]:
+    """A subscription by the public to the page `example`, its address in the Secret `name`."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Subscriber",
+        "metadata": {"name": name},
+        "spec": {
+            "page": "example",
+            "origin": "Public",
+            "mailboxSecretRef": {"name": name, "key": "address"},
+        },
+    }
+
+
 def start_server(kubeconfig: Path, log: Path) -> subprocess.Popen[bytes]:
     """statuspage-server as its ServiceAccount; returns once it has listed every kind."""
     port = free_port()
@@ -185,6 +208,8 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
         make_component("db"),
         make_component("flap"),
         subscriber("ops", "hook"),
+        secret("public-gone", CONSENT, address=GONE),
+        public_subscriber("public-gone"),
         make_incident("outage", [{"name": "db"}], impact="Major"),
     )
     # Applied on its own, so that a slow apply above cannot eat its lead: the operator must see
@@ -204,6 +229,12 @@ def run_scenario(admin: Kube, operator: OperatorProcess, receiver: Receiver) -> 
     admin.run("delete", "statusincident", "outage", "-n", NAMESPACE, "--timeout=30s")
     wait_for(lambda: phase() == "Completed", 30, what="the window completed")
     wait_for(lambda: receiver.posts, 30, what="a delivery to the subscriber's hook")
+    # Scheduled, started, completed: three refusals in a row, and the operator deletes it.
+    wait_for(
+        lambda: admin.get("subscriber", "public-gone", NAMESPACE) is None,
+        30,
+        what="the bounced public subscriber deleted",
+    )
     draft_for_an_alert_group(admin)
     count, flaps = flap_until_coalesced(admin)
     # After a restart the operator knows the hour's digest from status, not its resourceVersion:
@@ -352,15 +383,24 @@ def audit_log(
     flags = [f"--audit-policy-file={policy}", f"--audit-log-path={log}"]
     receiver = Receiver()
     started = time.monotonic()
-    with LocalCluster(build_binaries(), apiserver_flags=flags) as cluster:
+    with (
+        SmtpServer(refuse=[GONE]) as smtp,
+        LocalCluster(build_binaries(), apiserver_flags=flags) as cluster,
+    ):
         print(f"\naudited control plane up in {time.monotonic() - started:.1f} s")
         admin = Kube(cluster.kubeconfig)
         admin.run("apply", "-k", str(ROOT / "crds"))
         admin.run("wait", "--for=condition=Established", "--timeout=60s", *CRD_NAMES)
+        if not [d for d in base if d["kind"] == "Namespace" and d["metadata"]["name"] == SIGNUPS]:
+            # Made by manifests/signup where the sign-up process is installed.
+            admin.run("create", "namespace", SIGNUPS)
         install = [d for d in base if d["kind"] not in SKIPPED_KINDS]
         admin.run("apply", "-f", "-", stdin=yaml.safe_dump_all(install))
         admin.run("create", "namespace", NAMESPACE)
         admin.apply(SYSTEM, secret(FEED_KEY, key="k" * 32))
+        relay = secret(RELAY, url=smtp.url)
+        relay["data"]["from"] = base64.b64encode(b"status@example.com").decode()
+        admin.apply(SIGNUPS, relay, secret(KEYS, key="k" * 32, naming="n" * 32))
         server = start_server(
             token_kubeconfig(admin, SERVER, workdir / "server.kubeconfig").kubeconfig,
             workdir / "server.log",
@@ -374,6 +414,9 @@ def audit_log(
             "--leader-elect",
             f"--leader-election-namespace={SYSTEM}",
             "--notify-retry-base=0.2",
+            f"--mail-secret={SIGNUPS}/{RELAY}",
+            f"--subscription-key-secret={SIGNUPS}/{KEYS}",
+            "--signup-url=https://status.example.com/subscriptions",
         ]
         try:
             run_scenario(admin, operator, receiver)

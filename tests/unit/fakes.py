@@ -280,11 +280,15 @@ class FakeClient(Client):
         return copy.deepcopy(merged)
 
     def _delete(self, key: tuple[str, str, str], body: Any) -> dict[str, Any]:
-        """A delete, with DeleteOptions' resourceVersion precondition."""
+        """A delete, with DeleteOptions' resourceVersion and uid preconditions."""
         stored = self._existing(key)
-        version = ((body or {}).get("preconditions") or {}).get("resourceVersion")
+        preconditions = (body or {}).get("preconditions") or {}
+        version = preconditions.get("resourceVersion")
         if version is not None and version != stored["metadata"]["resourceVersion"]:
             raise _error(409, "Precondition failed: the object has been modified")
+        uid = preconditions.get("uid")
+        if uid is not None and uid != stored["metadata"].get("uid"):
+            raise _error(409, "Precondition failed: UID in precondition does not match")
         return copy.deepcopy(self.objects.pop(key))
 
     def _core(

@@ -101,8 +101,8 @@ def test_base_contains_exactly_the_install() -> None:
         + ["Deployment"] * 3
         + ["Namespace"]
         + ["NetworkPolicy"] * 2
-        + ["Role"] * 2
-        + ["RoleBinding"] * 2
+        + ["Role"] * 3
+        + ["RoleBinding"] * 3
         + ["Service"] * 2
         + ["ServiceAccount"] * 3
         + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
@@ -164,7 +164,8 @@ def test_secrets_have_a_cluster_role_of_their_own() -> None:
 def test_cluster_role_creates_and_deletes_only_incidents() -> None:
     """On our kinds the operator may list and watch; patch (its finalizer) only windows and
     incidents, the two kinds that carry it; create and delete only incidents (its own drafts, as
-    the spec guard holds it to); status by patch only."""
+    the spec guard holds it to), and delete Subscribers (only the public's, bounced: the spec
+    guard again); status by patch only."""
     verbs: dict[str, set[str]] = {}
     for rule in one("ClusterRole")["rules"]:
         if rule["apiGroups"] == ["statuspage.dev"]:
@@ -176,7 +177,7 @@ def test_cluster_role_creates_and_deletes_only_incidents() -> None:
         "components": {"list", "watch"},
         "maintenancewindows": {"list", "watch", "patch"},
         "statusincidents": {"list", "watch", "patch", "create", "delete"},
-        "subscribers": {"list", "watch"},
+        "subscribers": {"list", "watch", "delete"},
     }
     assert verbs.pop("publicationpolicies") == {"list", "watch"}
     assert verbs == {f"{plural}/status": {"patch"} for plural in [*PLURALS, "subscribers"]}
@@ -195,12 +196,14 @@ def test_spec_guard_matches_updates_of_the_main_resources() -> None:
     """The policy matches UPDATE of our four kinds' main resources, not their status, and CREATE
     and DELETE of incidents (the only kind the operator may create and delete)."""
     policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
-    [updates, lifecycle] = policy["matchConstraints"]["resourceRules"]
+    [updates, lifecycle, subscribers] = policy["matchConstraints"]["resourceRules"]
     assert updates["apiGroups"] == lifecycle["apiGroups"] == ["statuspage.dev"]
     assert updates["operations"] == ["UPDATE"]
     assert sorted(updates["resources"]) == sorted(PLURALS)
     assert lifecycle["operations"] == ["CREATE", "DELETE"]
     assert lifecycle["resources"] == ["statusincidents"]
+    assert subscribers["operations"] == ["DELETE"]
+    assert subscribers["resources"] == ["subscribers"]
     assert policy["failurePolicy"] == "Fail"
 
 
@@ -217,7 +220,7 @@ def test_spec_guard_denies_spec_changes() -> None:
     on incidents labelled as the operator's; the others hold the label and creation/deletion.
     (tests/e2e/test_rbac.py asks a real API server what they allow.)"""
     policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
-    spec, label, create, delete = policy["validations"]
+    spec, label, create, delete, public = policy["validations"]
     assert "object.spec == oldObject.spec" in spec["expression"]
     assert "variables.before == 'statuspage-operator'" in spec["expression"]
     assert spec["message"] == SPEC_GUARD_MESSAGE
@@ -226,7 +229,34 @@ def test_spec_guard_denies_spec_changes() -> None:
     )
     assert "CREATE" in create["expression"]
     assert "DELETE" in delete["expression"]
+    assert "oldObject.spec.origin == 'Public'" in public["expression"]
     assert all(v["reason"] == "Forbidden" for v in policy["validations"])
+
+
+def test_mail_secrets_are_read_by_name_only() -> None:
+    """The mail Role: `get` on the relay and key Secrets of statuspage-signups, by name, bound to
+    the operator's ServiceAccount; nothing else."""
+    role = one("Role", f"{NAME}-mail")
+    assert role["metadata"]["namespace"] == "statuspage-signups"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["statuspage-mail-relay", "statuspage-subscription-key"],
+            "verbs": ["get"],
+        }
+    ]
+    binding = one("RoleBinding", f"{NAME}-mail")
+    assert binding["roleRef"]["name"] == f"{NAME}-mail"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
+
+
+def test_deployment_names_the_mail_secrets() -> None:
+    """The operator is run with the relay and key Secrets the mail Role names."""
+    args = one("Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--mail-secret=statuspage-signups/statuspage-mail-relay" in args
+    assert "--subscription-key-secret=statuspage-signups/statuspage-subscription-key" in args
+    assert any(a.startswith("--signup-url=https://") for a in args)
 
 
 def test_spec_guard_binding_denies() -> None:

@@ -56,6 +56,9 @@ class Reason(StrEnum):
     ALERTMANAGER_REFUSED = "AlertmanagerRefused"
     NO_MATCHERS = "NoMatchers"
     INVALID_MATCHERS = "InvalidMatchers"
+    # Mailbox subscribers (control/notifications/mailboxes.py).
+    MAIL_NOT_CONFIGURED = "MailNotConfigured"
+    MAILBOX_REMOVED = "MailboxRemoved"
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,12 +210,17 @@ def subscriber_status(
     verdict: Verdict,
     generation: int,
     now: datetime,
+    bounces: int | None = None,
 ) -> Status:
-    """A Subscriber's status: what was delivered (bounded), counts, the last delivery."""
-    return {
+    """A Subscriber's status: what was delivered (bounded), counts, the last delivery; for a
+    mailbox, its permanent refusals in a row."""
+    status = {
         "delivered": render_delivered(record),
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
         "lastDelivery": dict(last) if last else previous.get("lastDelivery"),
         **_conditions(verdict, generation, now, previous),
     }
+    if bounces is not None:
+        status["bounces"] = bounces
+    return status

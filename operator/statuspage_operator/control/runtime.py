@@ -27,7 +27,13 @@ from statuspage_operator.control.alertmanager import AlertmanagerClient, no_auth
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.drafts import Drafts
 from statuspage_operator.control.incidents import Incidents
-from statuspage_operator.control.notifications import RETRY_BASE, Channels, EgressPolicy, Notifier
+from statuspage_operator.control.notifications import (
+    RETRY_BASE,
+    Channels,
+    EgressPolicy,
+    Mailboxes,
+    Notifier,
+)
 from statuspage_operator.control.publication import PolicyEntry
 from statuspage_operator.control.silences import Silences
 from statuspage_operator.control.sweep import Sweeper
@@ -142,6 +148,9 @@ class Runtime:
         egress: EgressPolicy | None = None,
         alertmanager_url: str | None = None,
         alertmanager_secret: str | None = None,
+        mail_secret: str | None = None,
+        subscription_key_secret: str | None = None,
+        signup_url: str | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -150,8 +159,16 @@ class Runtime:
         # flight; the writer announces and offers to subscribers what its writes record.
         in_flight = WritesInFlight()
         announcer = Announcer(client, clock, in_flight)
+        mailboxes = Mailboxes(client, mail_secret, subscription_key_secret, signup_url)
         self.notifier = Notifier(
-            client, clock, self.view, announcer, in_flight, notify_retry_base, Channels(egress)
+            client,
+            clock,
+            self.view,
+            announcer,
+            in_flight,
+            notify_retry_base,
+            Channels(egress),
+            mailboxes,
         )
         self.writer = Writer(client, clock, announcer, self.notifier, in_flight)
         self.components = Components(self.view, self.writer, clock)

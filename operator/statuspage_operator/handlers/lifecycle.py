@@ -113,6 +113,9 @@ async def on_operator_startup(
         egress=memo.get("egress"),
         alertmanager_url=memo.get("alertmanager_url"),
         alertmanager_secret=memo.get("alertmanager_secret"),
+        mail_secret=memo.get("mail_secret"),
+        subscription_key_secret=memo.get("subscription_key_secret"),
+        signup_url=memo.get("signup_url"),
     )
     memo.runtime = runtime
     namespaces = list(memo.get("namespaces") or [])

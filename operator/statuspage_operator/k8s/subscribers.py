@@ -76,3 +76,43 @@ async def read_secret_key(client: Client, namespace: str, name: str, key: str) -
         return base64.b64decode(str(data[key]), validate=True)
     except (binascii.Error, ValueError) as error:
         raise SecretError(f"Secret {name} key {key!r} is not valid base64") from error
+
+
+async def read_named_secret(client: Client, reference: str) -> dict[str, Any] | None:
+    """The base64 `data` of a Secret named by the operator's administrator (a flag's
+    `NAMESPACE/NAME`: the mail relay, the subscription keys); None when it does not exist or
+    the operator may not read it (its Role names it: `resourceNames`)."""
+    namespace, _, name = reference.partition("/")
+    try:
+        secret = await client.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    except NotFoundError:
+        return None
+    except ApiError as error:
+        if error.status != 403:
+            raise
+        return None
+    data = secret.get("data") or {}
+    return dict(data) if isinstance(data, dict) else {}
+
+
+async def delete_subscriber(client: Client, namespace: str, name: str, uid: str) -> bool:
+    """Delete this very Subscriber (a precondition on its uid: never a namesake made since);
+    False when it is gone or was replaced."""
+    try:
+        await client.request(
+            "DELETE",
+            custom_path(PLURAL, namespace, name),
+            body={
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "preconditions": {"uid": uid},
+                "propagationPolicy": "Background",
+            },
+        )
+    except NotFoundError:
+        return False
+    except ApiError as error:
+        if error.status == 409:
+            return False
+        raise
+    return True

@@ -7,6 +7,7 @@
 - lanes.py        each subscriber's lane: in order per object, a few sends at once
 - record.py       the delivered keys in each Subscriber's status, written in batches
 - channels.py     where a delivery goes: webhooks (aiohttp) and Apprise
+- mailboxes.py    mail to mailbox subscribers: the relay and key Secrets (read by name), sends
 - failures.py     what went wrong with an attempt, as a category (never the far end's words)
 - schemes.py      which URLs are sent to: webhooks and an allow-list of Apprise schemes
 - egress.py       (pure) the egress policy: which names and addresses may be sent to
@@ -37,6 +38,7 @@ What runs in the background, and what starts and stops it:
 from statuspage_operator.control.notifications.channels import Channels
 from statuspage_operator.control.notifications.deliveries import ATTEMPTS, RETRY_BASE
 from statuspage_operator.control.notifications.egress import CLUSTER_DOMAIN, EgressPolicy
+from statuspage_operator.control.notifications.mailboxes import Mailboxes
 from statuspage_operator.control.notifications.notifier import Notifier
 from statuspage_operator.control.notifications.record import UNRECORDED
 from statuspage_operator.control.notifications.subscribers import RECHECK, waits_for_destination
@@ -49,6 +51,7 @@ __all__ = [
     "UNRECORDED",
     "Channels",
     "EgressPolicy",
+    "Mailboxes",
     "Notifier",
     "waits_for_destination",
 ]

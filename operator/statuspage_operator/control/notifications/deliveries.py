@@ -6,6 +6,11 @@ signed webhook body, takes a place among the subscriber's unrecorded sends (reco
 A failed send is tried again on the one retry policy (control/retry.py): `--notify-retry-base`,
 doubling, ATTEMPTS in all, then the Subscriber says DeliveryFailed until a later success. A
 destination that cannot work is not tried again: the Subscriber's condition says what to fix.
+
+A mailbox subscriber is mailed through the relay (mailboxes.py): the same text, with its own
+manage and unsubscribe links (api/mailbox.py). A permanent refusal (5xx) is not tried again: it
+counts as failed and as one more bounce, in the same status write as the record; a success
+resets the bounces.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from datetime import datetime
 from functools import partial
 
 from statuspage_operator.api.conditions import Reason, Verdict
+from statuspage_operator.api.mailbox import BOUNCE_LIMIT, Addressee, mail_news
+from statuspage_operator.api.specs import Origin
 from statuspage_operator.api.webhook import (
     EVENT_HEADER,
     KEY_HEADER,
@@ -38,11 +45,14 @@ from statuspage_operator.control.notifications.record import PATIENCE, Records
 from statuspage_operator.control.notifications.subscribers import Subscriber, Subscribers
 from statuspage_operator.control.retry import RetryPolicy
 from statuspage_operator.k8s.client import transient
+from statuspage_operator.mail import MailError, compose
 
 logger = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 RETRY_BASE = 30.0
+# A mailbox's sends at once (all of them share SMTP_CONNECTIONS: mailboxes.py).
+MAIL_LANE = 2
 
 
 class Deliveries:
@@ -89,6 +99,8 @@ class Deliveries:
             self._finish(subscriber, news, "expired")
             return None
         delivery.attempts += 1
+        if spec.mailbox_secret_ref is not None:
+            return await self._mail(delivery)
         try:
             destination = await self.subscribers.destination(subscriber)
             subscriber.lane.limit = LANE if destination.webhook else APPRISE_LANE
@@ -126,6 +138,75 @@ class Deliveries:
                 self._finish(subscriber, news, "sent")
                 return None
         return self._failed(delivery, error)
+
+    async def _mail(self, delivery: Delivery) -> float | None:
+        """One attempt to mail a mailbox subscriber; like `attempt`, and a 5xx is a bounce."""
+        subscriber, news = delivery.subscriber, delivery.news
+        spec = subscriber.spec
+        assert spec is not None
+        subscriber.lane.limit = MAIL_LANE
+        try:
+            mailbox = await self.subscribers.mailbox(subscriber)
+        except DestinationError:
+            self._finish(subscriber, news, "failed")
+            return None
+        except Exception as failure:
+            if not transient(failure):
+                raise
+            return self._failed(delivery, f"reading the destination failed: {failure}")
+        now = self.clock()
+        to = Addressee(subscriber.namespace, spec.page, subscriber.name, subscriber.uid)
+        signing = mailbox.signing
+        parts = mail_news(
+            news,
+            to,
+            now,
+            signing.keys if signing is not None else None,
+            signing.links if signing is not None else None,
+        )
+        message = compose(
+            mailbox.relay,
+            mailbox.address,
+            parts.display_name,
+            parts.subject,
+            parts.text,
+            now,
+            parts.unsubscribe_url,
+        )
+        # Like a webhook's Idempotency-Key: a message sent again after a crash (unrecorded) has
+        # the same Message-ID, by which mail clients (and some servers) drop a repeat.
+        domain = mailbox.relay.sender.rpartition("@")[2]
+        message.replace_header("Message-ID", f"<{delivery.key}@{domain}>")
+        ledger = subscriber.ledger
+        await ledger.wait_for_room()
+        try:
+            await self.subscribers.mailboxes.send(mailbox.relay, message)
+        except BaseException as failure:
+            ledger.release(1)
+            if not isinstance(failure, MailError):
+                raise
+            if not failure.permanent:
+                return self._failed(delivery, failure.category)
+            ledger.bounces = (ledger.bounces or 0) + 1
+            rule = ""
+            if spec.origin is Origin.PUBLIC:
+                rule = f"; at {BOUNCE_LIMIT} the subscription is removed"
+            message_text = (
+                f"{news.event} not delivered: {failure.category}, not tried again; "
+                f"{ledger.bounces} in a row{rule}"
+            )
+            subscriber.problem = Verdict(False, Reason.DELIVERY_FAILED, message_text)
+            logger.warning(
+                "Subscriber %s/%s: %s", subscriber.namespace, subscriber.name, message_text
+            )
+            self._finish(subscriber, news, "failed")
+            return None
+        ledger.sent(delivery.key, delivery.until)
+        ledger.bounces = 0
+        if subscriber.problem is not None and subscriber.problem.reason == Reason.DELIVERY_FAILED:
+            subscriber.problem = None
+        self._finish(subscriber, news, "sent")
+        return None
 
     async def _signed(self, subscriber: Subscriber, key: str, payload: bytes) -> dict[str, str]:
         """The signature headers of one attempt: Standard Webhooks' (the delivery key as its id,

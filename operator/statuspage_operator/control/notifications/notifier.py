@@ -21,6 +21,7 @@ from statuspage_operator.api.notices import Notice
 from statuspage_operator.control.notifications.channels import Channels
 from statuspage_operator.control.notifications.deliveries import RETRY_BASE, Deliveries
 from statuspage_operator.control.notifications.lanes import Delivery
+from statuspage_operator.control.notifications.mailboxes import Mailboxes
 from statuspage_operator.control.notifications.record import Records
 from statuspage_operator.control.notifications.subscribers import Subscribers
 from statuspage_operator.control.view import Body, View
@@ -45,11 +46,14 @@ class Notifier:
         in_flight: WritesInFlight,
         retry_base: float = RETRY_BASE,
         channels: Channels | None = None,
+        mailboxes: Mailboxes | None = None,
     ) -> None:
         self.clock = clock
         self.view = view
         self.channels = channels or Channels()
-        self.subscribers = Subscribers(client, clock, view, announcer, self.channels.policy)
+        self.subscribers = Subscribers(
+            client, clock, view, announcer, self.channels.policy, mailboxes
+        )
         self.records = Records(in_flight.idle)
         self.deliveries = Deliveries(
             self.subscribers, self.records, self.channels, in_flight.idle, clock, retry_base
@@ -144,5 +148,6 @@ class Notifier:
     async def close(self) -> None:
         """Record what was delivered, then stop (deliveries still in flight are dropped)."""
         self.deliveries.close()
+        self.subscribers.close()
         await self.records.close()
         await self.channels.close()

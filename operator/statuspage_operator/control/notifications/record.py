@@ -51,6 +51,8 @@ class Ledger:
     delivered: dict[str, datetime] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     last: dict[str, str] | None = None
+    # A mailbox's permanent refusals in a row (None until the status is read).
+    bounces: int | None = None
     # Sent and not recorded yet; with those being sent (outstanding), at most UNRECORDED.
     unrecorded: int = 0
     outstanding: int = 0
@@ -70,6 +72,8 @@ class Ledger:
             self.counts.update(
                 sent=int(status.get("sent") or 0), failed=int(status.get("failed") or 0)
             )
+        if self.bounces is None:
+            self.bounces = int(status.get("bounces") or 0)
 
     def prune(self, now: datetime) -> dict[str, datetime]:
         """The keys still worth recording: deadline not passed, at most RECORD_LIMIT."""

@@ -9,6 +9,13 @@ seconds for deliveries and read afresh for a check. Secrets are not watched, so 
 waiting for its Secret (`waits_for_destination`) is checked again every RECHECK seconds, by a kopf
 timer (handlers/subscribers.py).
 
+A mailbox Subscriber (`spec.mailboxSecretRef`) is ready when its Secret holds an email address
+and the operator has a mail relay (and, for one made by the public, the keys and sign-up URL of
+its links: mailboxes.py); else MailNotConfigured says which flag to fix. Its status also counts
+the relay's permanent refusals in a row (`bounces`); at BOUNCE_LIMIT one made by the public is
+deleted (its address Secret goes with it: an ownerReference), with a MailboxRemoved Event on its
+page.
+
 The status carries the conditions and the record of deliveries (record.py); it is written with
 only what differs, one write per Subscriber at a time, with a Warning Event for a new problem.
 """
@@ -20,14 +27,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from statuspage_operator.api.conditions import Reason, Verdict
+from statuspage_operator.api.mailbox import BOUNCE_LIMIT, bounced
 from statuspage_operator.api.notices import Notice, make_notices
-from statuspage_operator.api.specs import SubscriberSpec, parse
+from statuspage_operator.api.specs import Origin, SubscriberSpec, parse
 from statuspage_operator.api.status import subscriber_status
+from statuspage_operator.api.subscription_tokens import normalized_address
 from statuspage_operator.api.times import parse_time
 from statuspage_operator.api.webhook import Signature, signing_keys
 from statuspage_operator.control.notifications.channels import (
@@ -37,6 +46,11 @@ from statuspage_operator.control.notifications.channels import (
 )
 from statuspage_operator.control.notifications.egress import EgressPolicy
 from statuspage_operator.control.notifications.lanes import Lane
+from statuspage_operator.control.notifications.mailboxes import (
+    Mailboxes,
+    MailNotConfiguredError,
+    Signing,
+)
 from statuspage_operator.control.notifications.record import Ledger
 from statuspage_operator.control.retry import SUBSCRIBER_WRITES, retrying
 from statuspage_operator.control.view import Body, Key, Recorded, View, version_of
@@ -46,13 +60,23 @@ from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.notifications import Interest
 from statuspage_operator.k8s import subscribers as api
 from statuspage_operator.k8s.client import Client, NotFoundError
+from statuspage_operator.mail import Relay
 
 logger = logging.getLogger(__name__)
 
 SECRET_TTL = 10.0
 RECHECK = 30.0
 # Ready reasons that only a change outside our watch (a Secret) can fix: checked again.
-RECHECKED = frozenset({Reason.SECRET_NOT_FOUND, Reason.INVALID_DESTINATION})
+RECHECKED = frozenset(
+    {Reason.SECRET_NOT_FOUND, Reason.INVALID_DESTINATION, Reason.MAIL_NOT_CONFIGURED}
+)
+MAILBOX = "mailbox"
+# A subscription by the public is made as its Subscriber, then its address Secret (owned by it,
+# so it cannot come first): for a moment the Secret is missing. A Subscriber that young is
+# checked again after each of ADDRESS_RETRIES seconds, and its SecretNotFound is a Warning only
+# if the Secret is still missing after them.
+ADDRESS_GRACE = timedelta(seconds=30)
+ADDRESS_RETRIES = (0.5, 1.0, 2.0, 4.0)
 
 
 def waits_for_destination(status: Mapping[str, Any]) -> bool:
@@ -98,6 +122,15 @@ class Subscriber:
             self.problem = None
 
 
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """Where a mailbox subscriber's mail goes (the address is a secret: not in repr), and how."""
+
+    address: str = field(repr=False)
+    relay: Relay
+    signing: Signing | None
+
+
 def _key(body: Body) -> Key:
     meta = body.get("metadata", {})
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
@@ -121,8 +154,10 @@ class Subscribers:
         view: View,
         announcer: Announcer,
         policy: EgressPolicy | None = None,
+        mailboxes: Mailboxes | None = None,
     ) -> None:
         self.client = client
+        self.mailboxes = mailboxes or Mailboxes(client)
         self.policy = policy or EgressPolicy()
         self.clock = clock
         self.view = view
@@ -131,6 +166,8 @@ class Subscribers:
         self._locks: dict[Key, asyncio.Lock] = {}
         self._secrets: dict[tuple[str, str, str], tuple[float, bytes]] = {}
         self._destinations: dict[str, Destination] = {}
+        # Young public subscriptions waiting for their address Secret, checked again soon.
+        self._soon: dict[Key, asyncio.Task[None]] = {}
 
     def of_page(self, namespace: str, page: str) -> list[Subscriber]:
         """The valid Subscribers of a page."""
@@ -195,7 +232,50 @@ class Subscribers:
                 await self.destination(entry, fresh=True)
                 await self.signing(entry, fresh=True)
             entry.checked = entry.generation
+            if self._missing_address(entry) and entry.key not in self._soon:
+                created = entry.created
+                if created is not None and self.clock() - created < ADDRESS_GRACE:
+                    self._soon[entry.key] = asyncio.create_task(
+                        self._address_soon(entry),
+                        name=f"address of {entry.namespace}/{entry.name}",
+                    )
         await self.write(entry)
+
+    @staticmethod
+    def _missing_address(entry: Subscriber) -> bool:
+        """A subscription by the public whose address Secret was not found."""
+        return (
+            entry.spec is not None
+            and entry.spec.origin is Origin.PUBLIC
+            and entry.problem is not None
+            and entry.problem.reason == Reason.SECRET_NOT_FOUND
+        )
+
+    async def _address_soon(self, entry: Subscriber) -> None:
+        """Check a young public subscription again a few times, until its Secret is found;
+        the Warning only if it is still missing then."""
+        try:
+            for delay in ADDRESS_RETRIES:
+                await asyncio.sleep(delay)
+                if not self.holds(entry) or not self._missing_address(entry):
+                    return
+                await self.check(entry)
+            if self.holds(entry) and self._missing_address(entry) and entry.problem is not None:
+                problem = entry.problem
+                notices = make_notices(
+                    entry.name, entry.uid, self.clock(), [(problem.reason, problem.message, True)]
+                )
+                self.announcer.announce(entry.ref, notices)
+        except Exception as error:
+            # The recheck timer (every RECHECK seconds) goes on from here.
+            logger.warning("checking Subscriber %s/%s again failed: %s", *entry.key, error)
+        finally:
+            self._soon.pop(entry.key, None)
+
+    def close(self) -> None:
+        """Stop the checks of young public subscriptions."""
+        for task in self._soon.values():
+            task.cancel()
 
     async def recheck(self, namespace: str, name: str) -> None:
         """Check a Subscriber waiting for its destination again (its Secret may exist now)."""
@@ -237,11 +317,8 @@ class Subscribers:
         assert entry.spec is not None
         ref = entry.spec.url_secret_ref
         if ref is None:
-            # A mailbox (spec.mailboxSecretRef): not sent to yet.
-            entry.problem = Verdict(
-                False, Reason.INVALID_DESTINATION, "mailbox subscribers are not supported yet"
-            )
-            raise DestinationError("mailbox")
+            mailbox = await self.mailbox(entry, fresh)
+            return Destination(MAILBOX, mailbox.address)
         try:
             url = (await self.secret(entry.namespace, ref.name, ref.key, fresh)).decode("utf-8")
         except api.SecretError as problem:
@@ -269,6 +346,45 @@ class Subscribers:
         self._destinations[url] = destination
         entry.clear_problem()
         return destination
+
+    async def mailbox(self, entry: Subscriber, fresh: bool = False) -> Mailbox:
+        """A mailbox subscriber's address (from its Secret), relay and links; DestinationError
+        (and the entry's problem says what to fix) if it cannot be mailed."""
+        assert entry.spec is not None
+        ref = entry.spec.mailbox_secret_ref
+        assert ref is not None
+        # The operator's own settings first: without them no address can be mailed. Shared by
+        # every mailbox, they are read again only after their time (never once per check).
+        try:
+            relay = await self.mailboxes.relay()
+            signing = await self.mailboxes.signing(entry.spec.origin)
+        except MailNotConfiguredError as problem:
+            entry.problem = Verdict(False, Reason.MAIL_NOT_CONFIGURED, str(problem))
+            raise DestinationError(str(problem)) from None
+        try:
+            raw = await self.secret(entry.namespace, ref.name, ref.key, fresh)
+        except api.SecretError as problem:
+            entry.problem = Verdict(
+                False,
+                Reason.SECRET_NOT_FOUND,
+                f"{problem}: create it with the email address under that key, or fix "
+                "spec.mailboxSecretRef",
+            )
+            raise DestinationError(str(problem)) from problem
+        try:
+            address = normalized_address(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            address = None
+        if address is None:
+            entry.problem = Verdict(
+                False,
+                Reason.INVALID_DESTINATION,
+                f"Secret {ref.name} key {ref.key!r} does not hold one email address "
+                "(name@example.com); put one there, or fix spec.mailboxSecretRef",
+            )
+            raise DestinationError("not an address")
+        entry.clear_problem()
+        return Mailbox(address, relay, signing)
 
     async def signing(self, entry: Subscriber, fresh: bool = False) -> bytes | None:
         """The signing Secret's value (None without spec.signingSecretRef), checked to hold
@@ -319,6 +435,7 @@ class Subscribers:
             ledger = entry.ledger
             current = entry.recorded.status
             verdict = self.verdict(entry)
+            mailbox = entry.spec is not None and entry.spec.mailbox_secret_ref is not None
             desired = subscriber_status(
                 ledger.prune(now),
                 ledger.counts,
@@ -327,11 +444,14 @@ class Subscribers:
                 verdict,
                 entry.generation,
                 now,
+                bounces=ledger.bounces or 0 if mailbox else None,
             )
             patch = {k: v for k, v in desired.items() if current.get(k) != v}
             if not patch:
                 return
-            notices = _new_problem(entry, current, verdict, now)
+            # A young public subscription's missing address: not yet a problem to announce.
+            quiet = entry.key in self._soon
+            notices = [] if quiet else _new_problem(entry, current, verdict, now)
             try:
                 stored = await retrying(
                     SUBSCRIBER_WRITES,
@@ -341,6 +461,10 @@ class Subscribers:
             except NotFoundError:
                 return
             entry.recorded.update(stored)
+        if entry.spec is not None and bounced(
+            int((stored.get("status") or {}).get("bounces") or 0), entry.spec.origin
+        ):
+            await self.remove(entry)
         for notice in notices:
             logger.warning(
                 "Subscriber %s/%s: %s: %s",
@@ -350,6 +474,34 @@ class Subscribers:
                 notice.message,
             )
         self.announcer.announce(entry.ref, notices)
+
+    async def remove(self, entry: Subscriber) -> None:
+        """Delete a Subscriber made by the public whose mailbox bounced BOUNCE_LIMIT times in a
+        row (this very one: a precondition on its uid); a Normal Event on its page says so."""
+        assert entry.spec is not None
+        page = entry.spec.page
+        try:
+            removed = await api.delete_subscriber(
+                self.client, entry.namespace, entry.name, entry.uid
+            )
+        except Exception:
+            # Its next bounce (or the next write) tries again.
+            logger.exception("removing Subscriber %s/%s failed", entry.namespace, entry.name)
+            return
+        if self.entries.get(entry.key) is entry:
+            del self.entries[entry.key]
+        if not removed:
+            return
+        message = (
+            f"Subscriber {entry.name} removed: the relay refused its mailbox {BOUNCE_LIMIT} times "
+            "in a row"
+        )
+        logger.info("page %s/%s: %s", entry.namespace, page, message)
+        held = self.view.pages.get((entry.namespace, page))
+        uid = held.uid if held is not None else entry.uid
+        ref = {"kind": "StatusPage", "namespace": entry.namespace, "name": page, "uid": uid}
+        notices = make_notices(page, uid, self.clock(), [(Reason.MAILBOX_REMOVED, message, False)])
+        self.announcer.announce(ref, notices)
 
 
 def _new_problem(
