@@ -89,7 +89,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         response = _message(request, 413, ("Too large", "The form is too large."))
     except Exception as error:
-        logger.warning("%s: failed (%s)", route, type(error).__name__)
+        status = getattr(error, "status", "")
+        logger.warning("%s: failed (%s %s)", route, type(error).__name__, status)
         response = _message(request, 503, UNAVAILABLE, **{"Retry-After": "5"})
     signup.metrics.requests.labels(route, str(response.status)).inc()
     return response
