@@ -92,7 +92,9 @@ class World:
 
     def confirm_token(self) -> str:
         """The token of the last confirmation mailed."""
-        found = CONFIRM.search(str(self.mailer.sent[-1].get_body(("plain",)).get_content()))
+        part = self.mailer.sent[-1].get_body(("plain",))
+        assert part is not None
+        found = CONFIRM.search(str(part.get_content()))
         assert found is not None
         return found.group(1)
 
