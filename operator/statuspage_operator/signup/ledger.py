@@ -4,7 +4,8 @@ statuspage-signup keeps its state in Secrets of its namespace (ledger_store.py w
 restart or a second replica changes nothing (docs/behaviour.md, "Subscriptions by the public"):
 
 - one Secret per page, `signup-page-<16 hex of sha256(ns/page)>`, data `pending`: compact JSON
-  `{id: {"a": address, "c": components or null, "e": expiry (epoch seconds), "m": mailed}}`;
+  `{id: {"a": address, "c": components or null, "e": expiry (epoch seconds), "m": mailed,
+  "r": when a replica took it up to resume its mail (absent: never)}}`;
 - 16 limit shards `signup-limits-<0..f>`, data `limits`: compact JSON
   `{"a": {address digest: last confirmation mail}, "c": {client digest: [sign-up times]}}`;
   an entry lives in the shard of its digest's first hex digit; both digests are keyed HMACs, so
@@ -94,6 +95,8 @@ class Entry:
     components: tuple[str, ...] | None
     expires: int
     mailed: bool
+    # When a replica last took it up to resume its mail (0: never); see unmailed().
+    resumed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +148,20 @@ def keys_of(naming: bytes, address: str, client: str) -> tuple[str, str]:
 
 def dump_pending(entries: Mapping[str, Entry]) -> bytes:
     """The stored form of a page's pending sign-ups."""
-    body = {
-        key: {
-            "a": entry.address,
-            "c": list(entry.components) if entry.components is not None else None,
-            "e": entry.expires,
-            "m": entry.mailed,
-        }
-        for key, entry in sorted(entries.items())
-    }
+    body = {key: _entry_body(entry) for key, entry in sorted(entries.items())}
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _entry_body(entry: Entry) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "a": entry.address,
+        "c": list(entry.components) if entry.components is not None else None,
+        "e": entry.expires,
+        "m": entry.mailed,
+    }
+    if entry.resumed:
+        body["r"] = entry.resumed
+    return body
 
 
 def load_pending(raw: bytes | None) -> dict[str, Entry]:
@@ -176,6 +183,7 @@ def load_pending(raw: bytes | None) -> dict[str, Entry]:
                 tuple(str(c) for c in components) if components is not None else None,
                 int(value["e"]),
                 bool(value["m"]),
+                int(value.get("r", 0)),
             )
         except (KeyError, TypeError, ValueError):
             continue
@@ -279,14 +287,22 @@ def remove(entries: Mapping[str, Entry], key: str) -> dict[str, Entry]:
 
 def unmailed(
     entries: Mapping[str, Entry], namespace: str, page: str, now: datetime, limits: Limits
-) -> list[Pending]:
-    """The unexpired entries not mailed `resume_after` after they were stored."""
-    latest = _epoch(now - limits.resume_after + CONFIRM_FOR)
-    return [
-        pending_of(namespace, page, key, entry)
-        for key, entry in sorted(unexpired(entries, now).items())
-        if not entry.mailed and entry.expires <= latest
+) -> tuple[list[Pending], dict[str, Entry]]:
+    """The unexpired entries still not mailed `resume_after` after they were stored (or last
+    resumed), and the entries with those marked resumed at `now`: written back first, so that
+    of two replicas resuming at once only one mails them."""
+    kept = unexpired(entries, now)
+    at = _epoch(now)
+    after = int(limits.resume_after.total_seconds())
+    latest = at - after + int(CONFIRM_FOR.total_seconds())
+    due = [
+        key
+        for key, entry in sorted(kept.items())
+        if not entry.mailed and entry.expires <= latest and entry.resumed <= at - after
     ]
+    for key in due:
+        kept[key] = replace(kept[key], resumed=at)
+    return [pending_of(namespace, page, key, kept[key]) for key in due], kept
 
 
 # ---- the limit shards

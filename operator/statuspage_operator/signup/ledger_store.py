@@ -198,32 +198,45 @@ class Ledger:
         await self._update(name, PENDING_FIELD, forget, PAGE_KIND, namespace, page)
 
     async def unmailed(self, now: datetime) -> list[Pending]:
-        """Unexpired sign-ups whose mail has not gone out after Limits.resume_after (a replica
-        stopped between sign_up and mailed): to mail now."""
+        """Unexpired sign-ups whose mail has not gone out Limits.resume_after after they were
+        stored (a replica stopped between sign_up and mailed): to mail now. Each is taken up
+        (written back as resumed) before it is returned, so a replica resuming at the same
+        time gets the others, and the same one comes back only resume_after later if still
+        not mailed."""
+        limits = self._limits
+
+        def resume(where: tuple[str, str]) -> Callable[[bytes | None], tuple[list[Pending], bytes]]:
+            def decide(raw: bytes | None) -> tuple[list[Pending], bytes]:
+                due, entries = unmailed_of(load_pending(raw), *where, now, limits)
+                return due, _pending_data(entries)
+
+            return decide
+
         found: list[Pending] = []
         for secret in await self._list(PAGE_KIND):
             where = _where(secret)
-            if where is None:
-                continue
             entries = load_pending(_decode(secret, PENDING_FIELD))
-            found.extend(unmailed_of(entries, *where, now, self._limits))
+            if where is None or not unmailed_of(entries, *where, now, limits)[0]:
+                continue
+            name = _meta(secret).name or ""
+            found += await self._update(name, PENDING_FIELD, resume(where), PAGE_KIND, *where)
         return found
 
     async def sweep(self, now: datetime) -> int:
         """Drop expired sign-ups (deleting a page's Secret left empty) and prune the limit
         shards; return how many sign-ups were dropped."""
+
+        def expire(raw: bytes | None) -> tuple[int, bytes]:
+            entries = load_pending(raw)
+            kept = unexpired(entries, now)
+            return len(entries) - len(kept), _pending_data(kept)
+
         dropped = 0
         for secret in await self._list(PAGE_KIND):
             where = _where(secret)
             entries = load_pending(_decode(secret, PENDING_FIELD))
             if where is None or len(unexpired(entries, now)) == len(entries):
                 continue
-
-            def expire(raw: bytes | None) -> tuple[int, bytes | None]:
-                entries = load_pending(raw)
-                kept = unexpired(entries, now)
-                return len(entries) - len(kept), _pending_data(kept)
-
             name = _meta(secret).name or ""
             dropped += await self._update(name, PENDING_FIELD, expire, PAGE_KIND, *where)
         limits = self._limits

@@ -241,10 +241,30 @@ def test_unmailed_waits_for_resume_after() -> None:
     _, _, entries = sign({}, "ada@example.com", "id1")
     _, _, entries = sign(entries, "bob@example.com", "id2")
     entries = mark_mailed(entries, "id2", NOW)
-    assert unmailed(entries, "ns", "web", NOW, LIMITS) == []
-    resumed = unmailed(entries, "ns", "web", NOW + LIMITS.resume_after, LIMITS)
+    assert unmailed(entries, "ns", "web", NOW, LIMITS)[0] == []
+    resumed, _ = unmailed(entries, "ns", "web", NOW + LIMITS.resume_after, LIMITS)
     assert [p.id for p in resumed] == ["id1"]
-    assert unmailed(entries, "ns", "web", NOW + CONFIRM_FOR, LIMITS) == []
+    assert unmailed(entries, "ns", "web", NOW + CONFIRM_FOR, LIMITS)[0] == []
+
+
+def test_a_resumed_sign_up_is_not_resumed_again_at_once() -> None:
+    """Once taken up, an unmailed sign-up comes back only resume_after later."""
+    _, _, entries = sign({}, "ada@example.com", "id1")
+    at = NOW + LIMITS.resume_after
+    resumed, entries = unmailed(entries, "ns", "web", at, LIMITS)
+    assert [p.id for p in resumed] == ["id1"]
+    assert entries["id1"].resumed == int(at.timestamp())
+    assert unmailed(entries, "ns", "web", at + timedelta(seconds=59), LIMITS)[0] == []
+    again, _ = unmailed(entries, "ns", "web", at + LIMITS.resume_after, LIMITS)
+    assert [p.id for p in again] == ["id1"]
+
+
+def test_signing_up_again_clears_the_resumption() -> None:
+    """A sign-up of the same address again is a fresh entry: not mailed, never resumed."""
+    _, _, entries = sign({}, "ada@example.com", "id1")
+    _, entries = unmailed(entries, "ns", "web", NOW + LIMITS.resume_after, LIMITS)
+    _, _, entries = sign(entries, "ada@example.com", "id2", now=NOW + timedelta(hours=1))
+    assert entries["id1"].resumed == 0
 
 
 def test_remove_is_idempotent() -> None:
