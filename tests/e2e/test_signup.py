@@ -31,6 +31,7 @@ from statuspage_operator.api.subscription_tokens import (
     mint,
     subscription_name,
 )
+from statuspage_operator.signup.kube import subscriber_body
 from statuspage_operator.signup.ledger import page_secret_name
 
 pytestmark = pytest.mark.e2e
@@ -327,3 +328,25 @@ def test_its_own_rights_suffice(signup: SignupProcess) -> None:
     text = signup.log.read_text()
     assert "failed (" not in text, signup.tail()
     assert "HTTP 403" not in text, signup.tail()
+
+
+def test_a_confirmation_cut_short_is_completed_by_the_same_link(
+    kube: Kube, offering: str, signup: SignupProcess, smtp: SmtpServer, installed: Installed
+) -> None:
+    """The Subscriber exists without its Secret (a crash between the two): the POST finishes."""
+    namespace, to = offering, address()
+    assert signup.subscribe(namespace, "example", to, client(), "c:db")[0] == 200
+    link = confirm_link(smtp, to)
+    name = subscription_name(installed.naming, namespace, "example", to)
+    body = subscriber_body(name, "example", None)
+    kube.apply(namespace, body)
+    made = kube.get("subscriber", name, namespace)
+    assert made is not None
+    assert signup.post(link)[0] == 200
+    found = kube.get("subscriber", name, namespace)
+    assert found is not None
+    assert found["metadata"]["uid"] == made["metadata"]["uid"]
+    assert found["spec"]["components"] == ["db"]
+    secret = kube.get("secret", name, namespace)
+    assert secret is not None
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == made["metadata"]["uid"]
