@@ -133,19 +133,20 @@ def _api_client(context: str | None) -> client.ApiClient:
 
 
 async def upkeep(signup: Signup, interval: float) -> None:
-    """Resume confirmations a crash or a failed send left, and sweep expired sign-ups."""
+    """As soon as the process is ready, then every `interval` seconds: resume confirmations a
+    crash or a failed send left, and sweep expired sign-ups."""
     while True:
-        if signup.ready and signup.ledger is not None:
-            try:
-                now = signup.clock()
-                resumed = await signup.resume(now)
-                swept = await signup.ledger.sweep(now)
-                if resumed or swept:
-                    logger.info(
-                        "upkeep: %d confirmations resumed, %d sign-ups expired", resumed, swept
-                    )
-            except Exception as error:  # the next round tries again
-                logger.warning("upkeep failed (%s)", type(error).__name__)
+        if not signup.ready or signup.ledger is None:
+            await asyncio.sleep(1.0)
+            continue
+        try:
+            now = signup.clock()
+            resumed = await signup.resume(now)
+            swept = await signup.ledger.sweep(now)
+            if resumed or swept:
+                logger.info("upkeep: %d confirmations resumed, %d sign-ups expired", resumed, swept)
+        except Exception as error:  # the next round tries again
+            logger.warning("upkeep failed (%s)", type(error).__name__)
         await asyncio.sleep(interval)
 
 
