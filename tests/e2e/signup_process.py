@@ -86,7 +86,35 @@ def install_signup(admin: Kube, relay_url: str, directory: Path) -> Installed:
     path = directory / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
-    return Installed(SubscriptionKeys((key,), naming), path, Kube(path, "signup"))
+    as_signup = Kube(path, "signup")
+    guarded(as_signup)
+    return Installed(SubscriptionKeys((key,), naming), path, as_signup)
+
+
+def guarded(as_signup: Kube) -> None:
+    """Wait until the API server enforces the admission policy (it loads a new one within a few
+    seconds): a dry run of a Subscriber it must refuse, as the signup identity."""
+    probe = {
+        "apiVersion": "statuspage.dev/v1alpha1",
+        "kind": "Subscriber",
+        "metadata": {"name": "guard-probe"},
+        "spec": {"page": "probe", "urlSecretRef": {"name": "x", "key": "url"}},
+    }
+
+    def refused() -> bool:
+        result = as_signup.run(
+            "create",
+            "--dry-run=server",
+            "-n",
+            NAMESPACE,
+            "-f",
+            "-",
+            stdin=yaml.safe_dump(probe),
+            check=False,
+        )
+        return "statuspage-signup-guard" in result.stderr
+
+    wait_for(refused, 30, interval=0.25, what="the admission policy enforced")
 
 
 def request(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Http:

@@ -350,3 +350,41 @@ def test_a_confirmation_cut_short_is_completed_by_the_same_link(
     secret = kube.get("secret", name, namespace)
     assert secret is not None
     assert secret["metadata"]["ownerReferences"][0]["uid"] == made["metadata"]["uid"]
+
+
+def test_the_guard_keeps_the_signup_identity_off_cluster_users_subscribers(
+    kube: Kube, namespace: str, installed: Installed
+) -> None:
+    """A Subscriber made by a cluster user: the signup identity may neither patch nor delete it."""
+    theirs = {
+        "apiVersion": "statuspage.dev/v1alpha1",
+        "kind": "Subscriber",
+        "metadata": {"name": "public-theirs"},
+        "spec": {"page": "example", "urlSecretRef": {"name": "hook", "key": "url"}},
+    }
+    kube.apply(namespace, theirs)
+    takeover = {
+        "spec": {
+            "origin": "Public",
+            "urlSecretRef": None,
+            "mailboxSecretRef": {"name": "public-theirs", "key": "address"},
+        }
+    }
+    as_signup = installed.as_signup
+    patched = as_signup.run(
+        "patch",
+        "sub",
+        "public-theirs",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps(takeover),
+        check=False,
+    )
+    assert patched.returncode != 0
+    assert "may change or delete only public Subscribers" in patched.stderr
+    deleted = as_signup.run("delete", "sub", "public-theirs", "-n", namespace, check=False)
+    assert deleted.returncode != 0
+    assert "may change or delete only public Subscribers" in deleted.stderr
+    assert kube.get("subscriber", "public-theirs", namespace) is not None
