@@ -99,6 +99,7 @@ class Ledger:
         self._namespace = namespace
         self._limits = limits
         self._locks: dict[str, asyncio.Lock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Writes that met another's write first (a 409) and were decided again.
         self.conflicts = 0
 
@@ -260,6 +261,10 @@ class Ledger:
         page: str = "",
     ) -> T:
         """Read the Secret, decide, write the decision back; again on a conflict."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A lock belongs to one event loop (tests run one loop after another).
+            self._locks, self._loop = {}, loop
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             for attempt in range(MAX_ATTEMPTS):
