@@ -9,8 +9,12 @@ hears only of what was chosen, a group expanded to its components at the time of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from statuspage_operator.domain.order import Placed, page_order
+from statuspage_operator.domain.publication import Visibility
 
 # A choice's form value: "c:<component>" or "g:<group>" (the field is repeated, one per tick).
 FIELD = "components"
@@ -74,3 +78,23 @@ def ticked(options: Sequence[Choice], components: Iterable[str] | None) -> froze
         return frozenset(o.value for o in options)
     kept = set(components)
     return frozenset(o.value for o in options if set(o.components) <= kept)
+
+
+def offers_form(spec: Mapping[str, Any]) -> bool:
+    """Whether a page's spec asks for the form: `visibility: Public` and
+    `subscriptions.byEmail: true`. Whether it is published where asked is the caller's part
+    (the page server serves only what is; statuspage-signup asks the publication decision)."""
+    subscriptions = spec.get("subscriptions")
+    return (
+        spec.get("visibility") == Visibility.PUBLIC
+        and isinstance(subscriptions, Mapping)
+        and subscriptions.get("byEmail") is True
+    )
+
+
+def shown_of(components: Iterable[Placed]) -> list[Shown]:
+    """A page's components (read model objects or the server's views) as the form offers them,
+    in page order (domain/order.py); an empty group name is no group."""
+    return [
+        Shown(c.name, c.display_name, c.group or None) for c in sorted(components, key=page_order)
+    ]

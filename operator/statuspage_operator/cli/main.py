@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import NoReturn
 
 from statuspage_operator.api.times import parse_time
-from statuspage_operator.cli import commands
+from statuspage_operator.cli import commands, subscribers
 from statuspage_operator.cli.client import Api, connect, context_namespace, kubeconfig_path
 from statuspage_operator.cli.errors import CliError, ExitCode
+from statuspage_operator.cli.listing import Listing
 from statuspage_operator.domain.incidents import IncidentPhase
 
 PROG = "kubectl statuspage"
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = command(sub, "history", "list what happened in the last N days", HISTORY_HELP)
     history.add_argument("page", metavar="PAGE")
     history.add_argument("--days", type=days, default=30, help="how many days (default: 30)")
+    subscribers.add_parsers(sub, command, common)
     return parser
 
 
@@ -206,7 +208,8 @@ def run(args: argparse.Namespace) -> str:
     """Connect as kubectl would and run the chosen command."""
     path = kubeconfig_path(args.kubeconfig)
     namespace = args.namespace or context_namespace(path, args.context)
-    api = Api(connect(path, args.context), namespace)
+    api_client = connect(path, args.context)
+    api = Api(api_client, namespace)
     match args.command, getattr(args, "action", None):
         case "incident", "update":
             return commands.incident_update(api, args.name, args.status, args.message, args.at)
@@ -222,12 +225,14 @@ def run(args: argparse.Namespace) -> str:
             return commands.feed_url(api, args.page, args.audience, args.secret, args.public_url)
         case "history", _:
             return commands.history(api, args.page, args.days)
+        case "subscribers", _:
+            return subscribers.run(api, Listing(api_client, namespace), args)
     raise AssertionError(f"unhandled command {args.command}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: print the result, or one error line and an exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(subscribers.shorthand(sys.argv[1:] if argv is None else argv))
     try:
         output = run(args)
     except CliError as error:

@@ -25,6 +25,10 @@ Only what the publication decision serves is answered. Routing looks at the path
 never at what exists, and every page not served (unknown, unpublished, of a namespace that may not
 publish, Private) gets the very same 404 after the same work: names cannot be enumerated.
 
+With `--signup-url`, a page offered to everyone whose spec asks for it (`subscriptions.byEmail`)
+carries the "Get updates" form, posting to statuspage-signup (docs/server.md, "Get updates"); its
+CSP lets forms post to that origin alone. The server itself still answers GET and HEAD only.
+
 A Private page (docs/server.md, "Private pages") is rendered for what the request may see
 (server/access.py): renderings are cached per audience set, answered `Cache-Control: private`,
 and a request that may see nothing gets the same 404 as an unknown page.
@@ -46,13 +50,19 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.api.subscription_tokens import Links
 from statuspage_operator.domain.audience import Identity
 from statuspage_operator.domain.publication import hostname_key
 from statuspage_operator.server import feeds, sliced_json, statuspage_v2
 from statuspage_operator.server.access import FEEDS, PUBLIC, Access, Gate, private_headers
 from statuspage_operator.server.badge import badge
 from statuspage_operator.server.cache import Cache, Key
-from statuspage_operator.server.html import CONTENT_SECURITY_POLICY, Renderer
+from statuspage_operator.server.html import (
+    CONTENT_SECURITY_POLICY,
+    Renderer,
+    content_security_policy,
+    form_origin,
+)
 from statuspage_operator.server.identity import Trust
 from statuspage_operator.server.view import PageView, Source, WindowMemo, build
 
@@ -222,6 +232,10 @@ class Server:
     # `--path-routing` and `--path-routing-host`: where `/<namespace>/<page>/` is routed.
     path_routing_on: bool = True
     path_hosts: frozenset[str] = frozenset()
+    # `--signup-url`: statuspage-signup's public base ("": no page shows the form).
+    signup_url: str = ""
+    _signup: Links | None = None
+    _form_headers: Mapping[str, str] = field(default_factory=lambda: HTML_HEADERS)
     _memo: WindowMemo = field(default_factory=WindowMemo)
     _renderer: Renderer = field(default_factory=Renderer)
     _renderings: dict[Held, Rendered] = field(default_factory=dict)
@@ -240,6 +254,11 @@ class Server:
     _producers: dict[str, Producer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.signup_url:
+            origin = form_origin(self.signup_url)
+            self._signup = Links(self.signup_url.rstrip("/"))
+            policy = content_security_policy(origin)
+            self._form_headers = {**HTML_HEADERS, "Content-Security-Policy": policy}
         self._producers = {
             "": self._html,
             "history.atom": _feed(feeds.atom, "application/atom+xml; charset=utf-8"),
@@ -255,14 +274,22 @@ class Server:
         return not self.shutting_down and self.cache.synced >= set(Kind)
 
     def _html(self, view: PageView) -> tuple[bytes, Mapping[str, str]]:
-        return self._renderer.page(view).encode(), HTML_HEADERS
+        headers = HTML_HEADERS if view.signup is None else self._form_headers
+        return self._renderer.page(view).encode(), headers
 
     def _view(self, source: Source, key: Key, access: Access, version: int, now: float) -> PageView:
         held = self._views.get((key, access.cache_key))
         if held is not None and held[0] == version and held[1] > now:
             return held[2]
         view = build(
-            source, key, self.clock(), self._memo, self.base_url, access.sight, access.private
+            source,
+            key,
+            self.clock(),
+            self._memo,
+            self.base_url,
+            access.sight,
+            access.private,
+            self._signup,
         )
         self._views.pop((key, access.cache_key), None)
         while len(self._views) >= MAX_VIEWS:

@@ -2,6 +2,8 @@
 
 The style sheet is inline so that the page is one request; the Content-Security-Policy allows
 exactly that sheet by its hash and nothing else (no scripts, no style attributes, no frames).
+A page with the "Get updates" form may post it to statuspage-signup's origin only
+(`form-action <origin>`); every other page may post nowhere (`form-action 'none'`).
 Uptime bars are inline SVG: one patterned rectangle draws the up days, and only the days with
 trouble (or no data) get their own rectangle, with a tooltip; so a page of 100 components stays
 small. Status is never told by colour alone: every status has a word and a symbol.
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import datetime, timedelta
 from importlib import resources
 
 import jinja2
 from markupsafe import Markup
 
+from statuspage_operator.api.signup_form import FIELD
+from statuspage_operator.api.subscription_tokens import MAX_ADDRESS
 from statuspage_operator.domain.rollup import Indicator
 from statuspage_operator.domain.status import ComponentStatus
 from statuspage_operator.domain.uptime import DayBar, Uptime
@@ -43,10 +48,34 @@ INDICATOR_ICONS = {
 _TEMPLATES = resources.files("statuspage_operator.server") / "templates"
 CSS = (_TEMPLATES / "page.css").read_text(encoding="utf-8").strip()
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{CSS_HASH}'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+_NETLOC = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\])(:\d{1,5})?$")
+
+
+def content_security_policy(form_action: str = "'none'") -> str:
+    """The HTML page's policy; `form_action` is where a form may post (an origin, or 'none')."""
+    return (
+        f"default-src 'none'; style-src 'sha256-{CSS_HASH}'; img-src 'self' data:; "
+        f"base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def form_origin(url: str) -> str:
+    """The origin of statuspage-signup's public base URL (`--signup-url`), as a CSP source;
+    ValueError unless it is an absolute http(s) URL without credentials, query or fragment."""
+    scheme, _, rest = url.strip().partition("://")
+    scheme = scheme.lower()
+    netloc = rest.split("/", 1)[0].lower()
+    if scheme not in ("http", "https") or "?" in rest or "#" in rest or not _NETLOC.match(netloc):
+        raise ValueError(
+            f"--signup-url {url!r}: expected an absolute http(s) URL, e.g. "
+            "https://status.example.com/subscriptions"
+        )
+    return f"{scheme}://{netloc}"
+
+
 # The patterns the bars use; defined once per document.
 _DEFS = Markup(
     '<svg width="0" height="0" aria-hidden="true" focusable="false"><defs>'
@@ -203,5 +232,7 @@ class Renderer:
             history=view.history(HISTORY_DAYS),
             row=row,
             status=status_label,
+            choices_field=FIELD,
+            max_address=MAX_ADDRESS,
             local=local,
         )

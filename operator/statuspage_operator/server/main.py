@@ -25,6 +25,7 @@ from statuspage_operator.server.app import Server, make_app, make_metrics_app
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
 from statuspage_operator.server.feed_keys import keep_fresh, read_keys, secret_name
+from statuspage_operator.server.html import form_origin
 from statuspage_operator.server.identity import DEFAULT_GROUPS_HEADER, DEFAULT_USER_HEADER, Trust
 from statuspage_operator.server.watch import KindWatcher
 
@@ -119,6 +120,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the Secret holding the private feed key (data key, previous); default: none, "
         "private feeds are served to nobody",
     )
+    parser.add_argument(
+        "--signup-url",
+        default="",
+        metavar="URL",
+        help="public base URL of statuspage-signup (e.g. https://status.example.com/subscriptions):"
+        " pages with spec.subscriptions.byEmail show a 'Get updates' form posting there "
+        "(default: none, no form)",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     if args.max_connections < 1 or args.max_connections_per_client < 0:
@@ -126,6 +135,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.trust = Trust.of(args.trusted_proxy, args.user_header, args.groups_header)
         args.feed_key = None if args.feed_key_secret is None else secret_name(args.feed_key_secret)
+        if args.signup_url:
+            form_origin(args.signup_url)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -177,6 +188,7 @@ async def serve(args: argparse.Namespace) -> None:
         trust=args.trust,
         path_routing_on=args.path_routing == "on",
         path_hosts=frozenset(hostname_key(host) for host in args.path_routing_host),
+        signup_url=args.signup_url,
     )
     api_client = _api_client(args.context)
     refresher: asyncio.Task[None] | None = None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
+from statuspage_operator.api.signup_form import Choice
 from statuspage_operator.domain.incidents import Impact, IncidentPhase
 from statuspage_operator.domain.rollup import Indicator
 from statuspage_operator.domain.status import ComponentStatus
@@ -104,6 +105,14 @@ class MaintenanceView:
 
 
 @dataclass(frozen=True, slots=True)
+class SignupForm:
+    """The "Get updates" form: where it posts (statuspage-signup), and its tick boxes."""
+
+    action: str
+    choices: tuple[Choice, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PageView:
     """Everything one page shows at `now`."""
 
@@ -126,6 +135,8 @@ class PageView:
     private: bool = False
     # When some component's alerts change what it shows by time alone (None: never).
     changes_at: datetime | None = None
+    # The "Get updates" form (None: the page offers none; docs/server.md, "Get updates").
+    signup: SignupForm | None = None
 
     @property
     def unresolved(self) -> list[IncidentView]:

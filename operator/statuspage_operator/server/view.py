@@ -35,6 +35,8 @@ from statuspage_operator.api.objects import (
     derive_page,
     spec_window,
 )
+from statuspage_operator.api.signup_form import choices, offers_form, shown_of
+from statuspage_operator.api.subscription_tokens import Links
 from statuspage_operator.domain.audience import EVERYTHING, Sight
 from statuspage_operator.domain.incidents import Impact, IncidentPhase, derive
 from statuspage_operator.domain.maintenance import Window, WindowPhase, WindowState
@@ -50,6 +52,7 @@ from statuspage_operator.server.shown import (
     IncidentView,
     MaintenanceStatus,
     MaintenanceView,
+    SignupForm,
     UpdateView,
 )
 from statuspage_operator.server.shown import PageView as PageView
@@ -307,8 +310,12 @@ def build(
     base_url: str,
     sight: Sight = EVERYTHING,
     private: bool = False,
+    signup: Links | None = None,
 ) -> PageView:
-    """The page `key` at `now` as `sight` sees it; raise KeyError if there is no such page."""
+    """The page `key` at `now` as `sight` sees it; raise KeyError if there is no such page.
+
+    With `signup` (statuspage-signup's links), a page that offers the form to everyone shows it.
+    """
     raw = cache.page(key)
     if raw is None:
         raise KeyError(key)
@@ -374,4 +381,18 @@ def build(
         maintenances=tuple(maintenances),
         private=private,
         changes_at=state.next_change,
+        signup=_signup(raw, key, components, signup, private),
     )
+
+
+def _signup(
+    raw: JsonObject,
+    key: Key,
+    components: Sequence[ComponentView],
+    signup: Links | None,
+    private: bool,
+) -> SignupForm | None:
+    # Only for everyone: never on a view made for an audience (api/signup_form.py offers_form).
+    if signup is None or private or not offers_form(raw.get("spec") or {}):
+        return None
+    return SignupForm(signup.subscribe(*key), tuple(choices(shown_of(components))))
