@@ -1,9 +1,9 @@
 """Which pages offer the "Get updates" form, and its choices, from the watched objects.
 
-A page offers the form only where the page server would show it to anyone: published (by path
-or on a hostname, domain/publication.py's decision, made by server/cache.py as the page server
-makes it), visibility Public, and `spec.subscriptions.byEmail` true. The choices are the page's
-components in page order (domain/order.py), a group as one choice (api/signup_form.py).
+A page offers the form only where the page server shows it: published (by path or on a hostname,
+domain/publication.py's decision, made by server/cache.py as the page server makes it), and
+`offers_form` (api/signup_form.py: visibility Public, `spec.subscriptions.byEmail` true). The
+choices are `choices(shown_of(components))`, as the page server's form shows them.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from pydantic import ValidationError
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.api.objects import ComponentObject, PageObject
-from statuspage_operator.api.signup_form import Choice, Shown, choices
+from statuspage_operator.api.signup_form import Choice, choices, offers_form, shown_of
 from statuspage_operator.api.specs import PageSubscriptionsSpec
-from statuspage_operator.domain.order import page_order
-from statuspage_operator.domain.publication import Visibility
 from statuspage_operator.server.cache import Cache
 
 # What the form's process watches: pages, their components, and the publication policies.
@@ -53,21 +51,15 @@ def offer(cache: Cache, namespace: str, page: str) -> Offer | None:
     if raw is None or not cache.outcome(key).published:
         return None
     spec = raw.get("spec") or {}
-    if spec.get("visibility") != Visibility.PUBLIC:
-        return None
     subscriptions = subscriptions_of(spec)
-    if subscriptions is None or not subscriptions.by_email:
+    if not offers_form(spec) or subscriptions is None:
         return None
-    components = sorted(
-        (ComponentObject.read(obj) for obj in cache.members_of(key, Kind.COMPONENT)),
-        key=page_order,
-    )
-    shown = [Shown(c.name, c.display_name, c.group) for c in components]
+    components = [ComponentObject.read(obj) for obj in cache.members_of(key, Kind.COMPONENT)]
     return Offer(
         namespace=namespace,
         page=page,
         title=PageObject.read(raw).title,
-        options=tuple(choices(shown)),
+        options=tuple(choices(shown_of(components))),
         max_pending=subscriptions.max_pending,
         max_subscribers=subscriptions.max_subscribers,
     )
