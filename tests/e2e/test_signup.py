@@ -11,9 +11,9 @@ ledger's per-client and per-address limits of one test do not reach another.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
-import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -81,9 +81,13 @@ def offering(kube: Kube, namespace: str, signup: SignupProcess) -> Iterator[str]
     kube.run("delete", "publicationpolicy", policy, "--wait=false", check=False)
 
 
+CLIENTS = itertools.count(1)
+
+
 def client() -> str:
-    """A client address of one test (documentation range, random)."""
-    return f"198.51.100.{secrets.randbelow(250) + 1}, 203.0.113.{secrets.randbelow(250) + 1}"
+    """A client address of its own (a client the proxy saw, after one the client wrote)."""
+    n = next(CLIENTS)
+    return f"198.51.100.7, 203.0.{n // 250}.{n % 250 + 1}"
 
 
 def address() -> str:
