@@ -470,3 +470,20 @@ def test_no_address_or_token_is_logged(caplog: pytest.LogCaptureFixture) -> None
     assert "secret-person" not in ours
     for token in tokens:
         assert token.split(".")[1] not in ours
+
+
+def test_an_unexpected_mail_failure_leaves_the_sign_up_for_resume() -> None:
+    """A sender that breaks: the answer is unchanged, the sign-up stays, unmailed."""
+    world = World()
+
+    async def broken(relay: Relay, message: Any) -> None:
+        raise RuntimeError("boom")
+
+    world.signup.sender = broken
+
+    async def scenario(client: Client) -> None:
+        assert (await sign_up(client, world))[0] == 200
+
+    run(world, scenario)
+    [pending] = world.ledger.pending.values()
+    assert not pending.mailed

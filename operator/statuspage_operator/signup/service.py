@@ -228,10 +228,17 @@ class Signup:
         self.metrics.signups.labels(str(outcome)).inc()
         logger.info("%s/%s: sign-up %s", offered.namespace, offered.page, outcome)
         if outcome is Outcome.MAIL and pending is not None:
-            task = asyncio.create_task(self.mail(pending, offered.title))
+            task = asyncio.create_task(self._mail_in_background(pending, offered.title))
             self._mailing.add(task)
             task.add_done_callback(self._mailing.discard)
         return outcome
+
+    async def _mail_in_background(self, pending: Pending, title: str) -> None:
+        try:
+            await self.mail(pending, title)
+        except Exception as error:  # the sign-up stays unmailed: the upkeep's resume sends it
+            where = f"{pending.namespace}/{pending.page}"
+            logger.warning("%s: mailing the confirmation failed (%s)", where, type(error).__name__)
 
     async def mail(self, pending: Pending, title: str) -> None:
         """Mail a pending sign-up's confirmation, then mark it mailed; a 5xx drops the sign-up
