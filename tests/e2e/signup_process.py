@@ -138,7 +138,7 @@ class SignupProcess:
     """statuspage-signup on loopback with its own kubeconfig; 127.0.0.1 is its trusted proxy, so
     a test names its client with X-Forwarded-For."""
 
-    def __init__(self, kubeconfig: Path, log: Path, *args: str) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, *args: str, ready: bool = True) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
         self.log = log
@@ -159,7 +159,8 @@ class SignupProcess:
             stderr=subprocess.STDOUT,
             env={**os.environ, "KUBECONFIG": str(kubeconfig), "PYTHONUNBUFFERED": "1"},
         )
-        wait_for(self.ready, timeout=60, interval=0.2, what="statuspage-signup to be ready")
+        if ready:
+            wait_for(self.ready, timeout=60, interval=0.2, what="statuspage-signup to be ready")
 
     def ready(self) -> bool:
         """Whether /readyz answers 200."""

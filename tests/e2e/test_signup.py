@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -392,3 +393,21 @@ def test_the_guard_keeps_the_signup_identity_off_cluster_users_subscribers(
     assert deleted.returncode != 0
     assert "may change or delete only public Subscribers" in deleted.stderr
     assert kube.get("subscriber", "public-theirs", namespace) is not None
+
+
+def test_without_its_relay_it_is_not_ready_and_says_what_to_fix(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """A relay Secret that is not there: /readyz 503, and the log names it (no value)."""
+    log = tmp_path / "signup.log"
+    process = SignupProcess(
+        installed.kubeconfig, log, "--mail-secret=statuspage-signups/missing", ready=False
+    )
+    try:
+        wait_for(lambda: "not ready:" in log.read_text(), 30, what="the log's complaint")
+        assert "statuspage-signups/missing could not be read (HTTP 404)" in log.read_text()
+        assert not process.ready()
+        status, _, _ = request(f"{process.base}/subscribe/any/page")
+        assert status == 503
+    finally:
+        assert process.stop() == 0
