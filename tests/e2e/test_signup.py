@@ -10,6 +10,7 @@ ledger's per-client and per-address limits of one test do not reach another.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kubernetes.config import new_client_from_config
 
 from e2e.conftest import publish
 from e2e.kube import Kube, wait_for
@@ -32,7 +34,7 @@ from statuspage_operator.api.subscription_tokens import (
     mint,
     subscription_name,
 )
-from statuspage_operator.signup.kube import subscriber_body
+from statuspage_operator.signup.kube import SubscriberApi, subscriber_body
 from statuspage_operator.signup.ledger import page_secret_name
 
 pytestmark = pytest.mark.e2e
@@ -411,3 +413,27 @@ def test_without_its_relay_it_is_not_ready_and_says_what_to_fix(
         assert status == 503
     finally:
         assert process.stop() == 0
+
+
+def test_writes_carry_the_uid_they_were_meant_for(kube: Kube, namespace: str) -> None:
+    """Another uid under the same name (deleted and made again): no patch, no delete."""
+    name = "public-someone"
+    kube.apply(namespace, subscriber_body(name, "example", ("api",)))
+    found = kube.get("subscriber", name, namespace)
+    assert found is not None
+    # The kubernetes client's config loaders carry no annotations.
+    api_client = new_client_from_config(str(kube.kubeconfig), context=kube.context)  # type: ignore[no-untyped-call]
+    store = SubscriberApi(api_client)
+    stale = "00000000-0000-0000-0000-000000000000"
+    assert not asyncio.run(store.set_components(namespace, name, stale, ("db",)))
+    asyncio.run(store.delete(namespace, name, stale))
+    kept = kube.get("subscriber", name, namespace)
+    assert kept is not None
+    assert kept["spec"]["components"] == ["api"]
+    uid = found["metadata"]["uid"]
+    assert asyncio.run(store.set_components(namespace, name, uid, None))
+    changed = kube.get("subscriber", name, namespace)
+    assert changed is not None
+    assert "components" not in changed["spec"]
+    asyncio.run(store.delete(namespace, name, uid))
+    assert kube.get("subscriber", name, namespace) is None

@@ -163,7 +163,11 @@ class SubscriberApi:
                 _request_timeout=TIMEOUT,
             )
         except ApiException as error:
-            if error.status in (404, 409):
+            # A uid in a merge patch is a precondition: another uid is refused as an invalid
+            # change of an immutable field (422), never written.
+            if error.status in (404, 409) or (
+                error.status == 422 and "metadata.uid" in str(error.body or "")
+            ):
                 return False
             raise
         return True
