@@ -1,20 +1,20 @@
 """Every rule of the manifests is used: the API server's audit log of a compact full scenario.
 
 The e2e suite runs the operator under its roles, so a rule it lacks fails some test; this module
-shows the other direction. It starts a control plane of its own with an audit log of the
-operator's and the server's ServiceAccounts, applies the install base (without the Deployments),
-runs both processes as those ServiceAccounts (tokens) and walks through every feature once: the
-Lease with `--leader-elect`, a page and its components, a window Scheduled -> InProgress ->
-Completed, an incident deleted while it holds its finalizer, a Subscriber with its Secret and a
-delivery, an alert group's draft incident opened and deleted, Events beyond an hour's budget (a
-digest created, raised, and raised again after a restart), a subscription by the public mailed
-through a relay that refuses it until the operator deletes it (the relay and key Secrets read
-by name), the server reading its feed key; the
-alerts receiver (two replicas) reading a receiver Secret, writing a component's status.alerts,
-and reading the component again after a conflict. Then every (group, resource, verb) that a Role
-or ClusterRole of the rendered base grants each identity must appear among its allowed requests,
-and no request may have been forbidden. The grants are read from the YAML (e2e/grants.py): a rule
-added later is checked too, and the scenario must then use it.
+shows the other direction. It starts a control plane of its own with an audit log of the operator's
+and the server's ServiceAccounts, applies the install base (without the Deployments), runs both
+processes as those ServiceAccounts (tokens) and walks through every feature once: the Lease with
+`--leader-elect`, a page and its components, a window Scheduled -> InProgress -> Completed, an
+incident deleted while it holds its finalizer, a Subscriber with its Secret and a delivery, an alert
+group's draft incident opened and deleted, Events beyond an hour's budget (a digest created, raised,
+and raised again after a restart), a subscription by the public mailed through a relay that refuses
+it until the operator deletes it (the relay and key Secrets read by name), the server reading its
+feed key; the alerts receiver (two replicas) reading a receiver Secret, writing a component's
+status.alerts, and reading the component again after a conflict; statuspage-signup (its ledger, its
+two Secrets by name) taking a sign-up, a confirmation, a change of choice and an unsubscribe. Then
+every (group, resource, verb) that a Role or ClusterRole of the rendered base grants each identity
+must appear among its allowed requests, and no request may have been forbidden. The grants are read
+from the YAML (e2e/grants.py): a rule added later is checked too, and the scenario must then use it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,8 +49,10 @@ from e2e.objects import (
     make_component,
     make_incident,
     make_page,
+    make_policy,
     make_window,
 )
+from e2e.signup_process import SignupProcess, form_body, install_signup, request
 from smtp_server import SmtpServer
 from statuspage_operator.api.alerts import render_alerts
 from statuspage_operator.api.drafts import draft_name
@@ -61,10 +64,12 @@ OPERATOR = service_account(SYSTEM, "statuspage-operator")
 SERVER = service_account(SYSTEM, "statuspage-server")
 SERVER_BIN = str(Path(sys.executable).parent / "statuspage-server")
 ALERTS = service_account(SYSTEM, "statuspage-alerts")
+SIGNUP = service_account("statuspage-signups", "statuspage-signup")
 IDENTITIES = [
     pytest.param(OPERATOR, id="operator"),
     pytest.param(SERVER, id="server"),
     pytest.param(ALERTS, id="alerts"),
+    pytest.param(SIGNUP, id="signup"),
 ]
 NAMESPACE = "audited"
 # Not applied: nothing would run them (no scheduler, no kubelet), and they grant nothing.
@@ -371,6 +376,38 @@ def run_alerts(admin: Kube, kubeconfig: Path, workdir: Path) -> None:
             replica.stop()
 
 
+def run_signup(admin: Kube, workdir: Path) -> None:
+    """statuspage-signup: a sign-up, its confirmation, a change of choice, an unsubscribe, and
+    its upkeep (the ledger listed, swept) at a one-second interval."""
+    admin.run("apply", "-f", "-", stdin=yaml.safe_dump(make_policy("signups", [NAMESPACE])))
+    subscriptions = {"byEmail": True}
+    admin.apply(
+        NAMESPACE,
+        make_page("public", visibility="Public", subscriptions=subscriptions),
+        make_component("counter", page="public"),
+        make_component("desk", page="public"),
+    )
+    with SmtpServer() as smtp:
+        installed = install_signup(admin, smtp.url, workdir)
+        process = SignupProcess(installed.kubeconfig, workdir / "signup.log", "--upkeep-interval=1")
+        try:
+            form = f"{process.base}/subscribe/{NAMESPACE}/public"
+            wait_for(lambda: request(form)[0] == 200, 30, what="the form offered")
+            assert process.subscribe(NAMESPACE, "public", "ann@example.org", "192.0.2.1")[0] == 200
+            [mail] = smtp.wait_for(lambda m: m.to == ["ann@example.org"])
+            confirm = re.findall(r"http://\S+/confirm/\S+", mail.body)[0]
+            status, _, body = process.post(confirm)
+            assert status == 200, body
+            manage = body.decode().split('href="', 1)[1].split('"', 1)[0]
+            saved = process.post(manage, form_body(("components", "c:desk"), ("action", "save")))
+            assert saved[0] == 200
+            assert process.post(manage.replace("/manage/", "/unsubscribe/"))[0] == 200
+            # The upkeep lists the ledger every second once ready: let it run once more.
+            time.sleep(1.5)
+        finally:
+            process.stop()
+
+
 @pytest.fixture(scope="module")
 def audit_log(
     base: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
@@ -378,7 +415,7 @@ def audit_log(
     """The audit log of the scenario, on a control plane of its own."""
     workdir = tmp_path_factory.mktemp("audited")
     policy, log = workdir / "audit-policy.yaml", workdir / "audit.log"
-    users = {username(OPERATOR), username(SERVER), username(ALERTS)}
+    users = {username(OPERATOR), username(SERVER), username(ALERTS), username(SIGNUP)}
     policy.write_text(yaml.safe_dump(audit_policy(users)))
     flags = [f"--audit-policy-file={policy}", f"--audit-log-path={log}"]
     receiver = Receiver()
@@ -425,6 +462,7 @@ def audit_log(
                 token_kubeconfig(admin, ALERTS, workdir / "alerts.kubeconfig").kubeconfig,
                 workdir,
             )
+            run_signup(admin, workdir)
         finally:
             operator.stop()
             server.send_signal(signal.SIGTERM)

@@ -92,20 +92,22 @@ def test_base_contains_exactly_the_install() -> None:
     Role, Deployment, policy, egress NetworkPolicy), the public page server (ServiceAccount,
     read-only ClusterRole and binding, the feed key's Role and binding, Deployment, Service) and
     the alerts receiver (ServiceAccount, ClusterRole and the Secrets' one with their bindings,
-    Deployment, Service, ingress NetworkPolicy).
+    Deployment, Service, ingress NetworkPolicy) and the sign-up form (its Namespace,
+    ServiceAccount, ClusterRole and Role with their bindings, admission policy and binding,
+    Deployment, Service, NetworkPolicy).
     """
     kinds = sorted(d["kind"] for d in base() if d["kind"] != "CustomResourceDefinition")
     assert kinds == sorted(
-        ["ClusterRole"] * 5
-        + ["ClusterRoleBinding"] * 5
-        + ["Deployment"] * 3
-        + ["Namespace"]
-        + ["NetworkPolicy"] * 2
-        + ["Role"] * 3
-        + ["RoleBinding"] * 3
-        + ["Service"] * 2
-        + ["ServiceAccount"] * 3
-        + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+        ["ClusterRole"] * 6
+        + ["ClusterRoleBinding"] * 6
+        + ["Deployment"] * 4
+        + ["Namespace"] * 2
+        + ["NetworkPolicy"] * 3
+        + ["Role"] * 4
+        + ["RoleBinding"] * 4
+        + ["Service"] * 3
+        + ["ServiceAccount"] * 4
+        + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"] * 2
     )
 
 

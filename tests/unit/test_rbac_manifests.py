@@ -19,7 +19,7 @@ from unit.crd_schema import REPO_ROOT, kustomize
 
 RBAC_FILES = sorted(
     path
-    for folder in ("manifests/rbac", "manifests/server", "manifests/alerts")
+    for folder in ("manifests/rbac", "manifests/server", "manifests/alerts", "manifests/signup")
     for path in (REPO_ROOT / folder).glob("*.yaml")
     if any(
         doc and doc.get("kind") in ("Role", "ClusterRole")

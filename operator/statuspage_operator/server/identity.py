@@ -5,9 +5,11 @@ one of the configured proxy networks (`--trusted-proxy`) may tell who the client
 identity headers (`--user-header`, `--groups-header`). From any other peer those headers are
 ignored, so a forged identity gets what an anonymous request gets.
 
-Nothing here knows aiohttp: it takes the peer address and a header mapping. The server reads no
-client address from headers today (nothing it does depends on one); whatever comes to need it
-(rate limits per client) belongs here, under the same trust rule.
+Nothing here knows aiohttp: it takes the peer address and a header mapping. The page server
+reads no client address from headers (nothing it does depends on one); `statuspage-signup` limits
+sign-ups per client, with `Trust.client`: the peer, or, from a trusted proxy, the right-most
+`X-Forwarded-For` entry that is not itself a trusted proxy (what the first trusted hop saw;
+whatever a client writes to the left of it is ignored).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from statuspage_operator.domain.audience import ANONYMOUS, Identity
 
 DEFAULT_USER_HEADER = "X-Forwarded-User"
 DEFAULT_GROUPS_HEADER = "X-Forwarded-Groups"
+FORWARDED_FOR = "X-Forwarded-For"
+MAX_FORWARDED = 32  # hops read from the right of X-Forwarded-For, at most
 MAX_NAME = 256
 MAX_GROUPS = 64
 
@@ -74,3 +78,22 @@ class Trust:
         groups = [g.strip() for g in headers.get(self.groups_header, "").split(",")]
         kept = frozenset(g for g in groups[:MAX_GROUPS] if g and len(g) <= MAX_NAME)
         return Identity(user if user and len(user) <= MAX_NAME else None, kept)
+
+    def client(self, peer: str | None, forwarded_for: Iterable[str] = ()) -> str:
+        """The client's address: the peer, or from a trusted proxy the right-most entry of
+        `X-Forwarded-For` (every header line, in order) that is not a trusted proxy; the
+        left-most one when all are. "" when the peer is unknown."""
+        if not self.trusts(peer):
+            return _canonical(peer or "")
+        hops = [hop.strip() for line in forwarded_for for hop in line.split(",")]
+        hops = [hop for hop in hops if hop][-MAX_FORWARDED:]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return _canonical(hop)
+        return _canonical(hops[0]) if hops else _canonical(peer or "")
+
+
+def _canonical(text: str) -> str:
+    """An address in one spelling (IPv4-mapped as IPv4); anything else as given, bounded."""
+    address = _address(text)
+    return str(address) if address is not None else text.strip()[:64]
