@@ -8,6 +8,12 @@ BIN := $(VENV)/bin
 STATE := .cluster
 LOCAL_KUBECONFIG := $(CURDIR)/$(STATE)/kubeconfig
 SERVER_PORT ?= 8080
+# `make run`'s sign-up process and the local stand-in for a mail relay (.cluster/mail.log)
+SIGNUP_PORT ?= 8081
+MAIL_PORT ?= 8025
+SIGNUP_URL := http://127.0.0.1:$(SIGNUP_PORT)
+MAIL_FLAGS := --mail-secret=statuspage-signups/statuspage-mail-relay \
+  --subscription-key-secret=statuspage-signups/statuspage-subscription-key
 # `make image`: the tag it gets, and its base (empty: the Dockerfile's; debian: built offline)
 IMAGE ?= ghcr.io/statuspage-operator/statuspage-operator:0.1.0
 PYTHON_IMAGE ?=
@@ -63,7 +69,7 @@ cluster-up: install controlplane ## Start the local control plane in the backgro
 cluster-down: install ## Stop the local control plane and remove its files
 	$(BIN)/python -m controlplane down --state $(STATE)
 
-run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on the local control plane with the sample page
+run: install ## Run the operator, the public page, the sign-up form and a local mail catcher: on the cluster in KUBECONFIG if set, else on the local control plane with the sample page
 	@if [ -z "$$KUBECONFIG" ]; then \
 	  $(MAKE) --no-print-directory cluster-up && export KUBECONFIG=$(LOCAL_KUBECONFIG); \
 	  echo "using the local control plane: export KUBECONFIG=$(LOCAL_KUBECONFIG)"; \
@@ -72,12 +78,17 @@ run: install ## Run the operator: on the cluster in KUBECONFIG if set, else on t
 	$(BIN)/kubectl wait --for=condition=Established --timeout=60s crd/statuspages.statuspage.dev crd/components.statuspage.dev crd/maintenancewindows.statuspage.dev crd/statusincidents.statuspage.dev crd/subscribers.statuspage.dev crd/publicationpolicies.statuspage.dev && \
 	namespace=$$($(BIN)/kubectl config view --minify -o jsonpath='{..namespace}') && \
 	SAMPLES_NAMESPACE=$${namespace:-default} manifests/samples-now/times.sh && $(BIN)/kubectl apply -k manifests/samples-now && \
-	mkdir -p $(STATE) && \
+	KUBECTL=$(BIN)/kubectl MAIL_PORT=$(MAIL_PORT) manifests/samples-now/signup.sh && \
+	mkdir -p $(STATE) && pids= && trap 'kill $$pids 2>/dev/null' EXIT && \
+	{ $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:$(MAIL_PORT) -c tools.maillog.Printer $(STATE)/mail.log \
+	    >$(STATE)/relay.log 2>&1 & } && pids="$$pids $$!" && \
+	{ $(BIN)/statuspage-signup --host=127.0.0.1 --port=$(SIGNUP_PORT) --metrics-port=0 \
+	    --public-url=$(SIGNUP_URL) $(MAIL_FLAGS) >$(STATE)/signup.log 2>&1 & } && pids="$$pids $$!" && \
 	{ $(BIN)/statuspage-server --host=127.0.0.1 --port=$(SERVER_PORT) --metrics-port=0 \
-	    >$(STATE)/server.log 2>&1 & } && \
-	trap "kill $$! 2>/dev/null" EXIT && \
+	    --signup-url=$(SIGNUP_URL) >$(STATE)/server.log 2>&1 & } && pids="$$pids $$!" && \
 	echo "public page: http://127.0.0.1:$(SERVER_PORT)/$${namespace:-default}/example/ (server log: $(STATE)/server.log)" && \
-	$(BIN)/statuspage-operator
+	echo "sign-up: $(SIGNUP_URL) (log: $(STATE)/signup.log); mail sent: $(STATE)/mail.log" && \
+	$(BIN)/statuspage-operator --signup-url=$(SIGNUP_URL) $(MAIL_FLAGS)
 
 docs: install ## Write docs/reference.md from the CRDs (tests/tools/reference.py)
 	$(BIN)/python tests/tools/reference.py
