@@ -32,6 +32,7 @@ class Printer:
         body = message.get_body(("plain",))
         lines = [f"{name}: {value}" for name, value in message.items()]
         text = "" if body is None else str(body.get_content())
+        entry = "\n".join(["-" * 72, *lines, "", text.rstrip(), ""]) + "\n"
         with self.path.open("a", encoding="utf-8") as log:
-            log.write("\n".join(["-" * 72, *lines, "", text.rstrip(), ""]) + "\n")
+            log.write(entry.replace("\r\n", "\n"))
         return "250 OK"

@@ -9,6 +9,8 @@ carries the security headers; no address or token reaches the log.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -487,3 +489,17 @@ def test_an_unexpected_mail_failure_leaves_the_sign_up_for_resume() -> None:
     run(world, scenario)
     [pending] = world.ledger.pending.values()
     assert not pending.mailed
+
+
+def test_the_inline_style_sheet_is_the_one_the_csp_allows() -> None:
+    """A browser hashes the <style> text as sent: escaped quotes would not match and be blocked."""
+    world = World()
+
+    async def scenario(client: Client) -> None:
+        answer = await client.get(f"/subscribe/{NS}/example")
+        page = await answer.text()
+        [sheet] = re.findall(r"<style>(.*?)</style>", page, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(sheet.encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}'" in answer.headers["Content-Security-Policy"]
+
+    run(world, scenario)

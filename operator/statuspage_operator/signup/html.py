@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from statuspage_operator.api.signup_form import Choice
 
@@ -38,7 +39,12 @@ class Renderer:
         )
 
     def _render(self, template: str, heading: str, **values: Any) -> str:
-        return self._env.get_template(template).render(heading=heading, css=CSS, **values)
+        return self._env.get_template(template).render(
+            # Our own sheet, as is: escaped, it would no longer match CSS_HASH and be blocked.
+            heading=heading,
+            css=Markup(CSS),
+            **values,
+        )
 
     def message(
         self, heading: str, *lines: str, link: str | None = None, link_text: str = ""
