@@ -111,6 +111,8 @@ def test_image_runs_the_operator_as_65532(image: str) -> None:
         pytest.param([], "usage: statuspage-operator", id="operator"),
         pytest.param(["--entrypoint=statuspage-server"], "usage: statuspage-server", id="server"),
         pytest.param(["--entrypoint=kubectl-statuspage"], "usage: kubectl statuspage", id="cli"),
+        pytest.param(["--entrypoint=statuspage-alerts"], "usage: statuspage-alerts", id="alerts"),
+        pytest.param(["--entrypoint=statuspage-signup"], "usage: statuspage-signup", id="signup"),
     ],
 )
 def test_entry_points_answer_help(image: str, entrypoint: list[str], usage: str) -> None:
