@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 from collections.abc import Sequence
-
-from kubernetes import client, config
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
+from statuspage_operator.server.process import api_client, positive_seconds, run
 from statuspage_operator.server.watch import KindWatcher
 
 from .app import MAX_BODY, Receiver, make_app, make_metrics_app
@@ -31,13 +29,6 @@ from .view import View
 
 logger = logging.getLogger("statuspage_operator.alerts")
 PORT = 9095
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -54,7 +45,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--namespace", help="take alerts for this namespace only (default: all)")
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument(
-        "--rate", type=_positive, default=5.0, help="notifications a second per page (default 5)"
+        "--rate",
+        type=positive_seconds,
+        default=5.0,
+        help="notifications a second per page (default 5)",
     )
     parser.add_argument(
         "--burst", type=int, default=50, help="notifications at once per page (default 50)"
@@ -73,13 +67,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--secret-ttl",
-        type=_positive,
+        type=positive_seconds,
         default=5.0,
         help="seconds a receiver Secret is cached (default 5)",
     )
     parser.add_argument(
         "--request-timeout",
-        type=_positive,
+        type=positive_seconds,
         default=10.0,
         help="seconds a client has to send a request's headers, then its body (default 10)",
     )
@@ -101,24 +95,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _api_client(context: str | None) -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config(context=context)
-    return client.ApiClient()
-
-
 async def serve(args: argparse.Namespace) -> None:
     """Watch, take webhooks, and stop gracefully on SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
     view = View()
     watchers = [
-        KindWatcher(_api_client(args.context), kind, view, loop, args.namespace)
+        KindWatcher(api_client(args.context), kind, view, loop, args.namespace)
         for kind in (Kind.PAGE, Kind.COMPONENT)
     ]
     # Writes and Secret reads on their own client: the watches hold theirs for minutes.
-    kube = KubeStatusApi(_api_client(args.context))
+    kube = KubeStatusApi(api_client(args.context))
     receiver = Receiver(
         view=view,
         secrets=SecretCache(kube.read_secret, ttl=args.secret_ttl),
@@ -157,12 +143,4 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `statuspage-alerts`."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    asyncio.run(serve(args))
-    # The watch threads are daemons blocked in reads from the API server (server/main.py).
-    logging.shutdown()
-    os._exit(0)
+    run(serve, args)

@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import resource
 from collections.abc import Sequence
-
-from kubernetes import client, config
 
 from statuspage_operator.api.names import CLUSTER_SCOPED, Kind
 from statuspage_operator.domain.publication import hostname_key
@@ -27,6 +24,7 @@ from statuspage_operator.server.connections import Connections, Limits, serve_un
 from statuspage_operator.server.feed_keys import keep_fresh, read_keys, secret_name
 from statuspage_operator.server.html import form_origin
 from statuspage_operator.server.identity import DEFAULT_GROUPS_HEADER, DEFAULT_USER_HEADER, Trust
+from statuspage_operator.server.process import api_client, positive_seconds, run
 from statuspage_operator.server.watch import KindWatcher
 
 logger = logging.getLogger("statuspage_operator.server")
@@ -73,13 +71,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = Limits()
     parser.add_argument(
         "--header-timeout",
-        type=_positive,
+        type=positive_seconds,
         default=defaults.header_timeout,
         help="seconds a client has to send a request's headers (default %(default)s)",
     )
     parser.add_argument(
         "--keepalive-timeout",
-        type=_positive,
+        type=positive_seconds,
         default=defaults.keepalive_timeout,
         help="seconds an idle connection is kept open (default %(default)s)",
     )
@@ -142,13 +140,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 3600:
-        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
-    return value
-
-
 def limits_of(args: argparse.Namespace) -> Limits:
     """The connection limits of the flags, the cap within what the process may open."""
     wanted = args.max_connections
@@ -170,14 +161,6 @@ def limits_of(args: argparse.Namespace) -> Limits:
     )
 
 
-def _api_client(context: str | None) -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config(context=context)
-    return client.ApiClient()
-
-
 async def serve(args: argparse.Namespace) -> None:
     """Watch, serve, and stop gracefully on SIGTERM or SIGINT."""
     loop = asyncio.get_running_loop()
@@ -190,12 +173,12 @@ async def serve(args: argparse.Namespace) -> None:
         path_hosts=frozenset(hostname_key(host) for host in args.path_routing_host),
         signup_url=args.signup_url,
     )
-    api_client = _api_client(args.context)
+    watch_client = api_client(args.context)
     refresher: asyncio.Task[None] | None = None
     if args.feed_key is not None:
         namespace, name = args.feed_key
         # Its own client: the watches hold the shared one's connections for minutes at a time.
-        secrets_client = _api_client(args.context)
+        secrets_client = api_client(args.context)
 
         def read() -> tuple[bytes, ...]:
             return read_keys(secrets_client, namespace, name)
@@ -207,7 +190,7 @@ async def serve(args: argparse.Namespace) -> None:
         refresher = asyncio.create_task(keep_fresh(read, store))
     watchers = [
         KindWatcher(
-            api_client, kind, cache, loop, None if kind in CLUSTER_SCOPED else args.namespace
+            watch_client, kind, cache, loop, None if kind in CLUSTER_SCOPED else args.namespace
         )
         for kind in Kind
     ]
@@ -241,14 +224,4 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `statuspage-server`."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    asyncio.run(serve(args))
-    # The watch threads are daemons and may be in the middle of a blocking read from the API
-    # server: finalizing the interpreter around them can abort the process (SIGABRT, seen once
-    # in ~100 graceful stops). They hold nothing to save, so flush the logs and leave now.
-    logging.shutdown()
-    os._exit(0)
+    run(serve, args)

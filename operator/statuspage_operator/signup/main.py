@@ -14,15 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 from collections.abc import Sequence
 
-from kubernetes import client, config
+from kubernetes import client
 
 from statuspage_operator.api.subscription_tokens import Links
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
 from statuspage_operator.server.identity import Trust
+from statuspage_operator.server.process import api_client, positive_seconds, run
 from statuspage_operator.server.watch import KindWatcher
 from statuspage_operator.signup.app import make_app, make_metrics_app
 from statuspage_operator.signup.forms import MAX_BODY
@@ -35,13 +35,6 @@ from statuspage_operator.signup.settings import Settings, keep_fresh, read_setti
 logger = logging.getLogger("statuspage_operator.signup")
 PORT = 9097
 NAMESPACE = "statuspage-signups"
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -90,13 +83,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument(
         "--upkeep-interval",
-        type=_seconds,
+        type=positive_seconds,
         default=60.0,
         help="seconds between resuming unmailed confirmations and sweeping expired sign-ups",
     )
     parser.add_argument(
         "--request-timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=10.0,
         help="seconds a client has to send a request's headers, then its body (default 10)",
     )
@@ -124,14 +117,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _api_client(context: str | None) -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config(context=context)
-    return client.ApiClient()
-
-
 async def upkeep(signup: Signup, interval: float) -> None:
     """As soon as the process is ready, then every `interval` seconds: resume confirmations a
     crash or a failed send left, and sweep expired sign-ups."""
@@ -155,7 +140,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     cache = Cache()
     # Writes, Secrets and the ledger on their own client: the watches hold theirs for minutes.
-    writes = _api_client(args.context)
+    writes = api_client(args.context)
     signup = Signup(
         cache=cache,
         subscribers=SubscriberApi(writes),
@@ -175,7 +160,7 @@ async def serve(args: argparse.Namespace) -> None:
         signup.settings = settings
 
     held_naming: list[bytes | None] = [None]
-    watch_client = _api_client(args.context)
+    watch_client = api_client(args.context)
     watchers = [KindWatcher(watch_client, kind, cache, loop) for kind in WATCHED]
     for watcher in watchers:
         watcher.start()
@@ -212,12 +197,4 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `statuspage-signup`."""
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("kubernetes").setLevel(logging.WARNING)
-    asyncio.run(serve(args))
-    # The watch threads are daemons blocked in reads from the API server (server/main.py).
-    logging.shutdown()
-    os._exit(0)
+    run(serve, args)

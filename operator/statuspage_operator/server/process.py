@@ -1,0 +1,47 @@
+"""What the three HTTP processes (page server, alerts receiver, sign-up process) share around
+their `serve`: the API client, a seconds flag, and the entry point's logging and exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from kubernetes import client, config
+
+
+def positive_seconds(text: str) -> float:
+    """A flag's positive value (seconds, a rate): above 0 and at most 3600."""
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 3600")
+    return value
+
+
+def api_client(context: str | None) -> client.ApiClient:
+    """A client of the in-cluster configuration, else of the kubeconfig (and its context)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config(context=context)
+    return client.ApiClient()
+
+
+def run(serve: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], args: Any) -> None:
+    """Log as the processes do, serve until stopped, and leave at once.
+
+    The watch threads (server/watch.py) are daemons and may be in the middle of a blocking read
+    from the API server: finalizing the interpreter around them can abort the process (SIGABRT,
+    seen once in ~100 graceful stops). They hold nothing to save, so flush the logs and exit.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    asyncio.run(serve(args))
+    logging.shutdown()
+    os._exit(0)
