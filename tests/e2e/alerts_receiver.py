@@ -60,23 +60,10 @@ def make_alerts_kubeconfig(kube: Kube, directory: Path) -> Path:
             f"--serviceaccount={SA_NAMESPACE}:statuspage-alerts",
             check=False,
         )
-    token = kube.run(
-        "create", "token", "statuspage-alerts", "-n", SA_NAMESPACE, "--duration=2h"
-    ).stdout.strip()
-    admin = yaml.safe_load(kube.kubeconfig.read_text())
-    cluster = admin["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "alerts", "user": {"token": token}}],
-        "contexts": [{"name": "alerts", "context": {"cluster": cluster["name"], "user": "alerts"}}],
-        "current-context": "alerts",
-    }
     path = directory / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
+    return kube.token_kubeconfig(
+        SA_NAMESPACE, "statuspage-alerts", path, context="alerts"
+    ).kubeconfig
 
 
 class ReceiverProcess:

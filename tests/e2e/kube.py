@@ -45,6 +45,28 @@ class Kube:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result
 
+    def token_kubeconfig(
+        self, namespace: str, account: str, path: Path, duration: str = "2h", context: str = ""
+    ) -> Kube:
+        """kubectl (and a kubeconfig at `path` for a process) as a ServiceAccount, by a token;
+        its context (and user) is named `context`, else after the account."""
+        name = context or account
+        token = self.run(
+            "create", "token", account, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        cluster = yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [cluster],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [{"name": name, "context": {"cluster": cluster["name"], "user": name}}],
+            "current-context": name,
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return Kube(path, name)
+
     def apply(self, namespace: str, *objects: dict[str, Any]) -> None:
         """kubectl apply the objects into a namespace."""
         self.run("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump_all(objects))

@@ -73,20 +73,8 @@ def install_signup(admin: Kube, relay_url: str, directory: Path) -> Installed:
         _secret(KEY_SECRET, key=key, naming=naming),
         _secret(MAIL_SECRET, url=relay_url.encode(), **{"from": SENDER.encode()}),
     )
-    token = admin.run("create", "token", ACCOUNT, "-n", NAMESPACE, "--duration=2h").stdout.strip()
-    cluster = yaml.safe_load(admin.kubeconfig.read_text())["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "signup", "user": {"token": token}}],
-        "contexts": [{"name": "signup", "context": {"cluster": cluster["name"], "user": "signup"}}],
-        "current-context": "signup",
-    }
     path = directory / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    as_signup = Kube(path, "signup")
+    as_signup = admin.token_kubeconfig(NAMESPACE, ACCOUNT, path, context="signup")
     guarded(as_signup)
     return Installed(SubscriptionKeys((key,), naming), path, as_signup)
 

@@ -122,23 +122,9 @@ class Receiver:
 
 def token_kubeconfig(admin: Kube, subject: dict[str, str], path: Path) -> Kube:
     """kubectl (and a kubeconfig for the processes) as a ServiceAccount, by a token."""
-    token = admin.run(
-        "create", "token", subject["name"], "-n", subject["namespace"], "--duration=1h"
-    ).stdout.strip()
-    cluster = yaml.safe_load(admin.kubeconfig.read_text())["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [
-            {"name": "operator", "context": {"cluster": cluster["name"], "user": "sa"}},
-        ],
-        "current-context": "operator",
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return Kube(path, "operator")
+    return admin.token_kubeconfig(
+        subject["namespace"], subject["name"], path, duration="1h", context="operator"
+    )
 
 
 def secret(name: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:

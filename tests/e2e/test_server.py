@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from controlplane.cluster import free_port
 from e2e.conftest import OperatorProcess, publish
@@ -114,23 +113,9 @@ def make_server_kubeconfig(kube: Kube, directory: Path) -> Path:
         f"--serviceaccount={SA_NAMESPACE}:statuspage-server",
         check=False,
     )
-    token = kube.run(
-        "create", "token", "statuspage-server", "-n", SA_NAMESPACE, "--duration=2h"
-    ).stdout.strip()
-    admin = yaml.safe_load(kube.kubeconfig.read_text())
-    cluster = admin["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "server", "user": {"token": token}}],
-        "contexts": [{"name": "server", "context": {"cluster": cluster["name"], "user": "server"}}],
-        "current-context": "server",
-    }
-    path = directory / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
+    return kube.token_kubeconfig(
+        SA_NAMESPACE, "statuspage-server", directory / "kubeconfig", context="server"
+    ).kubeconfig
 
 
 @pytest.fixture(scope="module")
