@@ -121,7 +121,8 @@ def stall_once(
     stall: float,
     on_resumed: Callable[[], None] = lambda: None,
 ) -> float:
-    """One stall in a fresh namespace; the seconds from SIGCONT until everything is right."""
+    """One stall in a fresh namespace; the seconds from SIGCONT until everything is right
+    (`on_resumed` is called at every poll after it)."""
     admin.run("create", "namespace", namespace)
     t0 = datetime.now(UTC) + timedelta(seconds=6)
     objects, running, passing = scenario(t0, stall)
@@ -131,9 +132,9 @@ def stall_once(
     with stopped(pid):
         time.sleep(stall)
     resumed = time.monotonic()
-    on_resumed()
     last = ""
     while time.monotonic() - resumed < 120:
+        on_resumed()
         try:
             last = wrong(api, namespace, running, passing)
         except Exception as error:  # the API server is waking up
@@ -160,6 +161,11 @@ def lease_role(admin: Kube, namespace: str) -> None:
     )
 
 
+def elections(replicas: list[OperatorProcess]) -> int:
+    """How many times a replica has become the leader so far."""
+    return sum(r.log.read_text(errors="replace").count("became the leader") for r in replicas)
+
+
 def run_mode(
     cluster: LocalCluster, admin: Kube, api: client.CustomObjectsApi, mode: str, args: Any
 ) -> list[float]:
@@ -184,10 +190,25 @@ def run_mode(
                 30,
                 what="a leader",
             )
+
+        def restart() -> None:
+            # A replica that exited is started again at once, as its Deployment's kubelet would
+            # (sooner, even: no restart back-off).
+            for replica in replicas:
+                if replica.process is not None and replica.process.poll() is not None:
+                    print(f"  {replica.log.name}: exited; starting it again", flush=True)
+                    replica.start()
+
         for n in range(args.stalls):
-            settled = stall_once(admin, api, apiserver_pid(cluster), f"{mode}-{n}", args.stall)
+            restart()
+            namespace = f"{mode}-{n}"
+            before = elections(replicas)
+            settled = stall_once(admin, api, apiserver_pid(cluster), namespace, args.stall, restart)
             figures.append(settled)
-            print(f"  {mode} stall {n + 1}: settled {settled:.2f} s after SIGCONT", flush=True)
+            took = " (a standby took over: cold start)" if elections(replicas) > before else ""
+            print(
+                f"  {mode} stall {n + 1}: settled {settled:.2f} s after SIGCONT{took}", flush=True
+            )
     finally:
         for replica in replicas:
             replica.stop()
