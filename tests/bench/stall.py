@@ -41,6 +41,15 @@ PASSING = 10  # windows that start and end inside the stall
 POLL = 0.05
 
 
+def custom_objects(kubeconfig: Path) -> client.CustomObjectsApi:
+    """Our objects as the admin of `kubeconfig`, without touching the client's global config."""
+    settings = client.Configuration()
+    config.load_kube_config(
+        config_file=str(kubeconfig), context="admin", client_configuration=settings
+    )
+    return client.CustomObjectsApi(client.ApiClient(settings))
+
+
 def apiserver_pid(cluster: LocalCluster) -> int:
     """The kube-apiserver process of the local control plane."""
     return cluster._processes["kube-apiserver"].pid
@@ -225,8 +234,7 @@ def main() -> None:
     modes = ["single", "lease"] if args.mode == "both" else [args.mode]
     with LocalCluster(build_binaries()) as cluster:
         admin = install(Kube(cluster.kubeconfig))
-        config.load_kube_config(config_file=str(cluster.kubeconfig), context="admin")
-        api = client.CustomObjectsApi()
+        api = custom_objects(cluster.kubeconfig)
         results = {mode: run_mode(cluster, admin, api, mode, args) for mode in modes}
     print(f"\nsettled after a {args.stall:.0f} s API server stall ({args.stalls} stalls per mode)")
     for mode, figures in results.items():
