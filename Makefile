@@ -104,6 +104,7 @@ bench: install controlplane alertmanager ## Benchmarks against the local control
 	$(BIN)/python tests/bench/alerts.py
 	$(BIN)/python tests/bench/mail.py
 	$(BIN)/python tests/bench/signup.py
+	$(BIN)/python tests/bench/stall.py
 
 image: install ## Build the container image with buildah, cached (PYTHON_IMAGE=debian: offline base; docs/image.md)
 	@IMAGE='$(IMAGE)' PYTHON_IMAGE='$(PYTHON_IMAGE)' HOST_PYTHON=$(CURDIR)/$(BIN)/python bash tests/image/build.sh

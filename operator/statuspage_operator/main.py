@@ -24,6 +24,7 @@ import prometheus_client  # noqa: E402
 import statuspage_operator.handlers  # noqa: E402, F401  (registers the handlers)
 from statuspage_operator.control import metrics  # noqa: E402
 from statuspage_operator.control.notifications import CLUSTER_DOMAIN, EgressPolicy  # noqa: E402
+from statuspage_operator.control.retry import ACTING  # noqa: E402
 from statuspage_operator.control.sweep import INTERVAL as SWEEP_INTERVAL  # noqa: E402
 from statuspage_operator.handlers.lifecycle import make_client  # noqa: E402
 from statuspage_operator.k8s.lease import LeaderElector, LeaseConfig  # noqa: E402
@@ -235,6 +236,12 @@ async def _elected(args: argparse.Namespace) -> int:
     standby notices. A Lease gating `kopf.operator(stop_flag=...)` is what kube-controller-manager
     does: the standby waits cold, and a leader that loses the Lease stops and exits, so Kubernetes
     restarts it as a fresh standby.
+
+    A leader that only could not renew (the API server did not answer) is not known to have lost:
+    it pauses instead, every write and delivery waiting at retry.ACTING while kopf keeps watching,
+    and acts again once it renews its own, untaken Lease; its view stays warm, so a stall of the
+    API server does not cost a cold start. It pauses at the renew deadline, where it used to exit,
+    before a standby can take the Lease over (k8s/lease.py): never two actors.
     """
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     lease = LeaseConfig(
@@ -258,11 +265,20 @@ async def _elected(args: argparse.Namespace) -> int:
 
     async def step_down() -> None:
         metrics.LEADER.set(0)
+        ACTING.close()  # what waits never goes: the new leader acts now; kopf cancels it
         lost.set()
         stop.set()
 
+    async def pause() -> None:
+        metrics.LEADER.set(0)
+        ACTING.close()
+
+    async def resume() -> None:
+        metrics.LEADER.set(1)
+        ACTING.open()
+
     logger.info("standing by for the lease %s/%s", lease.namespace, lease.name)
-    election = asyncio.create_task(elector.run(lead, step_down), name="election")
+    election = asyncio.create_task(elector.run(lead, step_down, pause, resume), name="election")
     signalled = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, signalled.cancel)

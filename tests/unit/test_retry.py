@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
 
 from statuspage_operator.control.retry import (
+    ACTING,
     EVENTS,
     JITTER,
     STATUS_WRITES,
@@ -150,3 +152,42 @@ def test_idle_says_whether_the_writes_in_flight_went_out() -> None:
         return at_once, timed_out, ended
 
     assert asyncio.run(scenario()) == (True, False, True)
+
+
+def test_a_success_wakes_the_retries_waiting_out_their_back_off() -> None:
+    """After a stall, the first call answered sends every waiting retry again at once."""
+
+    async def scenario() -> tuple[str, float]:
+        down = Flaky(BUSY)
+        started = time.monotonic()
+        waiting = asyncio.create_task(
+            retrying(RetryPolicy(30.0, 3), down, what="a write", spread=lambda: 0.0)
+        )
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        await retrying(EVENTS, Flaky(), what="another call")
+        result = await asyncio.wait_for(waiting, 1.0)
+        return result, time.monotonic() - started
+
+    result, took = asyncio.run(scenario())
+    assert result == "done"
+    assert took < 1.0
+
+
+def test_a_shut_gate_holds_every_attempt_and_idle_until_it_opens() -> None:
+    """While the Lease is not known to be held, nothing is attempted, nor an Event/delivery."""
+
+    async def scenario() -> tuple[int, int, bool]:
+        call = Flaky()
+        ACTING.close()
+        try:
+            attempt = asyncio.create_task(retrying(EVENTS, call, what="a write"))
+            idle = asyncio.create_task(WritesInFlight().idle(0.01))
+            await asyncio.sleep(0.2)
+            held = call.calls, int(idle.done())
+        finally:
+            ACTING.open()
+        await asyncio.wait_for(attempt, 1.0)
+        return *held, await asyncio.wait_for(idle, 1.0)
+
+    assert asyncio.run(scenario()) == (0, 0, True)

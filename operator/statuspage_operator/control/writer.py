@@ -40,7 +40,7 @@ from statuspage_operator.api.notices import (
     replayable,
 )
 from statuspage_operator.control import metrics
-from statuspage_operator.control.retry import EVENTS, STATUS_WRITES, retrying
+from statuspage_operator.control.retry import ACTING, EVENTS, STATUS_WRITES, retrying
 from statuspage_operator.control.view import Body, version_of
 from statuspage_operator.k8s.client import Client, NotFoundError
 
@@ -88,8 +88,11 @@ class WritesInFlight:
         """Wait until no status write is in flight (at most `patience` seconds); False if not.
 
         Called before every Event and delivery: when nothing is in flight it returns at once,
-        without the task that `wait_for` would create.
+        without the task that `wait_for` would create. While a leader cannot know it holds the
+        Lease (retry.ACTING shut) it first waits, however long: a delivery is an act too.
         """
+        if ACTING.shut:
+            await ACTING.passed()
         if self._idle.is_set():
             return True
         try:

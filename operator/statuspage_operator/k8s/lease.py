@@ -5,7 +5,15 @@ once when it releases the Lease on a clean stop.
 
 Expiry is judged by our own monotonic clock from the moment we last saw the record change, never
 by comparing the holder's timestamps with ours (clock skew between nodes cannot elect two leaders).
-A leader that cannot renew within `renew_deadline` steps down before its lease can expire.
+A standby that could not read the Lease for a while (the API server stalled) starts that clock
+again: the holder's silence it could not watch is not counted, so after a stall the leader gets the
+first chance to renew (being slower to take over is always safe).
+
+A leader that cannot renew within `renew_deadline` pauses (`on_paused`: main.py shuts every write)
+before its lease can expire; each attempt is bounded by the time left, so a call that hangs cannot
+hold it past that deadline. While paused it keeps trying: if it renews its own Lease, untaken (its
+holder still itself), it resumes (`on_resumed`) with its view warm, instead of exiting and making
+the next leader pay a cold start. If it reads another holder, or none, it has lost: `on_stopped`.
 """
 
 from __future__ import annotations
@@ -43,22 +51,36 @@ class LeaderElector:
         self._client = client
         self.config = config
         self.leading = False
+        self.paused = False
         self._observed: tuple[str, str] | None = None
         self._observed_at = 0.0
+        self._read_at = 0.0
+        # Whether the last read showed another holder (or none) while we led.
+        self._taken = False
 
     async def run(
         self,
         on_started: Callable[[], Awaitable[None]],
         on_stopped: Callable[[], Awaitable[None]],
+        on_paused: Callable[[], Awaitable[None]] | None = None,
+        on_resumed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Forever: try to lead; while leading, renew; step down when renewing fails."""
+        """Forever: try to lead; while leading, renew; pause when renewing fails (or step down
+        without `on_paused`), resume on renewing again, step down when the Lease is taken."""
+        config = self.config
         last_renewal = time.monotonic()
         try:
             while True:
+                # Bounded by what is left before the renew deadline while we act, so that a call
+                # that hangs (a stalled API server) cannot keep us acting past it.
+                left = config.renew_deadline - (time.monotonic() - last_renewal)
+                timeout = max(0.1, left) if self.leading and not self.paused else None
+                timeout = timeout or 2 * config.retry_period
+                self._taken = False
                 try:
-                    held = await self._try_acquire_or_renew()
+                    held = await asyncio.wait_for(self._try_acquire_or_renew(), timeout)
                 except Exception as error:
-                    logger.warning("lease %s: %s", self.config.name, error)
+                    logger.warning("lease %s: %s", config.name, error or type(error).__name__)
                     held = False
                 now = time.monotonic()
                 if held:
@@ -67,11 +89,30 @@ class LeaderElector:
                         self.leading = True
                         logger.info("became the leader (lease %s)", self._lease_ref())
                         await on_started()
-                elif self.leading and now - last_renewal > self.config.renew_deadline:
-                    self.leading = False
+                    elif self.paused:
+                        self.paused = False
+                        logger.warning("renewed the lease %s; acting again", self._lease_ref())
+                        if on_resumed is not None:
+                            await on_resumed()
+                elif self.leading and (
+                    self._taken
+                    or (on_paused is None and now - last_renewal > config.renew_deadline)
+                ):
+                    self.leading = self.paused = False
                     logger.warning("lost the lease %s; standing by", self._lease_ref())
                     await on_stopped()
-                await asyncio.sleep(self.config.retry_period)
+                elif (
+                    self.leading and not self.paused and now - last_renewal > config.renew_deadline
+                ):
+                    assert on_paused is not None
+                    self.paused = True
+                    logger.warning(
+                        "could not renew the lease %s in %.0fs; pausing until it is renewed",
+                        self._lease_ref(),
+                        config.renew_deadline,
+                    )
+                    await on_paused()
+                await asyncio.sleep(config.retry_period)
         finally:
             if self.leading:
                 self.leading = False
@@ -100,8 +141,17 @@ class LeaderElector:
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
         record = (holder, str(spec.get("renewTime")))
-        if record != self._observed:
-            self._observed, self._observed_at = record, time.monotonic()
+        read_at = time.monotonic()
+        # A gap in our reads (the API server did not answer) is not silence we watched: start
+        # the expiry clock again, so a stall does not hand the Lease to whoever reads first.
+        if record != self._observed or read_at - self._read_at > config.lease_duration / 2:
+            self._observed, self._observed_at = record, read_at
+        self._read_at = read_at
+        if self.leading and holder != config.identity:
+            # Taken (or released and free) while we could not renew: others may have acted, so
+            # our view is no longer the truth; never take it back from here.
+            self._taken = True
+            return False
         duration = spec.get("leaseDurationSeconds") or config.lease_duration
         expired = time.monotonic() - self._observed_at > duration
         if holder and holder != config.identity and not expired:
