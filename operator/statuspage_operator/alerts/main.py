@@ -16,7 +16,12 @@ from collections.abc import Sequence
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
-from statuspage_operator.server.process import api_client, positive_seconds, run
+from statuspage_operator.server.process import (
+    add_serving_flags,
+    api_client,
+    positive_seconds,
+    run,
+)
 from statuspage_operator.server.watch import KindWatcher
 
 from .app import MAX_BODY, Receiver, make_app, make_metrics_app
@@ -71,22 +76,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=5.0,
         help="seconds a receiver Secret is cached (default 5)",
     )
-    parser.add_argument(
-        "--request-timeout",
-        type=positive_seconds,
-        default=10.0,
-        help="seconds a client has to send a request's headers, then its body (default 10)",
-    )
-    parser.add_argument(
-        "--max-connections", type=int, default=256, help="open connections at most (default 256)"
-    )
-    parser.add_argument(
-        "--shutdown-delay",
-        type=float,
-        default=0.0,
-        help="seconds to keep answering after SIGTERM while reporting not ready",
-    )
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_serving_flags(parser, max_connections=256)
     args = parser.parse_args(argv)
     if args.burst < 1 or args.max_connections < 1:
         parser.error("--burst and --max-connections must be at least 1")

@@ -21,6 +21,30 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def add_serving_flags(parser: argparse.ArgumentParser, max_connections: int) -> None:
+    """The flags of a process that serves requests bounded by server/connections.py and stops
+    gracefully: --request-timeout, --max-connections, --shutdown-delay, --verbose."""
+    parser.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        default=10.0,
+        help="seconds a client has to send a request's headers, then its body (default 10)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=max_connections,
+        help=f"open connections at most (default {max_connections})",
+    )
+    parser.add_argument(
+        "--shutdown-delay",
+        type=float,
+        default=0.0,
+        help="seconds to keep answering after SIGTERM while reporting not ready",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+
+
 def api_client(context: str | None) -> client.ApiClient:
     """A client of the in-cluster configuration, else of the kubeconfig (and its context)."""
     try:

@@ -22,7 +22,12 @@ from statuspage_operator.api.subscription_tokens import Links
 from statuspage_operator.server.cache import Cache
 from statuspage_operator.server.connections import Connections, Limits, serve_until_stopped
 from statuspage_operator.server.identity import Trust
-from statuspage_operator.server.process import api_client, positive_seconds, run
+from statuspage_operator.server.process import (
+    add_serving_flags,
+    api_client,
+    positive_seconds,
+    run,
+)
 from statuspage_operator.server.watch import KindWatcher
 from statuspage_operator.signup.app import make_app, make_metrics_app
 from statuspage_operator.signup.forms import MAX_BODY
@@ -87,22 +92,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=60.0,
         help="seconds between resuming unmailed confirmations and sweeping expired sign-ups",
     )
-    parser.add_argument(
-        "--request-timeout",
-        type=positive_seconds,
-        default=10.0,
-        help="seconds a client has to send a request's headers, then its body (default 10)",
-    )
-    parser.add_argument(
-        "--max-connections", type=int, default=512, help="open connections at most (default 512)"
-    )
-    parser.add_argument(
-        "--shutdown-delay",
-        type=float,
-        default=0.0,
-        help="seconds to keep answering after SIGTERM while reporting not ready",
-    )
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_serving_flags(parser, max_connections=512)
     args = parser.parse_args(argv)
     if args.max_connections < 1:
         parser.error("--max-connections must be at least 1")
