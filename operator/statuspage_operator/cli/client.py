@@ -77,6 +77,17 @@ def _server_message(error: ApiException) -> str:
     return f"{error.status} {error.reason}".strip()
 
 
+def server_refused(error: ApiException, host: str) -> CliError:
+    """An error response that no caller explains better: unauthorized, forbidden, unreachable,
+    else the API server's own message."""
+    if error.status in (401, 403):
+        label = "unauthorized" if error.status == 401 else "forbidden"
+        return CliError(f"{label}: {_server_message(error)}")
+    if not error.status:
+        return CliError(f"cannot reach the cluster at {host}: {error.reason}", ExitCode.UNREACHABLE)
+    return CliError(_server_message(error))
+
+
 def _unreachable(error: urllib3.exceptions.HTTPError, host: str) -> CliError:
     reason = getattr(error, "reason", None) or error
     # urllib3 wraps the socket error in "<connection>: Failed to ...: [Errno 111] ...".
@@ -108,14 +119,7 @@ class Api:
             return CliError(f'{kind.lower()} "{name}" not found in namespace "{self.namespace}"')
         if error.status == 404:
             return CliError(f"the server has no {PLURALS[kind]}.{GROUP} (are the CRDs installed?)")
-        if error.status in (401, 403):
-            label = "unauthorized" if error.status == 401 else "forbidden"
-            return CliError(f"{label}: {_server_message(error)}")
-        if not error.status:
-            return CliError(
-                f"cannot reach the cluster at {self._host}: {error.reason}", ExitCode.UNREACHABLE
-            )
-        return CliError(_server_message(error))
+        return server_refused(error, self._host)
 
     def secret_data(self, namespace: str, name: str) -> dict[str, Any]:
         """A Secret's base64 data, read with the user's own rights; CliError if it cannot be."""

@@ -17,8 +17,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from statuspage_operator.api.names import GROUP, VERSION
-from statuspage_operator.cli.client import TIMEOUT, Object, _server_message, _unreachable
-from statuspage_operator.cli.errors import CliError, ExitCode
+from statuspage_operator.cli.client import TIMEOUT, Object, _unreachable, server_refused
+from statuspage_operator.cli.errors import CliError
 
 SUBSCRIBERS = "subscribers"
 PAGE_SIZE = 500
@@ -50,14 +50,7 @@ class Listing:
             return CliError(f'{what} not found in namespace "{self.namespace}"')
         if error.status == 409:
             return CliError(f"{what} changed meanwhile; run the command again")
-        if error.status in (401, 403):
-            label = "unauthorized" if error.status == 401 else "forbidden"
-            return CliError(f"{label}: {_server_message(error)}")
-        if not error.status:
-            return CliError(
-                f"cannot reach the cluster at {self._host}: {error.reason}", ExitCode.UNREACHABLE
-            )
-        return CliError(_server_message(error))
+        return server_refused(error, self._host)
 
     def subscriber(self, namespace: str, name: str) -> Object | None:
         """One Subscriber; None when there is none."""
