@@ -96,6 +96,7 @@ docs: install ## Write docs/reference.md from the CRDs (tests/tools/reference.py
 bench: install controlplane alertmanager ## Benchmarks against the local control plane; prints figures
 	$(BIN)/python tests/bench/recurrence.py
 	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/held.py
 	$(BIN)/python tests/bench/server.py
 	$(BIN)/python tests/bench/server_load.py
 	$(BIN)/python tests/bench/server_audience.py

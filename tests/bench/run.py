@@ -2,17 +2,22 @@
 
 Prints one figure a line, with the target beside it (issue #9). Scenarios, in order:
 - the common size: 1,000 windows (100 to come, 900 completed), 100 components: RSS;
-- 10,000 windows (1,000 to come, 9,000 completed), 1,000 components, 10 pages: cold start, RSS,
-  lateness of one edge (p50/p99), a burst of 1,000 windows sharing one start (components and
-  windows, beside the bare-client floor measured in the same run), API writes per window over
-  its life, restart with 1,000 windows due while the operator was down;
-- 10,000 windows all to come (a daemon each): RSS; then a restart after they all completed while
-  the operator was down: time until all Completed without finalizer, RSS;
-- two replicas with leader election over 10,000 windows: takeover after SIGKILL of the leader;
-- the upstream CronJob controller's lateness on the same control plane, as the peer to beat.
+- 10,000 windows (1,000 to come, 9,000 completed), 1,000 components, 10 pages: cold start, RSS;
+  the tail of edge lateness (tests/bench/tail.py: 500 edges at random instants over four minutes,
+  under about 100 updates per second to other windows and incidents) with the upstream CronJob
+  controller beside it (100 CronJobs every minute: 400 samples in the same round, under the same
+  API server load); a burst of 1,000 windows sharing one start (components and windows, beside
+  the bare-client floor measured in the same run), API writes per window over its life, restart
+  with 1,000 windows due while the operator was down;
+- the shipped configuration, two replicas with the Lease over all of it: the tail again, then
+  the takeover after SIGKILL of the leader.
 
 Lateness is measured as a user sees it: from the scheduled instant to the watch event that
-carries the new status, in this process.
+carries the new status, in this process. `--profile DIR` records the operator with py-spy
+(sampling without stopping it) during the first tail round and the burst.
+
+tests/bench/held.py measures 10,000 windows all to come (a daemon each), and the restart after
+they all completed while the operator was down.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -361,7 +367,46 @@ def prepare(cluster: LocalCluster) -> Kube:
     return kube
 
 
+class Profiler:
+    """py-spy recording a process without stopping it (`--nonblocking`), one file per phase."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def record(self, pid: int, name: str, seconds: float) -> None:
+        """Sample `pid` for `seconds` in the background into DIR/NAME.txt (collapsed stacks)."""
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spy = str(Path(sys.executable).parent / "py-spy")
+        self.running.append(
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--nonblocking",
+                    "--rate=200",
+                    "--format=raw",
+                    f"--duration={max(1, round(seconds))}",
+                    f"--pid={pid}",
+                    f"--output={self.directory / name}.txt",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+    def wait(self) -> None:
+        """Until every recording is written."""
+        for spy in self.running:
+            spy.wait()
+        self.running.clear()
+
+
 def main() -> None:
+    from bench.tail import Background, Cron, incidents, report_round, tail_round
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -372,12 +417,19 @@ def main() -> None:
     parser.add_argument("--small-windows", type=int, default=1_000)
     parser.add_argument("--small-components", type=int, default=100)
     parser.add_argument("--burst", type=int, default=1_000)
-    parser.add_argument("--probes", type=int, default=40)
-    parser.add_argument("--cronjobs", type=int, default=20)
+    parser.add_argument("--edges", type=int, default=500, help="edges in a tail round")
+    parser.add_argument("--tail-seconds", type=float, default=240.0, help="a tail round's length")
+    parser.add_argument("--background", type=float, default=100.0, help="updates per second")
+    parser.add_argument("--cronjobs", type=int, default=100)
     parser.add_argument("--lease", type=int, default=15)
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
+    parser.add_argument(
+        "--only-single", action="store_true", help="skip the two replicas (a quicker run)"
+    )
     args = parser.parse_args()
     workdir = Path(os.environ.get("BENCH_DIR", "/tmp")) / f"statuspage-bench-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(args.profile)
 
     with LocalCluster(build_binaries()) as cluster:
         kube = prepare(cluster)
@@ -418,6 +470,9 @@ def main() -> None:
             f"created {args.windows} windows ({args.to_come} to come), {len(flat)} components",
             f"{took:.1f} s",
         )
+        # The tail rounds' background edits these: the windows to come, and open incidents.
+        to_come = [f"w{i}" for i in range(args.to_come)]
+        open_incidents = incidents("bench", "p0", components[0], 100)
 
         with running_operator(kube, workdir / "operator.log") as operator:
             assert operator.process is not None
@@ -433,34 +488,24 @@ def main() -> None:
             )
             report("operator peak RSS (VmHWM)", f"{peak:.0f} MB")
 
-            # -- one edge at a time while everything is held ----------------------------------
-            make_namespace(kube, "probe", 1, 1)
-            watcher = Watcher("probe", "maintenancewindows", phase_is("InProgress")).start()
-            t0 = datetime.now(UTC) + timedelta(seconds=8)
-            starts = {f"probe{i}": t0 + timedelta(seconds=0.5 * i) for i in range(args.probes)}
-            create_all(
-                "probe",
-                "maintenancewindows",
-                [
-                    window(name, "p0", ["c0-0"], start, start + timedelta(seconds=60))
-                    for name, start in starts.items()
-                ],
-                threads=4,
+            # -- the tail: edges at random instants, a background, the CronJob peer ------------
+            cpu_start = cpu_seconds(pid)
+            first = tail_round(
+                kube,
+                "tail",
+                edges=args.edges,
+                seconds=args.tail_seconds,
+                background=Background("bench", to_come, open_incidents, args.background),
+                metrics_url=operator.metrics_url,
+                cron=Cron(kube, "cron", args.cronjobs),
+                profile=lambda seconds: profiler.record(pid, "tail", seconds),
             )
-            watcher.wait(args.probes, 8 + 0.5 * args.probes + 10)
-            watcher.stop()
-            lateness = [(watcher.seen[n] - starts[n].timestamp()) * 1000 for n in watcher.seen]
-            ours_p99 = percentile(lateness, 99)
+            report_round(f"one operator, {args.windows} held", first)
             report(
-                f"lateness of one edge, {args.windows} held: p50",
-                f"{percentile(lateness, 50):.0f} ms",
+                "  operator CPU over the round",
+                f"{cpu_seconds(pid) - cpu_start:.1f} s",
+                f"(of {args.tail_seconds:.0f} s)",
             )
-            report(
-                f"lateness of one edge, {args.windows} held: p99",
-                f"{ours_p99:.0f} ms",
-                "(target <= 100 ms)",
-            )
-            report("  samples / missed", f"{len(lateness)} / {args.probes - len(lateness)}")
 
             # -- a burst sharing one instant ----------------------------------------------------
             burst_components = make_namespace(kube, "burst", 1, 100)[0]
@@ -481,6 +526,7 @@ def main() -> None:
             if datetime.now(UTC) >= start:
                 report("burst: windows created too late for the shared instant", f"{took:.1f} s")
             time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds() - 0.5))
+            profiler.record(pid, "burst", 12)
             cpu_before = {name: cpu_seconds(p) for name, p in pids.items()}
             windows_in.wait(args.burst, (start - datetime.now(UTC)).total_seconds() + 30)
             cpu_after = {name: cpu_seconds(p) for name, p in pids.items()}
@@ -565,7 +611,7 @@ def main() -> None:
             operator.stop(signal.SIGTERM)
             time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
             restarted = time.monotonic()
-            held = args.small_windows + args.windows + 2 * args.burst + args.probes
+            held = args.small_windows + args.windows + 2 * args.burst + (args.edges + 1) // 2
             operator.start()
             while count_phase("restart", "InProgress") < args.burst:
                 time.sleep(0.2)
@@ -608,143 +654,91 @@ def main() -> None:
             "(target <= 1.5x)",
         )
 
-        # -- 10,000 windows all to come: a daemon each; then all completed while down ----------
-        future = make_namespace(kube, "future", 1, 100)[0]
-        lease_role(kube, "future")
-        # Far enough ahead for a slow machine to schedule all of them first (146 s to list 10,000
-        # windows measured on one; 70 s on another).
-        begin = datetime.now(UTC) + timedelta(seconds=600)
-        create_all(
-            "future",
-            "maintenancewindows",
-            [
-                window(f"f{i}", "p0", [future[i % 100]], begin, begin + timedelta(seconds=10))
-                for i in range(args.windows)
-            ],
-        )
-        scoped = OperatorProcess(kube, workdir / "future.log")
-        scoped.extra_args = ["--namespace=future"]
-        scoped.start()
-        try:
-            assert scoped.process is not None
-            took = wait_until(lambda: count_phase("future", "Scheduled") >= args.windows, 560)
-            report(f"{args.windows} windows to come: all Scheduled after start", f"{took:.1f} s")
-            time.sleep(5)
-            rss, peak = rss_mb(scoped.process.pid)
-            report(
-                f"operator RSS, {args.windows} windows all to come (a daemon each)",
-                f"{rss:.0f} MB",
-            )
-            report("  peak RSS (VmHWM)", f"{peak:.0f} MB")
-        finally:
-            scoped.stop()
-        time.sleep(max(0.0, (begin - datetime.now(UTC)).total_seconds() + 12))
-        scoped.start()
-        try:
-            assert scoped.process is not None
-            took = wait_until(
-                lambda: (
-                    count_phase("future", "Completed") >= args.windows
-                    and windows_holding("future")[0] == 0
-                ),
-                600,
-                interval=2,
-            )
-            report(
-                f"restart: {args.windows} completed while down, all Completed, no finalizer",
-                f"{took:.1f} s",
-            )
-            time.sleep(3)
-            rss, peak = rss_mb(scoped.process.pid)
-            report("operator RSS after that restart", f"{rss:.0f} MB")
-            report("  peak RSS (VmHWM) since that restart", f"{peak:.0f} MB")
-        finally:
-            scoped.stop()
-
-        # -- two replicas: the leader is killed with 10,000 windows held --------------------
-        replicas = []
-        for index in range(2):
-            replica = OperatorProcess(kube, workdir / f"replica-{index}.log")
-            replica.extra_args = [
-                "--namespace=future",
-                "--leader-elect",
-                "--leader-election-namespace=future",
-                f"--lease-duration={args.lease}",
-            ]
-            replicas.append(replica)
-        try:
-            replicas[0].start()
-            wait_until(lambda: "listed " in replicas[0].log.read_text(), 120)
-            replicas[1].start()
-            time.sleep(5)
-            killed = time.monotonic()
-            replicas[0].stop(signal.SIGKILL)
-            now = datetime.now(UTC)
-            create_all(
-                "future",
-                "maintenancewindows",
-                [window("takeover", "p0", [future[0]], now, now + timedelta(hours=1))],
-            )
-            elected = wait_until(
-                lambda: "became the leader" in replicas[1].log.read_text(), 120, 0.1
-            )
-            wait_until(
-                lambda: kube.status("mw", "takeover", "future").get("phase") == "InProgress",
-                120,
-                0.1,
-            )
-            report(
-                f"takeover after SIGKILL of the leader, {args.windows} held: Lease taken",
-                f"{elected:.1f} s",
-                f"(lease {args.lease} s)",
-            )
-            report(
-                "  a window due at the kill InProgress, after the kill",
-                f"{time.monotonic() - killed:.1f} s",
-            )
-        finally:
-            for replica in replicas:
-                replica.stop()
-
-        # -- the peer: the upstream CronJob controller ----------------------------------------
-        kube.run("create", "namespace", "cron")
-        jobs = Watcher("cron", "jobs", lambda obj: True, group="batch").start()
-        for i in range(args.cronjobs):
-            kube.run(
-                "create",
-                "cronjob",
-                f"cj{i}",
-                "-n",
-                "cron",
-                "--image=busybox",
-                "--schedule=* * * * *",
-                "--",
-                "true",
-            )
-        now_s = time.time()
-        minute = (int(now_s // 60) + 1) * 60
-        if minute - now_s < 5:
-            minute += 60
-        jobs.wait(args.cronjobs, minute - now_s + 120)
-        jobs.stop()
-        cron_lateness = [(t - minute) * 1000 for t in jobs.seen.values() if t >= minute]
-        if cron_lateness:
-            cron_p99 = percentile(cron_lateness, 99)
-            report("CronJob controller lateness: p50", f"{percentile(cron_lateness, 50):.0f} ms")
-            report("CronJob controller lateness: p99", f"{cron_p99:.0f} ms")
-            report(
-                "ratio CronJob p99 / ours p99",
-                f"{cron_p99 / max(ours_p99, 1):.1f}x",
-                "(target >= 10x)",
-            )
-        else:
-            report("CronJob controller lateness", "no Job seen")
+        # -- the shipped configuration: two replicas with the Lease ----------------------------
+        if not args.only_single:
+            replicas(kube, args, workdir, to_come, open_incidents)
+    profiler.wait()
 
     # kopf cancels a daemon that has not returned within 1 s of its stop, and logs it.
     cancelled = sum(
         log.read_text(errors="replace").count("Will escalate") for log in workdir.glob("*.log")
     )
     report('daemons kopf had to cancel ("Will escalate" in the logs)', str(cancelled), "(0)")
+
+
+def replicas(
+    kube: Kube,
+    args: argparse.Namespace,
+    workdir: Path,
+    to_come: list[str],
+    open_incidents: list[str],
+) -> None:
+    """Two replicas over the whole cluster: the tail under the leader, then its SIGKILL."""
+    from bench.tail import Background, report_round, tail_round
+
+    lease_role(kube, "bench")
+    pair = []
+    for index in range(2):
+        replica = OperatorProcess(kube, workdir / f"replica-{index}.log")
+        replica.extra_args = [
+            "--leader-elect",
+            "--leader-election-namespace=bench",
+            f"--lease-duration={args.lease}",
+        ]
+        pair.append(replica)
+    try:
+        pair[0].start()
+        wait_until(lambda: "listed " in pair[0].log.read_text(), 300)
+        pair[1].start()
+        # The leader has settled what its start-up found (restart's windows, the tail's).
+        time.sleep(20)
+        assert pair[0].process is not None
+        leader = pair[0].process.pid
+        cpu_before = cpu_seconds(leader)
+        second = tail_round(
+            kube,
+            "tail2",
+            edges=args.edges,
+            seconds=args.tail_seconds,
+            background=Background("bench", to_come, open_incidents, args.background),
+            metrics_url=pair[0].metrics_url,
+            seed=2121,
+        )
+        report_round("two replicas with the Lease (the shipped configuration)", second)
+        report(
+            "  leader CPU over the round",
+            f"{cpu_seconds(leader) - cpu_before:.1f} s",
+            f"(of {args.tail_seconds:.0f} s)",
+        )
+        rss, _ = rss_mb(leader)
+        report("  leader RSS", f"{rss:.0f} MB")
+
+        killed = time.monotonic()
+        pair[0].stop(signal.SIGKILL)
+        now = datetime.now(UTC)
+        create_all(
+            "tail2",
+            "maintenancewindows",
+            [window("takeover", "p0", ["c0-0"], now, now + timedelta(hours=1))],
+        )
+        elected = wait_until(lambda: "became the leader" in pair[1].log.read_text(), 120, 0.1)
+        wait_until(
+            lambda: kube.status("mw", "takeover", "tail2").get("phase") == "InProgress",
+            300,
+            0.1,
+        )
+        report(
+            "takeover after SIGKILL of the leader: Lease taken",
+            f"{elected:.1f} s",
+            f"(lease {args.lease} s)",
+        )
+        report(
+            "  a window due at the kill InProgress, after the kill (the standby starts cold)",
+            f"{time.monotonic() - killed:.1f} s",
+        )
+    finally:
+        for replica in pair:
+            replica.stop()
 
 
 if __name__ == "__main__":

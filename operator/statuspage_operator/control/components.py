@@ -85,16 +85,23 @@ class Components:
             logger.exception("recomputing component %s/%s at its alerts' change failed", *key)
             # Not lost: the page's safety net recomputes it within minutes.
 
-    async def recompute(self, namespace: str, names: Iterable[str], now: datetime) -> bool:
-        """Recompute some components of a namespace; True if any status changed."""
+    async def recompute(
+        self, namespace: str, names: Iterable[str], now: datetime, at_edge: bool = False
+    ) -> bool:
+        """Recompute some components of a namespace; True if any status changed.
+
+        `at_edge`: a window's start or end moves them (windows at the same edge write after).
+        """
         changed = False
         for name in sorted(set(names)):
-            changed |= await self.recompute_one(namespace, name, now)
+            changed |= await self.recompute_one(namespace, name, now, at_edge)
         return changed
 
-    async def recompute_one(self, namespace: str, name: str, now: datetime) -> bool:
+    async def recompute_one(
+        self, namespace: str, name: str, now: datetime, at_edge: bool = False
+    ) -> bool:
         """Write one component's status if it differs; True if its `status` changed."""
-        with self.writer.recomputing_component():
+        with self.writer.recomputing_component(at_edge):
             return await self._recompute_one(namespace, name, now)
 
     async def _recompute_one(self, namespace: str, name: str, now: datetime) -> bool:

@@ -209,7 +209,7 @@ class Windows:
             spec = facts.parsed[0]
             if plan.components_first:
                 # At an edge the page's components go first: that is what people look at.
-                await self.components.recompute(namespace, spec.components, now)
+                await self.components.recompute(namespace, spec.components, now, at_edge=True)
             if plan.moved:
                 await self.writer.after_components()
             stored = await self.writer.write(

@@ -136,8 +136,16 @@ class Writer:
         self._components_done.set()
 
     @contextlib.contextmanager
-    def recomputing_component(self) -> Iterator[None]:
-        """Mark a component being recomputed: windows at an edge let it go first."""
+    def recomputing_component(self, at_edge: bool) -> Iterator[None]:
+        """Mark a component being recomputed; one a window's edge moves lets windows go after it.
+
+        Only edges count: a component recomputed for an incident, an alert or a spec edit holds
+        no window up, or a steady stream of them (100 edits a second) would make every edge wait
+        out the whole patience.
+        """
+        if not at_edge:
+            yield
+            return
         self._recomputing += 1
         self._components_done.clear()
         try:
@@ -148,11 +156,14 @@ class Writer:
                 self._components_done.set()
 
     async def after_components(self, patience: float = COMPONENTS_PATIENCE) -> None:
-        """Wait until no component is being recomputed (at most `patience` seconds).
+        """Wait until no component an edge moves is being recomputed (at most `patience` s).
 
         At a shared edge a thousand daemons wake together: without this, their own status writes
         would take the connections the components need, and the page would show maintenance late.
+        A lone edge finds only its own components, already written: it does not wait.
         """
+        if self._components_done.is_set():
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._components_done.wait(), patience)
 
