@@ -20,12 +20,14 @@ sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
 import kopf  # noqa: E402
 import prometheus_client  # noqa: E402
+import uvloop  # noqa: E402
 
 import statuspage_operator.handlers  # noqa: E402, F401  (registers the handlers)
 from statuspage_operator.control import metrics  # noqa: E402
 from statuspage_operator.control.notifications import CLUSTER_DOMAIN, EgressPolicy  # noqa: E402
 from statuspage_operator.control.retry import ACTING  # noqa: E402
 from statuspage_operator.control.sweep import INTERVAL as SWEEP_INTERVAL  # noqa: E402
+from statuspage_operator.handlers.kopf_workarounds import short_body_repr  # noqa: E402
 from statuspage_operator.handlers.lifecycle import make_client  # noqa: E402
 from statuspage_operator.k8s.lease import LeaderElector, LeaseConfig  # noqa: E402
 
@@ -204,6 +206,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         )
 
     announcer = asyncio.create_task(announce_ready())
+    lag = asyncio.create_task(metrics.watch_loop_lag(), name="loop lag")
     try:
         await kopf.operator(
             clusterwide=not args.namespace,
@@ -227,6 +230,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
         )
     finally:
         announcer.cancel()
+        lag.cancel()
 
 
 async def _elected(args: argparse.Namespace) -> int:
@@ -311,12 +315,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.verbose:
         # One line per watch event drowns the transitions at 10,000 windows.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        short_body_repr()
     if args.metrics_port:
         prometheus_client.start_http_server(args.metrics_port, registry=metrics.REGISTRY)
+    # uvloop: kopf runs on any asyncio loop, and this one takes less of the loop's time per
+    # watch event and API call (docs/operations.md, Performance).
     if args.leader_elect:
-        sys.exit(asyncio.run(_elected(args)))
+        sys.exit(uvloop.run(_elected(args)))
     metrics.LEADER.set(1)
-    asyncio.run(_serve(args, asyncio.Event()))
+    uvloop.run(_serve(args, asyncio.Event()))
 
 
 if __name__ == "__main__":

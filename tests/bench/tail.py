@@ -256,27 +256,49 @@ class Round:
     missed: int
     background: Background
     cron: Spread | None
-    histogram: dict[str, float]
+    histograms: dict[str, dict[str, float]]
 
 
-BUCKET = re.compile(r'statuspage_transition_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)')
+BUCKET = re.compile(r'^(\w+)_bucket\{le="([^"]+)"\} (\S+)$')
+LATENESS = "statuspage_transition_lateness_seconds"
+LOOP_LAG = "statuspage_event_loop_lag_seconds"
 
 
-def metrics_histogram(url: str) -> dict[str, float]:
-    """The operator's statuspage_transition_lateness_seconds buckets, le -> cumulative count."""
+def histograms(url: str) -> dict[str, dict[str, float]]:
+    """The operator's histograms: name -> le -> cumulative count."""
     text = urllib.request.urlopen(url, timeout=5).read().decode()
-    buckets = {}
+    found: dict[str, dict[str, float]] = {}
     for line in text.splitlines():
         match = BUCKET.match(line)
         if match:
-            buckets[match.group(1)] = float(match.group(2))
-    return buckets
+            found.setdefault(match.group(1), {})[match.group(2)] = float(match.group(3))
+    return found
 
 
-def within(histogram: dict[str, float], le: str) -> str:
-    """The share of a round's observations at or under a bucket bound."""
-    total, under = histogram.get("+Inf", 0.0), histogram.get(le, 0.0)
+def increase(
+    after: dict[str, dict[str, float]], before: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """What each histogram's buckets gained between two scrapes."""
+    return {
+        name: {le: count - before.get(name, {}).get(le, 0.0) for le, count in buckets.items()}
+        for name, buckets in after.items()
+    }
+
+
+def within(buckets: dict[str, float], le: str) -> str:
+    """The share of observations at or under a bucket bound."""
+    total, under = buckets.get("+Inf", 0.0), buckets.get(le, 0.0)
     return f"{under / total:.1%} of {total:.0f}" if total else "none"
+
+
+def bucket_quantile(buckets: dict[str, float], q: float) -> str:
+    """The upper bound of the bucket holding the q-quantile (`> last` past the last bound)."""
+    total = buckets.get("+Inf", 0.0)
+    bounds = sorted((float(le), count) for le, count in buckets.items() if le != "+Inf")
+    for bound, count in bounds:
+        if total and count >= q * total:
+            return f"<= {bound * 1000:g} ms"
+    return f"> {bounds[-1][0] * 1000:g} ms" if bounds else "none"
 
 
 def tail_round(
@@ -315,7 +337,7 @@ def tail_round(
     create_all(namespace, "maintenancewindows", bodies, threads=8)
     if cron is not None:
         cron.start()
-    before = metrics_histogram(metrics_url) if metrics_url else {}
+    before = histograms(metrics_url) if metrics_url else {}
     time.sleep(max(0.0, t0.timestamp() - time.time() - 2))
     background.start()
     profile(seconds + 2)
@@ -327,7 +349,7 @@ def tail_round(
     cron_spread = cron.stop(t0.timestamp()) if cron is not None else None
     start_late = [(began_in.seen[n] - starts[n]) * 1000 for n in starts if n in began_in.seen]
     end_late = [(began_done.seen[n] - ends[n]) * 1000 for n in ends if n in began_done.seen]
-    histogram = metrics_histogram(metrics_url) if metrics_url else {}
+    after = histograms(metrics_url) if metrics_url else {}
     return Round(
         ours=Spread(start_late + end_late),
         starts=Spread(start_late),
@@ -335,7 +357,7 @@ def tail_round(
         missed=2 * count - len(start_late) - len(end_late),
         background=background,
         cron=cron_spread,
-        histogram={le: histogram[le] - before.get(le, 0.0) for le in histogram},
+        histograms=increase(after, before),
     )
 
 
@@ -357,10 +379,16 @@ def report_round(title: str, result: Round) -> None:
     )
     if bg.first_error:
         report("  background: the first failure", bg.first_error.splitlines()[0])
-    if result.histogram:
+    lateness, lag = result.histograms.get(LATENESS), result.histograms.get(LOOP_LAG)
+    if lateness:
         report(
-            "  the operator's own histogram (to its status write): <= 100 ms",
-            within(result.histogram, "0.1"),
+            "  the operator's lateness histogram (to its status write): <= 100 ms",
+            within(lateness, "0.1"),
+        )
+    if lag:
+        report(
+            "  event loop lag (a 100 ms sleep's overshoot): p50 / p99 / <= 50 ms",
+            f"{bucket_quantile(lag, 0.5)} / {bucket_quantile(lag, 0.99)} / {within(lag, '0.05')}",
         )
     if result.cron is not None:
         report("CronJob controller, same round: p50 / p90 / p99 / max", result.cron.line())

@@ -11,7 +11,6 @@ invalid), so every window reaches its state either way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -232,6 +231,7 @@ class Windows:
         event for no longer than that.
         """
         key = key_of(body)
+        loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         self.view.wakers[key] = wake
         # One task per daemon for its life: the stop flag's own wait, relayed to our wake-up.
@@ -245,8 +245,14 @@ class Windows:
         async def sleep(seconds: float) -> None:
             if stopped:
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), seconds)
+            # The edge's timer sets the same event a change or the stop sets: the daemon runs
+            # in the loop's next pass. (wait_for's timeout cancels a task, which takes passes
+            # more, each behind whatever else the loop has queued meanwhile.)
+            timer = loop.call_later(seconds, wake.set)
+            try:
+                await wake.wait()
+            finally:
+                timer.cancel()
 
         try:
             await follow_edges(settle, self.clock, sleep, lambda: bool(stopped))

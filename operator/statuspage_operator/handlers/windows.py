@@ -16,7 +16,7 @@ PLURAL = "maintenancewindows"
 def can_still_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
     """To come or in progress, valid, not cancelled (decided by the watch handler, at the event)."""
     runtime: Runtime = memo.runtime
-    return runtime.windows.is_live(dict(body))
+    return runtime.windows.is_live(body)  # no copy: kopf calls this for every event
 
 
 def changes_components(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from statuspage_operator.api.names import API_VERSION, GROUP, PLURALS, VERSION, Kind
 from statuspage_operator.api.times import format_time
@@ -123,7 +124,9 @@ class Client:
         accept: str = "application/json",
     ) -> dict[str, Any]:
         """One call; the response's JSON, or an ApiError (NotFoundError, ConflictError)."""
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        # orjson: a status write's answer is the whole object (about 3 KB, mostly
+        # managedFields); decoding it took 51 us with json, 15 us with orjson (encoding 46 / 4).
+        data = None if body is None else orjson.dumps(body)
         for attempt in (1, 2):
             session = self._open()
             async with session.request(
@@ -139,7 +142,8 @@ class Client:
                     continue
                 if response.status >= 400:
                     raise _error(response.status, await response.text())
-                found: dict[str, Any] = await response.json(content_type=None)
+                raw = await response.read()
+                found: dict[str, Any] = orjson.loads(raw) if raw.strip() else {}
                 return found
         raise ApiError(401, "Unauthorized")
 
