@@ -65,3 +65,22 @@ def test_transitions_lateness_and_components(
     assert sample(text, "statuspage_components", status="UnderMaintenance") >= 1
     assert "statuspage_reconcile_errors_total" in text
     assert sample(text, "statuspage_reconciles_total", kind="Component") >= 1
+
+
+def test_event_loop_lag_is_measured(operator: OperatorProcess) -> None:
+    """The loop's lag is sampled ten times a second, and an idle operator's is small."""
+    before = sample(scrape(operator), "statuspage_event_loop_lag_seconds_count")
+    text: str = wait_for(
+        lambda: (
+            (
+                (t := scrape(operator))
+                and sample(t, "statuspage_event_loop_lag_seconds_count") >= before + 10
+                and t
+            )
+            or None
+        ),
+        10,
+    )
+    count = sample(text, "statuspage_event_loop_lag_seconds_count")
+    # Idle (nothing else in this test): most samples wake within a quarter of a second.
+    assert sample(text, "statuspage_event_loop_lag_seconds_bucket", le="0.25") >= 0.9 * count
