@@ -150,6 +150,9 @@ def _pace(
             answer = api.patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, plural, name, {"spec": spec}, _preload_content=False
             )
+            # Read to the end before the connection goes back to the pool (else the next
+            # answer on it starts with this one's rest).
+            answer.read()  # type: ignore[attr-defined]
             answer.release_conn()  # type: ignore[attr-defined]
             outcome = "done"
         except Exception as error:

@@ -177,3 +177,53 @@ def test_windows_to_catch_up_after_downtime(
     body = window_body("w", NOW + timedelta(minutes=start), NOW + timedelta(minutes=end))
     body["status"] = status
     assert make_windows(make_view()).behind(body, NOW) is behind
+
+
+def test_an_edit_the_page_does_not_show_touches_nothing() -> None:
+    """A new description or incidentRef derives no component or page again; new components do."""
+    view = make_view()
+    windows = make_windows(view)
+    body = window_body("w", NOW + timedelta(minutes=5), NOW + timedelta(hours=1))
+    assert windows.observe("ADDED", body, NOW) is not None
+    described = window_body(
+        "w", NOW + timedelta(minutes=5), NOW + timedelta(hours=1), description="Longer."
+    )
+    described["metadata"]["generation"] = 2
+    change = windows.observe("MODIFIED", described, NOW)
+    assert change is not None  # a new generation: the daemon is woken to record it
+    assert (change.pages, change.components) == (set(), set())
+    moved = window_body("w", NOW + timedelta(minutes=5), NOW + timedelta(hours=2))
+    moved["metadata"]["generation"] = 3
+    change = windows.observe("MODIFIED", moved, NOW)
+    assert change is not None
+    assert (change.pages, change.components) == ({"p"}, {"api"})
+
+    spec = {"page": "p", "title": "t", "impact": "Major", "components": [{"name": "api"}]}
+    view.set_incident((NS, "i"), IncidentEntry.of("uid-i", 1, parse(IncidentSpec, spec)))
+    linked = parse(IncidentSpec, {**spec, "incidentRef": "INC-7"})
+    change = view.set_incident((NS, "i"), IncidentEntry.of("uid-i", 2, linked))
+    assert (change.pages, change.components) == (set(), set())
+    wider = parse(IncidentSpec, {**spec, "components": [{"name": "api"}, {"name": "db"}]})
+    change = view.set_incident((NS, "i"), IncidentEntry.of("uid-i", 3, wider))
+    assert (change.pages, change.components) == ({"p"}, {"api", "db"})
+
+
+def test_a_page_reads_only_its_own_windows_and_incidents() -> None:
+    """The rollup of a page counts what is on it, found by the page index, and follows moves."""
+    view = make_view()
+    view.set_page((NS, "q"), PageEntry("uid-q", 1, None))
+    windows = make_windows(view)
+    running = window_body("w", NOW - timedelta(minutes=5), NOW + timedelta(minutes=5))
+    windows.observe("ADDED", running, NOW)
+    elsewhere = window_body("v", NOW - timedelta(minutes=5), NOW + timedelta(minutes=5))
+    elsewhere["spec"]["page"] = "q"
+    windows.observe("ADDED", elsewhere, NOW)
+    assert view.page_view(NS, "p", NOW).active_maintenances == 1
+    assert set(view.page_view(NS, "q", NOW).windows) == {"v"}
+    moved = dict(running, spec={**running["spec"], "page": "q"})
+    moved["metadata"] = {**running["metadata"], "generation": 2}
+    windows.observe("MODIFIED", moved, NOW)
+    assert view.page_view(NS, "p", NOW).active_maintenances == 0
+    assert set(view.page_view(NS, "q", NOW).windows) == {"v", "w"}
+    view.set_window((NS, "w"), None)
+    assert set(view.page_view(NS, "q", NOW).windows) == {"v"}

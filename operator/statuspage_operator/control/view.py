@@ -183,6 +183,11 @@ class View:
     _naming: defaultdict[Key, set[tuple[Kind, str]]] = field(
         default_factory=lambda: defaultdict(set)
     )
+    # The live windows and open incidents of each page (namespace, page): a page's rollup reads
+    # only its own, not every window of the namespace.
+    _on_page: defaultdict[Key, set[tuple[Kind, str]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     # Windows and incidents whose page or components are missing, to heal when they appear.
     waiting: dict[tuple[Kind, str, str], Waiting] = field(default_factory=dict)
     # Every page's claim and every PublicationPolicy: what each page's Published condition says.
@@ -213,28 +218,60 @@ class View:
         return pages
 
     def set_window(self, key: Key, entry: WindowEntry | None) -> Change:
-        """Hold a live window, or drop it (None); returns the pages and components it touches."""
+        """Hold a live window, or drop it (None); returns the pages and components it touches.
+
+        An edit that changes nothing the page and its components show (a title, a description)
+        touches nothing: no component or page is derived again for it.
+        """
         old = self.windows.pop(key, None)
         if entry is not None:
             self.windows[key] = entry
-        return self._relink(
+        change = self._relink(
             Kind.WINDOW,
             key,
             (old.spec.page, old.spec.components) if old else None,
             (entry.spec.page, entry.spec.components) if entry else None,
         )
+        name = key[1]
+        if (
+            old
+            and entry
+            and (old.spec.page, _window_input(name, old))
+            == (
+                entry.spec.page,
+                _window_input(name, entry),
+            )
+        ):
+            return Change()
+        return change
 
     def set_incident(self, key: Key, entry: IncidentEntry | None) -> Change:
-        """Hold an open incident, or drop it (None); returns the pages and components it touches."""
+        """Hold an open incident, or drop it (None); returns the pages and components it touches.
+
+        An edit that changes nothing the page and its components show (its incidentRef, a
+        title) touches nothing.
+        """
         old = self.incidents.pop(key, None)
         if entry is not None:
             self.incidents[key] = entry
-        return self._relink(
+        change = self._relink(
             Kind.INCIDENT,
             key,
             (old.spec.page, tuple(c.name for c in old.spec.components)) if old else None,
             (entry.spec.page, tuple(c.name for c in entry.spec.components)) if entry else None,
         )
+        name = key[1]
+        if (
+            old
+            and entry
+            and (old.spec.page, _incident_input(name, old))
+            == (
+                entry.spec.page,
+                _incident_input(name, entry),
+            )
+        ):
+            return Change()
+        return change
 
     def _relink(
         self,
@@ -250,9 +287,11 @@ class View:
                 change.pages.add(link[0])
                 change.components.update(link[1])
         if before is not None:
+            _discard(self._on_page, (namespace, before[0]), (kind, name))
             for component in before[1]:
                 _discard(self._naming, (namespace, component), (kind, name))
         if after is not None:
+            self._on_page[(namespace, after[0])].add((kind, name))
             for component in after[1]:
                 self._naming[(namespace, component)].add((kind, name))
         return change
@@ -315,23 +354,24 @@ class View:
     ) -> tuple[list[WindowInput], list[IncidentInput]]:
         """The page's live windows and open incidents, as the derivation takes them.
 
-        With `component`, only those that list it, found through the index rather than a scan.
+        Found through the indexes (by page, or by component with `component`), not by a scan.
         """
-        if component is None:
-            windows = [(n, w) for (ns, n), w in self.windows.items() if ns == namespace]
-            incidents = [(n, i) for (ns, n), i in self.incidents.items() if ns == namespace]
-        else:
-            naming = self._naming.get((namespace, component), set())
-            windows = [
-                (n, w)
-                for kind, n in naming
-                if kind is Kind.WINDOW and (w := self.windows.get((namespace, n))) is not None
-            ]
-            incidents = [
-                (n, i)
-                for kind, n in naming
-                if kind is Kind.INCIDENT and (i := self.incidents.get((namespace, n))) is not None
-            ]
+        # In name order: what is derived from them (and written) does not depend on set order.
+        naming = sorted(
+            self._on_page.get((namespace, page), ())
+            if component is None
+            else self._naming.get((namespace, component), ())
+        )
+        windows = [
+            (n, w)
+            for kind, n in naming
+            if kind is Kind.WINDOW and (w := self.windows.get((namespace, n))) is not None
+        ]
+        incidents = [
+            (n, i)
+            for kind, n in naming
+            if kind is Kind.INCIDENT and (i := self.incidents.get((namespace, n))) is not None
+        ]
         return (
             [_window_input(n, w) for n, w in windows if w.spec.page == page],
             [_incident_input(n, i) for n, i in incidents if i.spec.page == page],
