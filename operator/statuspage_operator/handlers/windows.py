@@ -1,22 +1,33 @@
-"""MaintenanceWindow: a daemon per window that can still change moves it at its edges."""
+"""MaintenanceWindow: a daemon per window that can still change moves it at its edges.
+
+kopf watches only the windows without the settled label (handlers/lifecycle.py): a window
+settled for good is labelled here and leaves the watch; control/settled.py brings it back when
+it is edited.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
 from statuspage_operator.api.names import GROUP, VERSION, Kind
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.settled import SettledWatch
 from statuspage_operator.handlers.kopf_workarounds import without_finalizer
+from statuspage_operator.plans.settled import label, label_of, left_watch, may_leave, mislabelled
 
 PLURAL = "maintenancewindows"
 
 
 def can_still_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
-    """To come or in progress, valid, not cancelled (decided by the watch handler, at the event)."""
+    """To come or in progress, valid, not cancelled (decided by the watch handler, at the event).
+
+    A labelled body is kopf's last sight of a window leaving its watch: its daemon stops (it
+    starts again if the window comes back).
+    """
     runtime: Runtime = memo.runtime
-    return runtime.windows.is_live(dict(body))
+    return runtime.windows.is_live(dict(body)) and label_of(body) is None
 
 
 def changes_components(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
@@ -37,11 +48,21 @@ def _affects(body: kopf.Body) -> bool:
 # Event handler, not on.create/update: it runs for every event with no diff-base annotation to
 # write, and after a re-list kopf replays every object through it.
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Hold the window in the view while it can change; settle the ones no daemon runs for."""
+async def on_window_event(
+    type: str | None, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+) -> None:
+    """Hold the window in the view while it can change; settle the ones no daemon runs for;
+    label the ones settled for good, so that they leave kopf's watch (and its memory)."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.WINDOW, type, raw)
+    if left_watch(type, raw):
+        # The label appeared, the window still exists: nothing to forget, nothing to undo. A
+        # label that is not true (someone else's status or label) comes off at once.
+        if mislabelled(raw) or runtime.windows.is_live(raw):
+            settled: SettledWatch = memo.settled
+            settled.unlabel((str(body.meta.namespace), str(body.meta.name)))
+        return
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
@@ -55,6 +76,15 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
             runtime.windows.wake((str(body.meta.namespace), str(body.meta.name)))
     else:
         await runtime.windows.settle(raw, now)
+        # Settled for good as this event shows it (the event of our own terminal write): the
+        # label rides in kopf's patch, with its finalizer's removal when it has one (one
+        # request), and is judged again on the body kopf patches.
+        if may_leave(raw) and label_of(raw) is None:
+            patch.fns.append(_label)
+
+
+def _label(body: kopf.RawBody) -> None:
+    label(cast(dict[str, Any], body))
 
 
 # A daemon, not a timer: it sleeps until the exact edge (a timer's interval starts when its task

@@ -30,6 +30,8 @@ COMPONENT = "statuspage-operator"
 MERGE_PATCH = "application/merge-patch+json"
 # Each object as its metadata only (name, uid, labels, ...): no spec, no status.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+# A watch's objects as their metadata only.
+METADATA_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 CONNECTIONS = 32
 # No limit on waiting for a free connection (a burst queues for the pool), but on the socket.
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
@@ -196,6 +198,29 @@ class Client:
         """
         async for items in self.list_plural(plural, namespaces, limit, METADATA_LIST):
             yield items
+
+    async def watch_metadata(
+        self, path: str, params: dict[str, str], read_timeout: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch of `path` (a collection), objects as metadata only, until the
+        API server ends it; ApiError if it refuses (401 included: list again to log in anew).
+
+        `read_timeout`: a silent stream is given up after this long (the API server sends a
+        BOOKMARK about every minute when asked with allowWatchBookmarks).
+        """
+        session = self._open()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
+        async with session.get(
+            path,
+            params={**params, "watch": "true"},
+            headers={"Accept": METADATA_ONE},
+            timeout=timeout,
+        ) as response:
+            if response.status >= 400:
+                raise _error(response.status, await response.text())
+            async for line in response.content:
+                if line.strip():
+                    yield json.loads(line)
 
     # -- Events ------------------------------------------------------------------------------
 
