@@ -8,7 +8,10 @@ import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+import pytest
+
 from statuspage_operator.api.names import API_VERSION, SETTLED_LABEL
+from statuspage_operator.control import settled
 from statuspage_operator.control.settled import SettledWatch
 from unit.fakes import FakeClient
 
@@ -147,3 +150,27 @@ async def test_labels_asked_off_before_start_wait_for_it() -> None:
     await asyncio.sleep(0.1)
     await watch.stop()
     assert labels(client, "w") == {}
+
+
+def test_the_heap_is_given_back_once_after_a_burst_of_windows_leaving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once TRIM_AFTER windows have left and none for TRIM_QUIET seconds: one trim, not many."""
+    monkeypatch.setattr(settled, "TRIM_QUIET", 0.05)
+    trims: list[float] = []
+
+    async def scenario() -> None:
+        watch = SettledWatch(WatchingClient(), trim=lambda: trims.append(1))
+        for _ in range(settled.TRIM_AFTER - 1):
+            watch.left()
+        await asyncio.sleep(0.1)
+        assert trims == []
+        for _ in range(settled.TRIM_AFTER):
+            watch.left()
+            await asyncio.sleep(0.001)
+        assert trims == []
+        await asyncio.sleep(0.15)
+        await watch.stop()
+
+    asyncio.run(scenario())
+    assert trims == [1]

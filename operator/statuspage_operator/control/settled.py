@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from statuspage_operator.api.names import GROUP, PLURALS, SETTLED_LABEL, VERSION, Kind
@@ -49,6 +50,11 @@ WATCH_SECONDS = 240
 READ_TIMEOUT = 90.0
 RETRY = 5.0
 CONCURRENCY = 8
+# After this many windows left kopf's memory, and none for TRIM_QUIET seconds, the freed heap is
+# given back (a cold start over 9,000 finished windows frees about 180 MB that the process would
+# otherwise keep counted, as glibc keeps freed heap for reuse).
+TRIM_AFTER = 200
+TRIM_QUIET = 5.0
 
 
 def collection(namespace: str | None) -> str:
@@ -61,8 +67,12 @@ def collection(namespace: str | None) -> str:
 class SettledWatch:
     """The metadata watch of labelled windows; takes the label off those that changed."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, trim: Callable[[], None] = lambda: None) -> None:
         self.client = client
+        self.trim = trim
+        self._left = 0
+        self._trimming: asyncio.Task[None] | None = None
+        self._another = asyncio.Event()
         self._queued: set[Key] = set()
         self._unlabelling: dict[Key, asyncio.Task[None]] = {}
         self._watches: list[asyncio.Task[None]] = []
@@ -82,6 +92,27 @@ class SettledWatch:
             return
         self._unlabelling[key] = asyncio.create_task(self._unlabel(key), name=f"unlabel {key}")
 
+    def left(self) -> None:
+        """A window left kopf's watch (and memory): give the heap back after a burst of them."""
+        self._left += 1
+        self._another.set()
+        if self._left >= TRIM_AFTER and self._trimming is None:
+            self._trimming = asyncio.create_task(self._trim(), name="trim after settled")
+
+    async def _trim(self) -> None:
+        try:
+            while True:
+                self._another.clear()
+                try:
+                    await asyncio.wait_for(self._another.wait(), TRIM_QUIET)
+                except TimeoutError:
+                    break
+            count, self._left = self._left, 0
+            self.trim()
+            logger.info("%d windows settled for good left the watch: memory released", count)
+        finally:
+            self._trimming = None
+
     def start(self, namespaces: list[str]) -> None:
         """Watch the labelled windows of these namespaces (all when empty) until stop()."""
         self._calls = asyncio.Semaphore(CONCURRENCY)
@@ -94,6 +125,8 @@ class SettledWatch:
     async def stop(self) -> None:
         """Stop watching; abandon the labels still to take off (the next start finds them)."""
         tasks = [*self._watches, *self._unlabelling.values()]
+        if self._trimming is not None:
+            tasks.append(self._trimming)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

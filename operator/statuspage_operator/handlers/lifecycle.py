@@ -124,7 +124,7 @@ async def on_operator_startup(
         signup_url=memo.get("signup_url"),
     )
     memo.runtime = runtime
-    settled = SettledWatch(runtime.client)
+    settled = SettledWatch(runtime.client, trim=release_free_memory)
     runtime.windows.unsettle = settled.unlabel
     memo.settled = settled
     namespaces = list(memo.get("namespaces") or [])

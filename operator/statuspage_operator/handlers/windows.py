@@ -59,9 +59,11 @@ async def on_window_event(
     if left_watch(type, raw):
         # The label appeared, the window still exists: nothing to forget, nothing to undo. A
         # label that is not true (someone else's status or label) comes off at once.
+        settled: SettledWatch = memo.settled
         if mislabelled(raw) or runtime.windows.is_live(raw):
-            settled: SettledWatch = memo.settled
             settled.unlabel((str(body.meta.namespace), str(body.meta.name)))
+        else:
+            settled.left()
         return
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
