@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -129,6 +130,20 @@ SITECUSTOMIZE = textwrap.dedent(
         signal.signal(signal.SIGUSR1, _census)
     """
 )
+
+
+def patches(kube: Any) -> dict[tuple[str, str], float]:
+    """kube-apiserver's PATCH requests of windows by (subresource, code): run.py's counters add
+    the refused ones (409/422: kopf's JSON patches guarded by resourceVersion) to the rest."""
+    counted: dict[tuple[str, str], float] = {}
+    for line in kube.run("get", "--raw", "/metrics").stdout.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels.get("verb") == "PATCH" and labels.get("resource") == "maintenancewindows":
+            key = (labels.get("subresource", ""), labels.get("code", ""))
+            counted[key] = counted.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counted
 
 
 def labelled(namespace: str) -> int:
@@ -240,6 +255,7 @@ def life(kube: Any, operator: OperatorProcess, count: int) -> None:
     """Writes per window over its life: N windows start 30 s ahead and end 20 s later."""
     comps = make_namespace(kube, "life", 1, 100)[0]
     before = apiserver_counters(kube)
+    codes = patches(kube)
     start = datetime.now(UTC) + timedelta(seconds=max(30, count // 25 + 15))
     end = start + timedelta(seconds=20)
     create_all(
@@ -273,6 +289,14 @@ def life(kube: Any, operator: OperatorProcess, count: int) -> None:
         f"{delta(before, after, 'PATCH', 'maintenancewindows') / count:.2f}",
         "(target <= 2)",
     )
+    codes = {key: n - codes.get(key, 0.0) for key, n in patches(kube).items()}
+    for sub, what in (("", "metadata"), ("status", "status")):
+        done = sum(n for (s, code), n in codes.items() if s == sub and code.startswith("2"))
+        refused = sum(n for (s, code), n in codes.items() if s == sub and code in ("409", "422"))
+        report(
+            f"life: {what} patches per window applied / refused (conflict)",
+            f"{done / count:.2f} / {refused / count:.2f}",
+        )
     finalized, annotated = windows_holding("life")
     report(
         "life: labelled / with finalizer / with an annotation of ours",

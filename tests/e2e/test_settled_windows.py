@@ -96,11 +96,11 @@ def test_a_rescheduled_finished_window_moves_at_its_edges(
     new instants, its components follow, and it is labelled again for its new generation."""
     kube.apply(namespace, make_window("again", in_seconds(-60), in_seconds(-30), ["api"]))
     wait_label(kube, namespace, "again", "1", 10)
-    start, end = in_seconds(4), in_seconds(8)
+    start, end = in_seconds(10), in_seconds(14)
     kube.apply(namespace, make_window("again", start, end, ["api"]))
     wait_label(kube, namespace, "again", None, 5)
-    wait_for(lambda: phase(kube, namespace, "again") == "Scheduled", 5)
-    wait_for(lambda: phase(kube, namespace, "again") == "InProgress", 10)
+    wait_for(lambda: phase(kube, namespace, "again") == "Scheduled", 8)
+    wait_for(lambda: phase(kube, namespace, "again") == "InProgress", 15)
     assert abs(time.time() - start.timestamp()) < TOLERANCE
     assert component(kube, namespace, "api") == "UnderMaintenance"
     assert FINALIZER in metadata(kube, namespace, "again").get("finalizers", [])

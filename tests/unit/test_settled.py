@@ -9,7 +9,6 @@ import pytest
 from statuspage_operator.api.names import FINALIZER, SETTLED_LABEL
 from statuspage_operator.plans.settled import (
     label,
-    left_watch,
     may_leave,
     mislabelled,
     stale,
@@ -76,43 +75,22 @@ def test_the_label_is_the_generation() -> None:
 def test_label_puts_it_on_a_body_that_may_leave() -> None:
     """The patch function labels the body kopf patches, keeping the other labels."""
     body = window(labels={"team": "sre"})
-    label(body)
+    assert label(body)
     assert body["metadata"]["labels"] == {"team": "sre", SETTLED_LABEL: "2"}
 
 
 def test_label_judges_the_body_as_kopf_patches_it() -> None:
     """A window edited since the handler ran (a newer generation) is not labelled."""
     body = window(generation=3, observed=2)
-    label(body)
+    assert not label(body)
     assert "labels" not in body["metadata"]
 
 
 def test_label_never_rewrites_a_label() -> None:
     """A label already there is left as it is (the metadata watch judges it)."""
     body = window(labels={SETTLED_LABEL: "1"})
-    label(body)
+    assert not label(body)
     assert body["metadata"]["labels"] == {SETTLED_LABEL: "1"}
-
-
-@pytest.mark.parametrize(
-    ("event_type", "body", "left"),
-    [
-        pytest.param("DELETED", window(labels={SETTLED_LABEL: "2"}), True, id="labelled"),
-        pytest.param("DELETED", window(), False, id="deleted-for-real"),
-        pytest.param(
-            "DELETED",
-            window(labels={SETTLED_LABEL: "2"}, deleting=True),
-            False,
-            id="labelled-and-deleted",
-        ),
-        pytest.param("MODIFIED", window(labels={SETTLED_LABEL: "2"}), False, id="not-deleted"),
-    ],
-)
-def test_a_deleted_event_for_a_label_is_a_window_leaving_the_watch(
-    event_type: str, body: dict[str, Any], left: bool
-) -> None:
-    """kopf's watch says DELETED as the label appears; the window is still there."""
-    assert left_watch(event_type, body) is left
 
 
 @pytest.mark.parametrize(

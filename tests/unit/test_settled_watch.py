@@ -48,7 +48,12 @@ class WatchingClient(FakeClient):
 
 
 def window(name: str, generation: int = 1, label: str | None = "1") -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": NS, "generation": generation}
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": NS,
+        "generation": generation,
+        "uid": f"uid-{name}",
+    }
     if label is not None:
         meta["labels"] = {SETTLED_LABEL: label}
     return {
@@ -174,3 +179,37 @@ def test_the_heap_is_given_back_once_after_a_burst_of_windows_leaving(
 
     asyncio.run(scenario())
     assert trims == [1]
+
+
+@in_loop
+async def test_a_label_the_operator_did_not_put_comes_off() -> None:
+    """ADDED to the labelled windows: kept if the operator labelled it, else taken off."""
+    client = WatchingClient()
+    ours = client.add(window("ours"))
+    theirs = client.add(window("theirs"))
+    watch = SettledWatch(client)
+    watch.labelling("uid-ours")
+    client.streams = [
+        [
+            {"type": "ADDED", "object": {"metadata": ours["metadata"]}},
+            {"type": "ADDED", "object": {"metadata": theirs["metadata"]}},
+        ]
+    ]
+    watch.start([NS])
+    await asyncio.sleep(0.2)
+    await watch.stop()
+    assert labels(client, "ours") == {SETTLED_LABEL: "1"}
+    assert labels(client, "theirs") == {}
+
+
+def test_kopfs_deleted_is_a_window_leaving_only_if_the_operator_labelled_it() -> None:
+    """The DELETED of a window leaving kopf's watch looks like a deletion: the uid tells."""
+
+    async def scenario() -> None:
+        watch = SettledWatch(WatchingClient())
+        watch.labelling("u1")
+        assert watch.leaving("u1")
+        assert not watch.leaving("u1"), "once"
+        assert not watch.leaving("u2")
+
+    asyncio.run(scenario())

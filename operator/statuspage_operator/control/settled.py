@@ -8,6 +8,11 @@ watch handler, in the same JSON patch as kopf's removal of its finalizer, and ko
 windows without that label (handlers/lifecycle.py). The API server tells kopf's watch DELETED
 as the label appears, and kopf forgets the window.
 
+The API server's DELETED for an object leaving a selector carries the object as it was before
+(without the label), so it cannot tell a window leaving from one deleted: the operator remembers
+the uids it labelled until kopf's DELETED and this module's ADDED for them have come
+(`labelling`, `leaving`, `ours`). A label it did not put, seen ADDED, comes off.
+
 This module keeps the way back open. It watches the metadata of the labelled windows (nothing
 is kept per window) and takes the label off a window whose generation is not the label's (its
 spec was edited: rescheduled, cancelled, uncancelled) or that was modified at all while out of
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +61,9 @@ CONCURRENCY = 8
 # otherwise keep counted, as glibc keeps freed heap for reuse).
 TRIM_AFTER = 200
 TRIM_QUIET = 5.0
+# Uids labelled and not yet seen leave (kopf's DELETED) and arrive (this watch's ADDED): bounded,
+# as a label refused by a conflict is tried again under the same uid, and a gap loses an ADDED.
+LABELLING = 20_000
 
 
 def collection(namespace: str | None) -> str:
@@ -73,6 +82,8 @@ class SettledWatch:
         self._left = 0
         self._trimming: asyncio.Task[None] | None = None
         self._another = asyncio.Event()
+        # uid -> [not yet seen leaving kopf's watch, not yet seen ADDED here]
+        self._labelling: OrderedDict[str, list[bool]] = OrderedDict()
         self._queued: set[Key] = set()
         self._unlabelling: dict[Key, asyncio.Task[None]] = {}
         self._watches: list[asyncio.Task[None]] = []
@@ -91,6 +102,31 @@ class SettledWatch:
             self._queued.add(key)
             return
         self._unlabelling[key] = asyncio.create_task(self._unlabel(key), name=f"unlabel {key}")
+
+    def labelling(self, uid: str) -> None:
+        """The operator puts the label on this window (kopf's patch is on its way)."""
+        self._labelling[uid] = [True, True]
+        self._labelling.move_to_end(uid)
+        while len(self._labelling) > LABELLING:
+            self._labelling.popitem(last=False)
+
+    def _seen(self, uid: str, which: int) -> bool:
+        """Whether the operator labelled this uid and this side had not seen it yet."""
+        pending = self._labelling.get(uid)
+        if pending is None or not pending[which]:
+            return False
+        pending[which] = False
+        if not any(pending):
+            del self._labelling[uid]
+        return True
+
+    def leaving(self, uid: str) -> bool:
+        """kopf's watch said DELETED: whether that is the label the operator put (the window
+        is still there) rather than a deletion."""
+        found = self._seen(uid, 0)
+        if found:
+            self.left()
+        return found
 
     def left(self) -> None:
         """A window left kopf's watch (and memory): give the heap back after a burst of them."""
@@ -161,9 +197,10 @@ class SettledWatch:
         finally:
             self._unlabelling.pop(key, None)
 
-    def _seen(self, event_type: str | None, obj: dict[str, Any]) -> None:
+    def _event(self, event_type: str | None, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
-        if stale(event_type, meta):
+        ours = event_type == "ADDED" and self._seen(str(meta.get("uid", "")), 1)
+        if stale(event_type, meta) or (event_type == "ADDED" and not ours):
             self.unlabel((str(meta.get("namespace", "")), str(meta.get("name", ""))))
 
     async def _run(self, path: str) -> None:
@@ -200,7 +237,7 @@ class SettledWatch:
                 params["continue"] = token
             page = await self.client.request("GET", path, params=params, accept=METADATA_LIST)
             for item in page.get("items") or ():
-                self._seen(None, item)
+                self._event(None, item)
             meta = page.get("metadata") or {}
             version = str(meta.get("resourceVersion", ""))
             token = str(meta.get("continue") or "")
@@ -222,5 +259,5 @@ class SettledWatch:
                 raise ApiError(int(obj.get("code") or 500), str(obj.get("message", "")))
             version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
             if event_type != "BOOKMARK":
-                self._seen(event_type, obj)
+                self._event(event_type, obj)
         return version

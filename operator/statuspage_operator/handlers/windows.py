@@ -7,6 +7,7 @@ it is edited.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 import kopf
@@ -15,19 +16,15 @@ from statuspage_operator.api.names import GROUP, VERSION, Kind
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.settled import SettledWatch
 from statuspage_operator.handlers.kopf_workarounds import without_finalizer
-from statuspage_operator.plans.settled import label, label_of, left_watch, may_leave, mislabelled
+from statuspage_operator.plans.settled import label, label_of, may_leave
 
 PLURAL = "maintenancewindows"
 
 
 def can_still_change(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
-    """To come or in progress, valid, not cancelled (decided by the watch handler, at the event).
-
-    A labelled body is kopf's last sight of a window leaving its watch: its daemon stops (it
-    starts again if the window comes back).
-    """
+    """To come or in progress, valid, not cancelled (decided by the watch handler, at the event)."""
     runtime: Runtime = memo.runtime
-    return runtime.windows.is_live(dict(body)) and label_of(body) is None
+    return runtime.windows.is_live(dict(body))
 
 
 def changes_components(body: kopf.Body, memo: kopf.Memo, **_: Any) -> bool:
@@ -56,14 +53,9 @@ async def on_window_event(
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.WINDOW, type, raw)
-    if left_watch(type, raw):
-        # The label appeared, the window still exists: nothing to forget, nothing to undo. A
-        # label that is not true (someone else's status or label) comes off at once.
-        settled: SettledWatch = memo.settled
-        if mislabelled(raw) or runtime.windows.is_live(raw):
-            settled.unlabel((str(body.meta.namespace), str(body.meta.name)))
-        else:
-            settled.left()
+    settled: SettledWatch = memo.settled
+    if type == "DELETED" and settled.leaving(str(body.meta.uid)):
+        # Our label appeared: the window is still there, settled, and nothing of it is held.
         return
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
@@ -82,11 +74,12 @@ async def on_window_event(
         # label rides in kopf's patch, with its finalizer's removal when it has one (one
         # request), and is judged again on the body kopf patches.
         if may_leave(raw) and label_of(raw) is None:
-            patch.fns.append(_label)
+            patch.fns.append(functools.partial(_label, settled))
 
 
-def _label(body: kopf.RawBody) -> None:
-    label(cast(dict[str, Any], body))
+def _label(settled: SettledWatch, body: kopf.RawBody) -> None:
+    if label(cast(dict[str, Any], body)):
+        settled.labelling(str(body.get("metadata", {}).get("uid", "")))
 
 
 # A daemon, not a timer: it sleeps until the exact edge (a timer's interval starts when its task

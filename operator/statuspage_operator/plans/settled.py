@@ -60,25 +60,19 @@ def wanted_label(body: Body) -> str | None:
     return str(body.get("metadata", {}).get("generation")) if may_leave(body) else None
 
 
-def label(body: dict[str, Any]) -> None:
-    """Put the label on a body that may leave, as it is when kopf patches it (in place).
+def label(body: dict[str, Any]) -> bool:
+    """Put the label on a body that may leave, as it is when kopf patches it (in place); whether
+    it did.
 
     kopf calls this on the freshest body it knows, in the same JSON patch as its finalizer's
     removal, guarded by that body's resourceVersion: a body that changed since the handler ran
     is judged anew.
     """
     value = wanted_label(body)
-    if value is not None and label_of(body) is None:
-        body.setdefault("metadata", {}).setdefault("labels", {})[SETTLED_LABEL] = value
-
-
-def left_watch(event_type: str | None, body: Body) -> bool:
-    """A DELETED event that only says the label appeared (kopf's watch leaves labelled windows
-    out): the window still exists."""
-    meta = body.get("metadata", {})
-    return (
-        event_type == "DELETED" and label_of(body) is not None and not meta.get("deletionTimestamp")
-    )
+    if value is None or label_of(body) is not None:
+        return False
+    body.setdefault("metadata", {}).setdefault("labels", {})[SETTLED_LABEL] = value
+    return True
 
 
 def mislabelled(body: Body) -> bool:
@@ -90,7 +84,8 @@ def mislabelled(body: Body) -> bool:
 def stale(event_type: str | None, meta: Mapping[str, Any]) -> bool:
     """From the metadata watch of labelled windows: whether the label must come off.
 
-    Listed or ADDED (the label just appeared): when the generation is not the label's. MODIFIED:
+    Listed or ADDED (the label just appeared): when the generation is not the label's (an ADDED
+    label the operator did not put is stale too: control/settled.py knows its own). MODIFIED:
     anything changed it while it was out of kopf's sight (spec, status, labels, annotations),
     so it goes back to be judged, unless it is on its way out with none of our finalizer.
     """
