@@ -7,7 +7,9 @@ pages. Phases, each with the operator as a subprocess under its own user and rol
 - cold: the windows have no status yet; the operator settles every one (Completed, Scheduled);
   RSS and VmHWM a while after every window has its phase and the count of labelled windows
   stopped moving;
-- restart: the same operator started again over the settled population: the same figures;
+- restart: the same operator started again over the settled population: the same figures
+  (`--first-operator PATH` runs another build for the cold phase, e.g. the release before the
+  settled label, so that the restart is an upgrade over windows it never labelled);
 - life (`--life N`): N windows on 100 components start 30 s ahead and end 20 s later; the API
   server's request counters give the writes per window over its life (status patches, metadata
   patches), as run.py's burst does.
@@ -59,6 +61,7 @@ from bench.run import (  # noqa: E402
     windows_holding,
 )
 from controlplane.cluster import LocalCluster, build_binaries  # noqa: E402
+from e2e import conftest  # noqa: E402
 from e2e.conftest import OperatorProcess  # noqa: E402
 
 # api/names.py SETTLED_LABEL, written out: the bench also measures code from before it existed.
@@ -321,6 +324,9 @@ def main() -> None:
     parser.add_argument("--life", type=int, default=0, help="windows for the writes-per-life run")
     parser.add_argument("--census", action="store_true", help="count what the operator holds")
     parser.add_argument("--tracemalloc", action="store_true", help="with --census: top sites")
+    parser.add_argument(
+        "--first-operator", help="the statuspage-operator executable of the cold phase"
+    )
     args = parser.parse_args()
     workdir = Path(os.environ.get("BENCH_DIR", "/tmp")) / f"statuspage-memory-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -352,7 +358,11 @@ def main() -> None:
             f"{took:.1f} s",
         )
         operator = OperatorProcess(kube, workdir / "operator.log")
+        ours = conftest.OPERATOR
+        if args.first_operator:
+            conftest.OPERATOR = args.first_operator
         operator.start()
+        conftest.OPERATOR = ours
         try:
             measure("cold", operator, args, path, "bench")
             if not args.no_restart:
