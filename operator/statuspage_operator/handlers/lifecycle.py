@@ -113,9 +113,6 @@ async def on_operator_startup(
     # Windows settled for good stay out of kopf's watch: kopf would keep each one's body (about
     # 20 KB with its managedFields) for nothing, 9,000 of 10,000 windows in the bench.
     settings.watching.label_selectors[GROUP, PLURALS[Kind.WINDOW]] = UNSETTLED
-    # kopf's first list in pages, not one answer of every window (22 MB of JSON at 10,000
-    # windows, parsed at once: a peak whose heap stays fragmented after it).
-    settings.watching.chunk_size = 500
     runtime = Runtime(
         make_client(settings, logger),
         notify_retry_base=float(memo.get("notify_retry_base") or 30.0),
