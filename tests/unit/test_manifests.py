@@ -477,10 +477,10 @@ def test_tmp_is_a_writable_empty_dir() -> None:
 
 
 def test_resources_request_and_limit_memory_without_a_cpu_limit() -> None:
-    """Requests 100m CPU and 128Mi; limit 256Mi memory and no CPU limit (no throttling)."""
+    """Requests 100m CPU and 128Mi; limit 320Mi memory and no CPU limit (no throttling)."""
     assert container()["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
-        "limits": {"memory": "256Mi"},
+        "limits": {"memory": "320Mi"},
     }
 
 
