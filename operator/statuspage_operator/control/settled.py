@@ -1,8 +1,8 @@
 """Windows settled for good live outside kopf's watch; an edit brings one back.
 
 kopf keeps the parsed body of every object of a kind that has a daemon (kopf-notes, "Memory per
-object"), about 20 KB per window with its managedFields, whether a daemon runs for it or not: at
-10,000 windows, 9,000 of them long over, that was most of the operator's memory. So a window
+object"), with its managedFields, whether a daemon runs for it or not: at 10,000 windows, 9,000
+of them long over, 10,010 bodies held (docs/operations.md, Memory at 10,000 windows). So a window
 settled for good (plans/settled.py) is labelled `statuspage.dev/settled: "<generation>"` by the
 watch handler, in the same JSON patch as kopf's removal of its finalizer, and kopf watches only
 windows without that label (handlers/lifecycle.py). The API server tells kopf's watch DELETED
@@ -11,7 +11,7 @@ as the label appears, and kopf forgets the window.
 The API server's DELETED for an object leaving a selector carries the object as it was before
 (without the label), so it cannot tell a window leaving from one deleted: the operator remembers
 the uids it labelled until kopf's DELETED and this module's ADDED for them have come
-(`labelling`, `leaving`, `ours`). A label it did not put, seen ADDED, comes off.
+(`labelling`, `leaving`). A label it did not put, seen ADDED, comes off.
 
 This module keeps the way back open. It watches the metadata of the labelled windows (nothing
 is kept per window) and takes the label off a window whose generation is not the label's (its
@@ -57,8 +57,8 @@ READ_TIMEOUT = 90.0
 RETRY = 5.0
 CONCURRENCY = 8
 # After this many windows left kopf's memory, and none for TRIM_QUIET seconds, the freed heap is
-# given back (a cold start over 9,000 finished windows frees about 180 MB that the process would
-# otherwise keep counted, as glibc keeps freed heap for reuse).
+# given back: glibc keeps freed heap for reuse, and after a cold start over 9,000 finished
+# windows it stayed counted (302-319 MB without this, 280 MB with it).
 TRIM_AFTER = 200
 TRIM_QUIET = 5.0
 # Uids labelled and not yet seen leave (kopf's DELETED) and arrive (this watch's ADDED): bounded,

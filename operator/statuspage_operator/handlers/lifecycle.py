@@ -110,8 +110,9 @@ async def on_operator_startup(
     # A dead watch stream is noticed within a minute, not left hanging.
     settings.watching.client_timeout = 300
     settings.watching.server_timeout = 240
-    # Windows settled for good stay out of kopf's watch: kopf would keep each one's body (about
-    # 20 KB with its managedFields) for nothing, 9,000 of 10,000 windows in the bench.
+    # Windows settled for good stay out of kopf's watch: kopf would keep each one's body (with
+    # its managedFields) for nothing, 9,000 of 10,000 windows in the bench (about 50 MB after a
+    # restart, more after a cold start: docs/operations.md).
     settings.watching.label_selectors[GROUP, PLURALS[Kind.WINDOW]] = UNSETTLED
     runtime = Runtime(
         make_client(settings, logger),
