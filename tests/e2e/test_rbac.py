@@ -216,6 +216,45 @@ def test_operator_can_add_and_remove_its_finalizer(kube: Kube, namespace: str, w
     assert "finalizers" not in removed["metadata"]
 
 
+SETTLED = "statuspage.dev/settled"
+LABELS_DENIED = "the statuspage operator may not change labels but its own statuspage.dev/settled"
+
+
+def test_operator_can_set_and_remove_its_settled_label(
+    kube: Kube, namespace: str, window: str
+) -> None:
+    """Its own label on a window (control/settled.py) is allowed, on and off."""
+    code, added = operator_patch(kube, namespace, window, {"metadata": {"labels": {SETTLED: "1"}}})
+    assert code == 200, added
+    code, removed = operator_patch(
+        kube, namespace, window, {"metadata": {"labels": {SETTLED: None}}}
+    )
+    assert code == 200, removed
+    assert SETTLED not in (removed["metadata"].get("labels") or {})
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pytest.param({"team": "sre"}, id="add-a-label"),
+        pytest.param({"owner": "someone-else"}, id="change-a-users-label"),
+        pytest.param({"owner": None}, id="remove-a-users-label"),
+        pytest.param({"owner": None, SETTLED: "1"}, id="with-its-own"),
+    ],
+)
+def test_operator_cannot_touch_a_users_labels(
+    kube: Kube, namespace: str, window: str, labels: dict[str, str | None]
+) -> None:
+    """Any other label is the user's: adding, changing or removing one is denied."""
+    kube.run("label", "mw", window, "-n", namespace, "owner=me")
+    code, answer = operator_patch(kube, namespace, window, {"metadata": {"labels": labels}})
+    assert code == 403, answer
+    assert LABELS_DENIED in answer["message"]
+    after = kube.get("mw", window, namespace)
+    assert after is not None
+    assert after["metadata"]["labels"].get("owner") == "me"
+
+
 def sa_can_i(kube: Kube, *args: str) -> bool:
     """`kubectl auth can-i` as the base's ServiceAccount (the admin impersonates it)."""
     result = kube.run("auth", "can-i", *args, f"--as={SERVICE_ACCOUNT}", check=False)

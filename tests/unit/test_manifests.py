@@ -219,11 +219,14 @@ def test_spec_guard_applies_to_the_operator_only() -> None:
 
 def test_spec_guard_denies_spec_changes() -> None:
     """The policy's first validation keeps spec as it was, with the documented message, except
-    on incidents labelled as the operator's; the others hold the label and creation/deletion.
+    on incidents labelled as the operator's; the others hold the labels (its own settled label
+    on windows only) and creation/deletion.
     (tests/e2e/test_rbac.py asks a real API server what they allow.)"""
     policy = one("ValidatingAdmissionPolicy", "statuspage-operator-spec-guard")["spec"]
-    spec, label, create, delete, public = policy["validations"]
+    spec, label, labels, settled, create, delete, public = policy["validations"]
     assert "object.spec == oldObject.spec" in spec["expression"]
+    assert "k == 'statuspage.dev/settled'" in labels["expression"]
+    assert "request.resource.resource == 'maintenancewindows'" in settled["expression"]
     assert "variables.before == 'statuspage-operator'" in spec["expression"]
     assert spec["message"] == SPEC_GUARD_MESSAGE
     assert label["expression"] == (
@@ -474,10 +477,10 @@ def test_tmp_is_a_writable_empty_dir() -> None:
 
 
 def test_resources_request_and_limit_memory_without_a_cpu_limit() -> None:
-    """Requests 100m CPU and 128Mi; limit 256Mi memory and no CPU limit (no throttling)."""
+    """Requests 100m CPU and 128Mi; limit 320Mi memory and no CPU limit (no throttling)."""
     assert container()["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
-        "limits": {"memory": "256Mi"},
+        "limits": {"memory": "320Mi"},
     }
 
 

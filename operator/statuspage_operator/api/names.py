@@ -8,6 +8,9 @@ GROUP = "statuspage.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 FINALIZER = f"{GROUP}/finalizer"
+# On a MaintenanceWindow settled for good (Completed or Cancelled for its generation), its value
+# that generation: kopf's watch leaves such windows out (handlers/lifecycle.py, control/settled.py).
+SETTLED_LABEL = f"{GROUP}/settled"
 
 
 class Kind(StrEnum):

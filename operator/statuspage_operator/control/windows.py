@@ -6,6 +6,9 @@ reminder, next edge), then moves the components first when the phase changes and
 window's own status. A window's daemon calls it at every edge; the watch handler calls it for
 windows no daemon runs for (completed while the operator was down, cancelled, created in the past,
 invalid), so every window reaches its state either way.
+
+A window settled for good leaves kopf's watch (control/settled.py): only the start-up list
+(Runtime.prime) still shows it here.
 """
 
 from __future__ import annotations
@@ -27,28 +30,20 @@ from statuspage_operator.control.writer import Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
 from statuspage_operator.plans.overlaps import Neighbour
+from statuspage_operator.plans.settled import label_of, mislabelled, settled_for_good
 from statuspage_operator.plans.windows import Parsed, WindowFacts, plan_window
 
 LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
-TERMINAL = (str(WindowPhase.COMPLETED), str(WindowPhase.CANCELLED))
 LATENESS_HORIZON = 60.0
 PARSED_CACHE = 1024
+
+__all__ = ["Windows", "key_of", "settled_for_good"]
 
 
 def key_of(body: Body) -> Key:
     """(namespace, name) of an object."""
     meta = body.get("metadata", {})
     return str(meta.get("namespace", "")), str(meta.get("name", ""))
-
-
-def settled_for_good(body: Body) -> bool:
-    """Completed or Cancelled for the current spec: nothing can change it but a spec edit."""
-    meta, status = body.get("metadata", {}), body.get("status") or {}
-    return (
-        status.get("phase") in TERMINAL
-        and status.get("observedGeneration") == meta.get("generation")
-        and not any(c.get("type") == "Stalled" for c in status.get("conditions") or ())
-    )
 
 
 def _observe_lateness(boundary: datetime, now: datetime) -> None:
@@ -76,6 +71,8 @@ class Windows:
         self.clock = clock
         self.page_remind_before = page_remind_before
         self._parsed: OrderedDict[tuple[str, int], Parsed] = OrderedDict()
+        # Takes the settled label off a window (control/settled.py; set at start-up).
+        self.unsettle: Callable[[Key], None] = lambda key: None
 
     def parse(self, body: Body) -> Parsed:
         """The spec as domain values, or why it cannot work (memoised per generation)."""
@@ -99,12 +96,21 @@ class Windows:
     # -- the view ----------------------------------------------------------------------------
 
     def observe(self, event_type: str | None, body: Body, now: datetime) -> Change | None:
-        """Hold the window while it can still change; return what that touches (None: nothing)."""
+        """Hold the window while it can still change; return what that touches (None: nothing).
+
+        A labelled window comes here only from the start-up list (kopf's watch leaves it out):
+        its recorded notices are replayed, as kopf's listing does for the others, and a label
+        that is not true (edited while the operator was down) comes off.
+        """
         key = key_of(body)
         if event_type == "DELETED":
             self.writer.forget((Kind.WINDOW, *key))
             self.view.waiting.pop((Kind.WINDOW, *key), None)
             return self.view.set_window(key, None) if key in self.view.windows else None
+        if label_of(body) is not None:
+            self.writer.replay(Kind.WINDOW, body)
+            if mislabelled(body):
+                self.unsettle(key)
         waiting = self.view.waiting.get((Kind.WINDOW, *key))
         if waiting is not None:
             waiting.recorded.update(body)

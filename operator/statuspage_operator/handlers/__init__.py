@@ -3,7 +3,8 @@
 - lifecycle.py   @kopf.on.startup / on.cleanup / on.probe: settings, the runtime, the sweep
                  (beside the handlers: drops what was deleted during a watch gap), liveness
 - windows.py     @kopf.daemon per window that can still change: edges at the instant;
-                 @kopf.on.event: the view, waking daemons; @kopf.on.delete: effect off first
+                 @kopf.on.event: the view, waking daemons, the settled label (kopf watches
+                 unlabelled windows only); @kopf.on.delete: effect off first
 - incidents.py   @kopf.on.event: timeline, phase, effect (a draft has none), the operator's own
                  drafts known; @kopf.on.delete: effect off first
 - components.py  @kopf.on.event: the view; recompute the component and its page (the alerts
@@ -20,7 +21,9 @@ Work that runs beside kopf's handlers, all of it (what starts it; what stops it)
                  SIGTERM or a lost Lease stops it. A readiness line once kopf watches.
 - lifecycle.py   the start-up catch-up (control/runtime.py): windows whose edge passed while the
                  operator was down, settled from the start-up list; ends when they are, or at
-                 on.cleanup. The sweep (control/sweep.py): on.startup to on.cleanup.
+                 on.cleanup. The sweep (control/sweep.py): on.startup to on.cleanup. The
+                 watch of settled windows (control/settled.py), its label removals and its
+                 heap release after a burst of windows leaving kopf's watch: the same.
 - windows.py     per daemon, a relay of kopf's `stopped` flag to the daemon's wake-up (the
                  daemon returns at once instead of being cancelled); it ends with the daemon.
 - any alerts     per component whose alerts change their answer by time alone (a group

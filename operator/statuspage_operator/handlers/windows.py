@@ -1,14 +1,22 @@
-"""MaintenanceWindow: a daemon per window that can still change moves it at its edges."""
+"""MaintenanceWindow: a daemon per window that can still change moves it at its edges.
+
+kopf watches only the windows without the settled label (handlers/lifecycle.py): a window
+settled for good is labelled here and leaves the watch; control/settled.py brings it back when
+it is edited.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
 import kopf
 
 from statuspage_operator.api.names import GROUP, VERSION, Kind
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.settled import SettledWatch
 from statuspage_operator.handlers.kopf_workarounds import without_finalizer
+from statuspage_operator.plans.settled import label, label_of, may_leave
 
 PLURAL = "maintenancewindows"
 
@@ -37,11 +45,18 @@ def _affects(body: kopf.Body) -> bool:
 # Event handler, not on.create/update: it runs for every event with no diff-base annotation to
 # write, and after a re-list kopf replays every object through it.
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Hold the window in the view while it can change; settle the ones no daemon runs for."""
+async def on_window_event(
+    type: str | None, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+) -> None:
+    """Hold the window in the view while it can change; settle the ones no daemon runs for;
+    label the ones settled for good, so that they leave kopf's watch (and its memory)."""
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.WINDOW, type, raw)
+    settled: SettledWatch = memo.settled
+    if type == "DELETED" and settled.leaving(str(body.meta.uid)):
+        # Our label appeared: the window is still there, settled, and nothing of it is held.
+        return
     runtime.writer.replay(Kind.WINDOW, raw)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
@@ -55,6 +70,16 @@ async def on_window_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
             runtime.windows.wake((str(body.meta.namespace), str(body.meta.name)))
     else:
         await runtime.windows.settle(raw, now)
+        # Settled for good as this event shows it (the event of our own terminal write): the
+        # label rides in kopf's patch, with its finalizer's removal when it has one (one
+        # request), and is judged again on the body kopf patches.
+        if may_leave(raw) and label_of(raw) is None:
+            patch.fns.append(functools.partial(_label, settled))
+
+
+def _label(settled: SettledWatch, body: kopf.RawBody) -> None:
+    if label(cast(dict[str, Any], body)):
+        settled.labelling(str(body.get("metadata", {}).get("uid", "")))
 
 
 # A daemon, not a timer: it sleeps until the exact edge (a timer's interval starts when its task
