@@ -81,10 +81,20 @@ def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]
     return run
 
 
-async def run(client: WatchingClient, seconds: float = 0.2) -> SettledWatch:
+async def until(probe: Callable[[], bool]) -> None:
+    """Poll until true, for at most 10 s (a loaded machine may be slow: no fixed sleeps)."""
+    for _ in range(1000):
+        if probe():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached within 10 s")
+
+
+async def run(client: WatchingClient, done: Callable[[SettledWatch], bool]) -> SettledWatch:
+    """Watch until `done`, then stop."""
     watch = SettledWatch(client)
     watch.start([NS])
-    await asyncio.sleep(seconds)
+    await until(lambda: done(watch))
     await watch.stop()
     return watch
 
@@ -95,7 +105,7 @@ async def test_a_listed_window_edited_since_its_label_comes_back() -> None:
     client = WatchingClient()
     client.add(window("kept"))
     client.add(window("edited", generation=2))
-    await run(client)
+    await run(client, lambda watch: watch.unlabelled == 1)
     assert labels(client, "kept") == {SETTLED_LABEL: "1"}
     assert labels(client, "edited") == {}
 
@@ -106,7 +116,7 @@ async def test_a_modified_window_comes_back() -> None:
     client = WatchingClient()
     stored = client.add(window("w"))
     client.streams = [[{"type": "MODIFIED", "object": {"metadata": stored["metadata"]}}]]
-    watch = await run(client)
+    watch = await run(client, lambda watch: watch.unlabelled == 1)
     assert labels(client, "w") == {}
     assert watch.unlabelled == 1
 
@@ -117,7 +127,7 @@ async def test_the_watch_resumes_from_the_list_and_after_bookmarks() -> None:
     client = WatchingClient()
     client.add(window("w"))
     client.streams = [[{"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "555"}}}]]
-    await run(client, 0.8)
+    await run(client, lambda watch: len(client.watched) >= 2)
     versions = [params["resourceVersion"] for params in client.watched]
     assert versions[:2] == [str(client._version), "555"]
     assert all(params["labelSelector"] == SETTLED_LABEL for params in client.watched)
@@ -137,7 +147,7 @@ async def test_an_expired_watch_lists_again() -> None:
         client.after_snapshot = None
 
     client.after_snapshot = edit
-    watch = await run(client, 0.3)
+    watch = await run(client, lambda watch: watch.unlabelled == 1)
     assert watch.relists == 1
     assert labels(client, "w") == {}
 
@@ -152,7 +162,7 @@ async def test_labels_asked_off_before_start_wait_for_it() -> None:
     await asyncio.sleep(0.05)
     assert labels(client, "w") == {SETTLED_LABEL: "1"}
     watch.start([NS])
-    await asyncio.sleep(0.1)
+    await until(lambda: watch.unlabelled == 1)
     await watch.stop()
     assert labels(client, "w") == {}
 
@@ -161,20 +171,21 @@ def test_the_heap_is_given_back_once_after_a_burst_of_windows_leaving(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Once TRIM_AFTER windows have left and none for TRIM_QUIET seconds: one trim, not many."""
-    monkeypatch.setattr(settled, "TRIM_QUIET", 0.05)
+    monkeypatch.setattr(settled, "TRIM_QUIET", 0.2)
     trims: list[float] = []
 
     async def scenario() -> None:
         watch = SettledWatch(WatchingClient(), trim=lambda: trims.append(1))
         for _ in range(settled.TRIM_AFTER - 1):
             watch.left()
-        await asyncio.sleep(0.1)
-        assert trims == []
+        await asyncio.sleep(0.3)
+        assert trims == [], "fewer than TRIM_AFTER"
         for _ in range(settled.TRIM_AFTER):
             watch.left()
-            await asyncio.sleep(0.001)
-        assert trims == []
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0)
+        assert trims == [], "not before TRIM_QUIET without one leaving"
+        await until(lambda: trims == [1])
+        await asyncio.sleep(0.3)
         await watch.stop()
 
     asyncio.run(scenario())
@@ -196,8 +207,10 @@ async def test_a_label_the_operator_did_not_put_comes_off() -> None:
         ]
     ]
     watch.start([NS])
-    await asyncio.sleep(0.2)
+    await until(lambda: watch.unlabelled == 1 and not client.streams)
+    await asyncio.sleep(0.05)
     await watch.stop()
+    assert watch.unlabelled == 1
     assert labels(client, "ours") == {SETTLED_LABEL: "1"}
     assert labels(client, "theirs") == {}
 
