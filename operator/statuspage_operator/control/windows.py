@@ -226,7 +226,9 @@ class Windows:
         if plan.moved:
             self.components.touch_page(namespace, spec.page)
         if plan.boundary is not None:
-            _observe_lateness(plan.boundary, now)
+            # Once the writes are answered: the wake-up's lateness, the components' write and
+            # the window's own (its help text says "to the status write that made it so").
+            _observe_lateness(plan.boundary, self.clock())
         return plan.edge
 
     async def follow(self, body: Body, stopped: StopFlag) -> None:
