@@ -35,6 +35,9 @@ from e2e.conftest import OperatorProcess  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--windows", type=int, default=10_000)
+    parser.add_argument(
+        "--lead", type=float, default=600.0, help="seconds from creation to the shared start"
+    )
     args = parser.parse_args()
     workdir = Path(os.environ.get("BENCH_DIR", "/tmp")) / f"statuspage-held-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -44,7 +47,7 @@ def main() -> None:
         future = make_namespace(kube, "future", 1, 100)[0]
         # Far enough ahead for a slow machine to schedule all of them first (146 s to list 10,000
         # windows measured on one; 70 s on another).
-        begin = datetime.now(UTC) + timedelta(seconds=600)
+        begin = datetime.now(UTC) + timedelta(seconds=args.lead)
         create_all(
             "future",
             "maintenancewindows",
@@ -58,7 +61,9 @@ def main() -> None:
         scoped.start()
         try:
             assert scoped.process is not None
-            took = wait_until(lambda: count_phase("future", "Scheduled") >= args.windows, 560)
+            took = wait_until(
+                lambda: count_phase("future", "Scheduled") >= args.windows, args.lead - 40
+            )
             report(f"{args.windows} windows to come: all Scheduled after start", f"{took:.1f} s")
             time.sleep(5)
             rss, peak = rss_mb(scoped.process.pid)
