@@ -52,7 +52,7 @@ from bench.run import (  # noqa: E402
     create_all,
     delta,
     make_namespace,
-    past_and_future,
+    populate,
     prepare,
     report,
     rss_mb,
@@ -345,18 +345,7 @@ def main() -> None:
         kube = prepare(cluster)
         server = json.loads(kube.run("version", "-o", "json").stdout)["serverVersion"]
         print(f"# {os.cpu_count()} cores; kube-apiserver {server['gitVersion']}; {workdir}")
-        per_page = args.components // args.pages
-        components = make_namespace(kube, "bench", args.pages, per_page)
-        flat = [c for comps in components for c in comps]
-        took = create_all(
-            "bench",
-            "maintenancewindows",
-            past_and_future("w", args.pages, per_page, flat, args.windows, args.to_come),
-        )
-        report(
-            f"created {args.windows} windows ({args.to_come} to come), {len(flat)} components",
-            f"{took:.1f} s",
-        )
+        populate(kube, args)
         operator = OperatorProcess(kube, workdir / "operator.log")
         ours = conftest.OPERATOR
         if args.first_operator:

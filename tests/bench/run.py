@@ -335,6 +335,25 @@ def wait_until(probe: Callable[[], bool], timeout: float, interval: float = 0.5)
     return time.monotonic() - started
 
 
+def populate(kube: Kube, args: argparse.Namespace) -> list[list[str]]:
+    """The bench's population in namespace `bench`: `args.windows` windows (`args.to_come` to
+    come, the rest ended days ago) over `args.components` components on `args.pages` pages;
+    returns the component names by page."""
+    per_page = args.components // args.pages
+    components = make_namespace(kube, "bench", args.pages, per_page)
+    flat = [c for comps in components for c in comps]
+    took = create_all(
+        "bench",
+        "maintenancewindows",
+        past_and_future("w", args.pages, per_page, flat, args.windows, args.to_come),
+    )
+    report(
+        f"created {args.windows} windows ({args.to_come} to come), {len(flat)} components",
+        f"{took:.1f} s",
+    )
+    return components
+
+
 def lease_role(kube: Kube, namespace: str) -> None:
     """Let the operator user hold a Lease in a namespace (the Deployment's Role does this)."""
     kube.run(
@@ -458,18 +477,8 @@ def main() -> None:
             )
 
         # -- 10,000 windows, 1,000 to come -------------------------------------------------------
-        per_page = args.components // args.pages
-        components = make_namespace(kube, "bench", args.pages, per_page)
+        components = populate(kube, args)
         flat = [c for comps in components for c in comps]
-        took = create_all(
-            "bench",
-            "maintenancewindows",
-            past_and_future("w", args.pages, per_page, flat, args.windows, args.to_come),
-        )
-        report(
-            f"created {args.windows} windows ({args.to_come} to come), {len(flat)} components",
-            f"{took:.1f} s",
-        )
         # The tail rounds' background edits these: the windows to come, and open incidents.
         to_come = [f"w{i}" for i in range(args.to_come)]
         open_incidents = incidents("bench", "p0", components[0], 100)
