@@ -108,7 +108,7 @@ class Windows:
             self.view.waiting.pop((Kind.WINDOW, *key), None)
             return self.view.set_window(key, None) if key in self.view.windows else None
         if label_of(body) is not None:
-            self.writer.replay(Kind.WINDOW, body)
+            self.writer.replay(Kind.WINDOW, body, listed=True)
             if mislabelled(body):
                 self.unsettle(key)
         waiting = self.view.waiting.get((Kind.WINDOW, *key))

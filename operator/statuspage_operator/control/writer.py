@@ -14,6 +14,7 @@ Built in this order, each given what it needs: WritesInFlight, Announcer, the li
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -51,6 +52,8 @@ EVENT_PATIENCE = 5.0
 # Past this many objects' tallies, those of earlier hours are forgotten.
 TALLIES = 1024
 COMPONENTS_PATIENCE = 1.0
+# Replayed notices (found recorded in a listed status) are posted this many at a time.
+REPLAY_SLOTS = 4
 
 
 def ref_of(kind: Kind, body: Body) -> dict[str, str]:
@@ -193,9 +196,11 @@ class Writer:
         """The object is gone."""
         self._written.pop(key, None)
 
-    def replay(self, kind: Kind, body: Body) -> None:
+    def replay(self, kind: Kind, body: Body, *, listed: bool = False) -> None:
         """After a restart: announce what a status records and may not have been announced.
 
+        `listed`: the body comes from a listing (start-up, or kopf's list after a watch broke),
+        not from a change: its Events most likely exist, and go after everything else.
         Subscribers are offered every recorded notice: their catch-up rule and their record of
         deliveries decide (never the Events' horizon).
         """
@@ -204,7 +209,10 @@ class Writer:
             return
         recorded = parse_notices(status)
         self.announcer.announce(
-            ref_of(kind, body), self.announcer.unconfirmed(recorded, self.clock()), recorded=True
+            ref_of(kind, body),
+            self.announcer.unconfirmed(recorded, self.clock()),
+            recorded=True,
+            later=listed,
         )
         self.listener.offer(kind, body, recorded)
 
@@ -297,19 +305,30 @@ class Announcer:
         self._digest_versions: dict[str, tuple[int, str | None]] = {}
         # The Event budgets of objects whose notices no status records, by uid.
         self._tallies: dict[str, Tally] = {}
+        # Notices replayed from a listing, posted REPLAY_SLOTS at a time by as many tasks.
+        self._replays: collections.deque[tuple[dict[str, str], Notice]] = collections.deque()
+        self._replayers = 0
 
     def unconfirmed(self, notices: Sequence[Notice], now: datetime) -> list[Notice]:
         """Notices whose Event is not known to exist yet, still worth announcing."""
         return [n for n in notices if n.event not in self._confirmed and replayable(n, now)]
 
     def announce(
-        self, ref: dict[str, str], notices: Sequence[Notice], *, recorded: bool = False
+        self,
+        ref: dict[str, str],
+        notices: Sequence[Notice],
+        *,
+        recorded: bool = False,
+        later: bool = False,
     ) -> None:
         """Post the notices' Events soon (each once).
 
         `recorded`: the notices are in the object's status, their place in its Event budget
         decided with them (the Writer). Others (a Subscriber's Warnings) are placed here, by a
         tally this process keeps: they are never replayed, so nothing needs to outlive it.
+        `later`: replayed from a listing, posted a few at a time in a queue of their own. After
+        a restart that list holds thousands of Events that already exist (each answered 409):
+        posted all at once, they took the API server from the windows due at that moment.
         """
         if not recorded and notices:
             uid = ref.get("uid", "")
@@ -323,9 +342,24 @@ class Announcer:
             if notice.event in self._confirmed or notice.event in self._pending:
                 continue
             self._pending.add(notice.event)
-            task = asyncio.create_task(self._post(ref, notice), name=f"event {notice.event}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if later:
+                self._replays.append((ref, notice))
+                if self._replayers < REPLAY_SLOTS:
+                    self._replayers += 1
+                    self._track(asyncio.create_task(self._replaying(), name="replayed Events"))
+                continue
+            self._track(asyncio.create_task(self._post(ref, notice), name=f"event {notice.event}"))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replaying(self) -> None:
+        try:
+            while self._replays:
+                await self._post(*self._replays.popleft())
+        finally:
+            self._replayers -= 1
 
     async def _post(self, ref: dict[str, str], notice: Notice) -> None:
         try:

@@ -17,5 +17,5 @@ async def on_component_event(type: str | None, body: kopf.Body, memo: kopf.Memo,
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.COMPONENT, type, raw)
-    runtime.writer.replay(Kind.COMPONENT, raw)
+    runtime.writer.replay(Kind.COMPONENT, raw, listed=type is None)
     await runtime.component_event(type, raw)

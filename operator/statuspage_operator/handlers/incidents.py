@@ -26,7 +26,7 @@ async def on_incident_event(type: str | None, body: kopf.Body, memo: kopf.Memo, 
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.INCIDENT, type, raw)
-    runtime.writer.replay(Kind.INCIDENT, raw)
+    runtime.writer.replay(Kind.INCIDENT, raw, listed=type is None)
     runtime.drafts.observe_incident(type, raw)
     change = runtime.incidents.observe(type, raw)
     await runtime.components.apply(str(body.meta.namespace), change)

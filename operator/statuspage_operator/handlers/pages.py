@@ -20,7 +20,7 @@ async def on_page_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_:
     runtime: Runtime = memo.runtime
     raw = dict(body)
     runtime.reported(Kind.PAGE, type, raw)
-    runtime.writer.replay(Kind.PAGE, raw)
+    runtime.writer.replay(Kind.PAGE, raw, listed=type is None)
     await runtime.page_event(type, raw)
 
 

@@ -57,7 +57,7 @@ async def on_window_event(
     if type == "DELETED" and settled.leaving(str(body.meta.uid)):
         # Our label appeared: the window is still there, settled, and nothing of it is held.
         return
-    runtime.writer.replay(Kind.WINDOW, raw)
+    runtime.writer.replay(Kind.WINDOW, raw, listed=type is None)
     now = runtime.clock()
     change = runtime.windows.observe(type, raw, now)
     # Beside the transitions, never in their way: it only hands work to the window's lane.
