@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import itertools
+from datetime import datetime, timedelta
 
 import pytest
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control import metrics
+from statuspage_operator.control.components import PAGE_BUSY_GAP, PAGE_DELAY
 from statuspage_operator.control.runtime import Runtime
 from unit.fake_time import FakeStop, eventually
 from unit.fakes import FakeClient, resource
@@ -144,3 +146,35 @@ def test_lateness_is_measured_only_around_the_edge(late: timedelta, observed: in
     run(client, clock, lambda rt: rt.windows.settle(body(client, Kind.WINDOW, "w"), clock()))
     assert phase(client) == "InProgress"
     assert lateness_count() - before == observed
+
+
+def test_a_page_under_a_stream_of_changes_is_rolled_up_once_a_busy_gap() -> None:
+    """The first change of a quiet page is written after PAGE_DELAY; while changes keep coming,
+    at most one rollup per PAGE_BUSY_GAP (a burst of 1,000 windows rolled it up every 0.2 s)."""
+    client, clock = make_world()
+
+    async def scenario(runtime: Runtime) -> list[float]:
+        loop = asyncio.get_running_loop()
+        rolled: list[float] = []
+        original = runtime.components.recompute_page
+
+        async def recompute_page(namespace: str, name: str, now: datetime) -> None:
+            rolled.append(loop.time())
+            await original(namespace, name, now)
+
+        runtime.components.recompute_page = recompute_page  # type: ignore[method-assign]
+        began = loop.time()
+        deadline = began + PAGE_BUSY_GAP * 2 + PAGE_DELAY
+        while loop.time() < deadline:
+            runtime.components.touch_page(NS, "p")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(PAGE_BUSY_GAP + PAGE_DELAY)
+        return [t - began for t in rolled]
+
+    rolled = run(client, clock, scenario)
+    assert PAGE_DELAY <= rolled[0] < PAGE_DELAY + 0.1
+    gaps = [b - a for a, b in itertools.pairwise(rolled)]
+    assert gaps
+    assert all(gap >= PAGE_BUSY_GAP - 0.01 for gap in gaps), gaps
+    # Nothing touched is left unwritten: the last rollup comes after the last touch.
+    assert rolled[-1] >= PAGE_BUSY_GAP * 2 + PAGE_DELAY - 0.05

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from statuspage_operator.api.names import Kind
-from statuspage_operator.control.components import PAGE_DELAY
+from statuspage_operator.control.components import PAGE_BUSY_GAP, PAGE_DELAY
 from statuspage_operator.control.runtime import Runtime
 from unit.fake_time import FakeClock
 from unit.fakes import FakeClient, resource
@@ -46,8 +46,9 @@ async def pages_seen(runtime: Runtime, client: FakeClient) -> None:
 
 
 async def settled() -> None:
-    """Let the delayed page writes of a burst happen."""
-    await asyncio.sleep(PAGE_DELAY * 2)
+    """Let the delayed page writes of a burst happen (a page rolled up a moment ago waits for
+    the rest of its busy gap)."""
+    await asyncio.sleep(PAGE_BUSY_GAP + PAGE_DELAY * 2)
 
 
 def test_a_public_page_of_an_allowed_namespace_is_published() -> None:
