@@ -25,7 +25,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,6 +85,9 @@ class Background:
     skipped: int = 0
     elapsed: float = 0.0
     first_error: str = ""
+    # How long the API server took to answer each update (ms): what one write costs under
+    # this background, for anyone, before an operator or a controller does anything with it.
+    answers: list[float] = field(default_factory=list)
     _stop: Any = None
     _results: Any = None
     _process: Any = None
@@ -111,9 +114,14 @@ class Background:
     def stop(self) -> None:
         """End them; `elapsed` and the counts are final after this."""
         self._stop.set()
-        self.done, self.failed, self.skipped, self.elapsed, self.first_error = self._results.get(
-            timeout=60
-        )
+        (
+            self.done,
+            self.failed,
+            self.skipped,
+            self.elapsed,
+            self.first_error,
+            self.answers,
+        ) = self._results.get(timeout=60)
         self._process.join(10)
 
     def achieved(self) -> float:
@@ -133,6 +141,7 @@ def _pace(
     api = client.CustomObjectsApi()
     lock = threading.Lock()
     counts = {"done": 0, "failed": 0, "skipped": 0, "under_way": 0}
+    answers: list[float] = []
     first_error = ""
     # Seven in ten updates go to windows, three to incidents (when there are any).
     targets: list[tuple[str, list[str]]] = [("maintenancewindows", windows)] * 7
@@ -146,6 +155,7 @@ def _pace(
             if plural == "maintenancewindows"
             else {"incidentRef": f"INC-{serial}"}
         )
+        sent = time.monotonic()
         try:
             answer = api.patch_namespaced_custom_object(
                 GROUP, VERSION, namespace, plural, name, {"spec": spec}, _preload_content=False
@@ -155,6 +165,8 @@ def _pace(
             answer.read()  # type: ignore[attr-defined]
             answer.release_conn()  # type: ignore[attr-defined]
             outcome = "done"
+            with lock:
+                answers.append((time.monotonic() - sent) * 1000)
         except Exception as error:
             outcome = "failed"
             first_error = first_error or f"{plural}/{name}: {error}"[:300]
@@ -176,7 +188,9 @@ def _pace(
             plural, names = targets[serial % len(targets)]
             pool.submit(update, plural, names[serial % len(names)], serial)
         elapsed = time.monotonic() - began
-    results.put((counts["done"], counts["failed"], counts["skipped"], elapsed, first_error))
+    results.put(
+        (counts["done"], counts["failed"], counts["skipped"], elapsed, first_error, answers)
+    )
 
 
 def incidents(namespace: str, page: str, components: list[str], count: int) -> list[str]:
@@ -382,6 +396,7 @@ def report_round(title: str, result: Round) -> None:
     )
     if bg.first_error:
         report("  background: the first failure", bg.first_error.splitlines()[0])
+    report("  background: the API server's answer to one update", Spread(bg.answers).line())
     lateness, lag = result.histograms.get(LATENESS), result.histograms.get(LOOP_LAG)
     if lateness:
         report(
