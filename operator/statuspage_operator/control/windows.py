@@ -212,14 +212,27 @@ class Windows:
                 )
                 return None
             spec = facts.parsed[0]
-            if plan.components_first:
-                # At an edge the page's components go first: that is what people look at.
-                await self.components.recompute(namespace, spec.components, now, at_edge=True)
-            if plan.moved:
-                await self.writer.after_components()
-            stored = await self.writer.write(
+            write = self.writer.write(
                 Kind.WINDOW, body, current, plan.status, plan.notices, remember=True
             )
+            if plan.components_first and self.writer.components_idle():
+                # A lone edge: its components and its own status go out together (components
+                # sent first, in the same loop pass). Under a busy API server each write waits
+                # its turn there, and one after the other they cost two turns. Marked at once,
+                # so that the windows waking in this same pass (a shared edge) go after it.
+                with self.writer.recomputing_component(at_edge=True):
+                    recompute = self.components.recompute(
+                        namespace, spec.components, now, at_edge=True
+                    )
+                    _, stored = await asyncio.gather(recompute, write)
+            else:
+                if plan.components_first:
+                    # At a shared edge the page's components go first: that is what people
+                    # look at, and the windows' own writes would take their connections.
+                    await self.components.recompute(namespace, spec.components, now, at_edge=True)
+                if plan.moved:
+                    await self.writer.after_components()
+                stored = await write
             self.view.track(
                 Kind.WINDOW, body, stored, spec.page, spec.components, facts.verdict.ready
             )

@@ -161,6 +161,10 @@ class Writer:
             if not self._recomputing:
                 self._components_done.set()
 
+    def components_idle(self) -> bool:
+        """Whether no component an edge moves is being recomputed now."""
+        return self._components_done.is_set()
+
     async def after_components(self, patience: float = COMPONENTS_PATIENCE) -> None:
         """Wait until no component an edge moves is being recomputed (at most `patience` s).
 
