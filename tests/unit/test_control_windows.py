@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from statuspage_operator.api.names import Kind
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
+from statuspage_operator.control.writer import TOGETHER
 from statuspage_operator.k8s.client import ApiError
 from unit.fake_time import FakeClock, FakeStop, eventually
 from unit.fakes import FakeClient, resource
@@ -335,3 +337,71 @@ def test_a_waiting_window_with_a_daemon_is_woken_rather_than_rewritten() -> None
         return waker.is_set()
 
     assert run(client, clock, scenario)
+
+
+class SlowStatusWrites(FakeClient):
+    """An API server that takes 20 ms to answer a status write; records each one's span."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[str, float, float]] = []
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        if method != "PATCH" or not path.endswith("/status"):
+            return await super().request(method, path, **kwargs)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await asyncio.sleep(0.02)
+        answer = await super().request(method, path, **kwargs)
+        # "components/api", "maintenancewindows/w" or "statuspages/p"
+        what = "/".join(path.split("/")[-3:-1])
+        self.spans.append((what, began, loop.time()))
+        return answer
+
+
+def slow_world(windows: int, components: int) -> tuple[SlowStatusWrites, FakeClock]:
+    client, clock = SlowStatusWrites(), FakeClock()
+    client.add(resource(Kind.PAGE, NS, "p", {"title": "P"}))
+    for c in range(components):
+        client.add(resource(Kind.COMPONENT, NS, f"c{c}", {"page": "p"}))
+    start = clock.now + timedelta(minutes=1)
+    for w in range(windows):
+        add_window(client, f"w{w}", start, HOUR, components=[f"c{w % components}"])
+    return client, clock
+
+
+async def at_the_start(
+    runtime: Runtime, client: SlowStatusWrites, clock: FakeClock, n: int
+) -> None:
+    """Every window's daemon settles at the shared start (the same loop pass, as kopf's do)."""
+    bodies = [body(client, Kind.WINDOW, f"w{w}") for w in range(n)]
+    for live in bodies:
+        await runtime.windows.settle(live, clock())  # Scheduled: their first status
+    client.spans.clear()
+    clock.advance(60)
+    await asyncio.gather(*(runtime.windows.settle(live, clock()) for live in bodies))
+
+
+def test_a_lone_edge_writes_its_components_and_itself_together() -> None:
+    """One turn of the API server, not two: the window's write starts before api's is answered
+    (api's is still sent first)."""
+    client, clock = slow_world(windows=1, components=1)
+    run(client, clock, lambda runtime: at_the_start(runtime, client, clock, 1))
+    spans = {what: (began, ended) for what, began, ended in client.spans}
+    component, window = spans["components/c0"], spans["maintenancewindows/w0"]
+    assert component[0] <= window[0] < component[1]
+    assert phase(client, "w0") == "InProgress"
+    assert shown(client, "c0") == "UnderMaintenance"
+
+
+def test_a_shared_edge_writes_the_components_before_most_windows() -> None:
+    """40 windows on 10 components at one instant: up to TOGETHER of them go with their
+    components; every other window's write starts once all 10 components are answered."""
+    client, clock = slow_world(windows=40, components=10)
+    run(client, clock, lambda runtime: at_the_start(runtime, client, clock, 40))
+    components_done = max(e for what, _, e in client.spans if what.startswith("components/"))
+    windows = sorted(b for what, b, _ in client.spans if what.startswith("maintenancewindows/"))
+    assert len(windows) == 40
+    early = [b for b in windows if b < components_done]
+    assert 0 < len(early) <= TOGETHER
+    assert all(phase(client, f"w{w}") == "InProgress" for w in range(40))

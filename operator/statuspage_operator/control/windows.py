@@ -215,21 +215,24 @@ class Windows:
             write = self.writer.write(
                 Kind.WINDOW, body, current, plan.status, plan.notices, remember=True
             )
-            if plan.components_first and self.writer.components_idle():
-                # A lone edge: its components and its own status go out together (components
-                # sent first, in the same loop pass). Under a busy API server each write waits
-                # its turn there, and one after the other they cost two turns. Marked at once,
-                # so that the windows waking in this same pass (a shared edge) go after it.
-                with self.writer.recomputing_component(at_edge=True):
+            if plan.components_first:
+                with self.writer.edge() as together:
                     recompute = self.components.recompute(
                         namespace, spec.components, now, at_edge=True
                     )
-                    _, stored = await asyncio.gather(recompute, write)
+                    if together:
+                        # Few windows at an edge: its components and its own status go out
+                        # together (components sent first, in the same loop pass). Under a busy
+                        # API server each write waits its turn there: one after the other, an
+                        # edge cost two turns.
+                        _, stored = await asyncio.gather(recompute, write)
+                    else:
+                        # A shared edge: the page's components first, that is what people look
+                        # at; the windows' own writes would take their connections.
+                        await recompute
+                        await self.writer.after_components()
+                        stored = await write
             else:
-                if plan.components_first:
-                    # At a shared edge the page's components go first: that is what people
-                    # look at, and the windows' own writes would take their connections.
-                    await self.components.recompute(namespace, spec.components, now, at_edge=True)
                 if plan.moved:
                     await self.writer.after_components()
                 stored = await write

@@ -52,6 +52,9 @@ EVENT_PATIENCE = 5.0
 # Past this many objects' tallies, those of earlier hours are forgotten.
 TALLIES = 1024
 COMPONENTS_PATIENCE = 1.0
+# Up to this many windows at an edge at once write their components and themselves together;
+# beyond, it is a shared edge: the components first, the windows after them.
+TOGETHER = 8
 # Replayed notices (found recorded in a listed status) are posted this many at a time.
 REPLAY_SLOTS = 4
 # Events that waited out EVENT_PATIENCE while status writes kept going are posted this many at
@@ -138,6 +141,7 @@ class Writer:
         # Our last write per window or incident, until a watch event at least as new arrives.
         self._written: dict[ObjectKey, tuple[int, dict[str, Any]]] = {}
         self._recomputing = 0
+        self._edges = 0
         self._components_done = asyncio.Event()
         self._components_done.set()
 
@@ -161,9 +165,15 @@ class Writer:
             if not self._recomputing:
                 self._components_done.set()
 
-    def components_idle(self) -> bool:
-        """Whether no component an edge moves is being recomputed now."""
-        return self._components_done.is_set()
+    @contextlib.contextmanager
+    def edge(self) -> Iterator[bool]:
+        """One window at its edge, moving components: yields whether it writes itself together
+        with them (few windows are at an edge now) or after them (a shared edge)."""
+        self._edges += 1
+        try:
+            yield self._edges <= TOGETHER
+        finally:
+            self._edges -= 1
 
     async def after_components(self, patience: float = COMPONENTS_PATIENCE) -> None:
         """Wait until no component an edge moves is being recomputed (at most `patience` s).
