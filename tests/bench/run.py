@@ -6,9 +6,10 @@ Prints one figure a line, with the target beside it (issue #9). Scenarios, in or
   the tail of edge lateness (tests/bench/tail.py: 500 edges at random instants over four minutes,
   under about 100 updates per second to other windows and incidents) with the upstream CronJob
   controller beside it (100 CronJobs every minute: 400 samples in the same round, under the same
-  API server load); a burst of 1,000 windows sharing one start (components and windows, beside
-  the bare-client floor measured in the same run), API writes per window over its life, restart
-  with 1,000 windows due while the operator was down;
+  API server load), then the same round under a lighter background (50 a second: what the
+  API server answers in full); a burst of 1,000 windows sharing one start (components and
+  windows, beside the bare-client floor measured in the same run), API writes per window over its
+  life, restart with 1,000 windows due while the operator was down;
 - the shipped configuration, two replicas with the Lease over all of it: the tail again, then
   the takeover after SIGKILL of the leader.
 
@@ -439,6 +440,12 @@ def main() -> None:
     parser.add_argument("--edges", type=int, default=500, help="edges in a tail round")
     parser.add_argument("--tail-seconds", type=float, default=240.0, help="a tail round's length")
     parser.add_argument("--background", type=float, default=100.0, help="updates per second")
+    parser.add_argument(
+        "--light-background",
+        type=float,
+        default=50.0,
+        help="updates per second of a second round with one operator (0: no such round)",
+    )
     parser.add_argument("--cronjobs", type=int, default=100)
     parser.add_argument("--lease", type=int, default=15)
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR")
@@ -515,6 +522,22 @@ def main() -> None:
                 f"{cpu_seconds(pid) - cpu_start:.1f} s",
                 f"(of {args.tail_seconds:.0f} s)",
             )
+            if args.light_background:
+                # The same round under a background the API server answers in full: what is
+                # the operator's own and what is the API server's queue.
+                light = tail_round(
+                    kube,
+                    "light",
+                    edges=args.edges,
+                    seconds=args.tail_seconds,
+                    background=Background("bench", to_come, open_incidents, args.light_background),
+                    metrics_url=operator.metrics_url,
+                    cron=Cron(kube, "cron-light", args.cronjobs),
+                    seed=22,
+                )
+                report_round(
+                    f"one operator, a lighter background ({args.light_background:.0f}/s)", light
+                )
 
             # -- a burst sharing one instant ----------------------------------------------------
             burst_components = make_namespace(kube, "burst", 1, 100)[0]
@@ -620,7 +643,10 @@ def main() -> None:
             operator.stop(signal.SIGTERM)
             time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
             restarted = time.monotonic()
-            held = args.small_windows + args.windows + 2 * args.burst + (args.edges + 1) // 2
+            rounds = 2 if args.light_background else 1
+            held = (
+                args.small_windows + args.windows + 2 * args.burst + rounds * (args.edges + 1) // 2
+            )
             operator.start()
             while count_phase("restart", "InProgress") < args.burst:
                 time.sleep(0.2)
