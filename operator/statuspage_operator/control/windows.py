@@ -2,10 +2,10 @@
 
 `settle()` is gather -> plan -> write: it gathers the spec, the status as recorded, the verdict on
 its references and its live neighbours, lets plans.windows decide (phase, notices, overlaps,
-reminder, next edge), then moves the components first when the phase changes and writes the
-window's own status. A window's daemon calls it at every edge; the watch handler calls it for
-windows no daemon runs for (completed while the operator was down, cancelled, created in the past,
-invalid), so every window reaches its state either way.
+reminder, next edge), then moves the components with the window's own status when the phase
+changes (the components first at a shared edge). A window's daemon calls it at every edge; the
+watch handler calls it for windows no daemon runs for (completed while the operator was down,
+cancelled, created in the past, invalid), so every window reaches its state either way.
 
 A window settled for good leaves kopf's watch (control/settled.py): only the start-up list
 (Runtime.prime) still shows it here.

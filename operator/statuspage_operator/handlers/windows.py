@@ -91,7 +91,8 @@ def _label(settled: SettledWatch, body: kopf.RawBody) -> None:
 async def window_edges(
     body: kopf.Body, memo: kopf.Memo, stopped: kopf.DaemonStopped, **_: Any
 ) -> None:
-    """Settle the window at every start and end (components first), then sleep until the next."""
+    """Settle the window at every start and end (its components with it), then sleep until the
+    next."""
     runtime: Runtime = memo.runtime
     # The body is kopf's live view: spec edits reach it, and the watch handler wakes us. The
     # daemon wakes on `stopped` too and returns at once: kopf never has to cancel it.
