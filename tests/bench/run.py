@@ -505,38 +505,35 @@ def main() -> None:
             report("operator peak RSS (VmHWM)", f"{peak:.0f} MB")
 
             # -- the tail: edges at random instants, a background, the CronJob peer ------------
-            cpu_start = cpu_seconds(pid)
-            first = tail_round(
-                kube,
-                "tail",
-                edges=args.edges,
-                seconds=args.tail_seconds,
-                background=Background("bench", to_come, open_incidents, args.background),
-                metrics_url=operator.metrics_url,
-                cron=Cron(kube, "cron", args.cronjobs),
-                profile=lambda seconds: profiler.record(pid, "tail", seconds),
-            )
-            report_round(f"one operator, {args.windows} held", first)
-            report(
-                "  operator CPU over the round",
-                f"{cpu_seconds(pid) - cpu_start:.1f} s",
-                f"(of {args.tail_seconds:.0f} s)",
-            )
+            rounds = [("tail", args.background, f"one operator, {args.windows} held")]
             if args.light_background:
                 # The same round under a background the API server answers in full: what is
                 # the operator's own and what is the API server's queue.
-                light = tail_round(
+                light = f"one operator, a lighter background ({args.light_background:.0f}/s)"
+                rounds.append(("light", args.light_background, light))
+
+            def profile(seconds: float) -> None:
+                # Of the first round only (DIR/tail.txt).
+                profiler.record(pid, "tail", seconds)
+
+            for index, (name, rate, title) in enumerate(rounds):
+                cpu_start = cpu_seconds(pid)
+                result = tail_round(
                     kube,
-                    "light",
+                    name,
                     edges=args.edges,
                     seconds=args.tail_seconds,
-                    background=Background("bench", to_come, open_incidents, args.light_background),
+                    background=Background("bench", to_come, open_incidents, rate),
                     metrics_url=operator.metrics_url,
-                    cron=Cron(kube, "cron-light", args.cronjobs),
-                    seed=22,
+                    cron=Cron(kube, f"cron-{name}", args.cronjobs),
+                    seed=21 + index,
+                    profile=profile if index == 0 else lambda seconds: None,
                 )
-                report_round(
-                    f"one operator, a lighter background ({args.light_background:.0f}/s)", light
+                report_round(title, result)
+                report(
+                    "  operator CPU over the round",
+                    f"{cpu_seconds(pid) - cpu_start:.1f} s",
+                    f"(of {args.tail_seconds:.0f} s)",
                 )
 
             # -- a burst sharing one instant ----------------------------------------------------
@@ -643,10 +640,8 @@ def main() -> None:
             operator.stop(signal.SIGTERM)
             time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
             restarted = time.monotonic()
-            rounds = 2 if args.light_background else 1
-            held = (
-                args.small_windows + args.windows + 2 * args.burst + rounds * (args.edges + 1) // 2
-            )
+            edge_windows = len(rounds) * ((args.edges + 1) // 2)
+            held = args.small_windows + args.windows + 2 * args.burst + edge_windows
             operator.start()
             while count_phase("restart", "InProgress") < args.burst:
                 time.sleep(0.2)
