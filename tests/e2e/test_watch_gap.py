@@ -174,6 +174,18 @@ def compacted_past(kube: Kube, namespace: str, version: str) -> bool:
     return '"code":410' in result.stdout.replace(" ", "")
 
 
+def said_since(operator: OperatorProcess, offset: int) -> str:
+    """What the operator logged after `offset`, without its debug chatter, and its sweeps."""
+    lines = operator.log.read_text(errors="replace")[offset:].splitlines()
+    said = [line for line in lines if not line.startswith(("Handler ", "Daemon ", "Timer "))]
+    metrics = scrape(operator)
+    sweeps = {
+        trigger: sample(metrics, "statuspage_sweeps_total", trigger=trigger)
+        for trigger in ("listing", "retry", "interval")
+    }
+    return f"sweeps: {sweeps}\nthe operator said since the gap:\n" + "\n".join(said[-80:])
+
+
 def test_watch_gap_ends_in_410_and_the_view_is_as_without_gap(
     admin: Kube, toxiproxy: Toxiproxy, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -254,9 +266,16 @@ def test_watch_gap_ends_in_410_and_the_view_is_as_without_gap(
             return tuple(status.get(f) for f in ("indicator", "components", "unresolvedIncidents"))
 
         # kopf reconnects at once, gets 410 and lists again; the sweep follows 2 s later.
-        wait_for(
-            lambda: page_after() == ("None", 2, 0), timeout=40, what="the page as without the gap"
-        )
+        try:
+            wait_for(
+                lambda: page_after() == ("None", 2, 0),
+                timeout=40,
+                what="the page as without the gap",
+            )
+        except AssertionError as error:
+            raise AssertionError(
+                f"{error}\nthe page: {page_after()}\n{said_since(operator, operator_log)}"
+            ) from None
         wait_for(
             lambda: admin.status("comp", "api", ns).get("unresolvedIncidents") == [],
             what="api without the deleted incident",
