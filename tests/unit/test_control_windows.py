@@ -405,3 +405,65 @@ def test_a_shared_edge_writes_the_components_before_most_windows() -> None:
     early = [b for b in windows if b < components_done]
     assert 0 < len(early) <= TOGETHER
     assert all(phase(client, f"w{w}") == "InProgress" for w in range(40))
+
+
+def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]:
+    """n windows' daemons asleep until one start, woken in the same loop pass (as their timers
+    fire); how many windows were planned when each component write began, and what the windows
+    then show."""
+    client, clock = slow_world(windows=n, components=components)
+    planned: list[int] = []
+    began: list[int] = []
+
+    async def scenario(runtime: Runtime) -> None:
+        gather = runtime.windows.gather
+
+        def counting(live: Any, current: dict[str, Any]) -> Any:
+            planned.append(1)
+            return gather(live, current)
+
+        runtime.windows.gather = counting  # type: ignore[method-assign]
+        original = client.request
+
+        async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+            if method == "PATCH" and "/components/" in path:
+                began.append(len(planned))
+            return await original(method, path, **kwargs)
+
+        client.request = request  # type: ignore[method-assign]
+        stop = FakeStop()
+        daemons = [
+            asyncio.create_task(runtime.windows.follow(body(client, Kind.WINDOW, f"w{w}"), stop))
+            for w in range(n)
+        ]
+        await eventually(lambda: all(phase(client, f"w{w}") == "Scheduled" for w in range(n)))
+        began.clear()
+        planned.clear()
+        clock.advance(60)
+        for w in range(n):
+            runtime.windows.wake((NS, f"w{w}"))
+        await eventually(lambda: all(phase(client, f"w{w}") == "InProgress" for w in range(n)))
+        stop.set()
+        for w in range(n):
+            runtime.windows.wake((NS, f"w{w}"))
+        await asyncio.wait_for(asyncio.gather(*daemons), 5)
+
+    run(client, clock, scenario)
+    return began, [str(shown(client, f"c{c}")) for c in range(components)]
+
+
+def test_at_a_shared_edge_every_component_write_begins_before_any_window_is_planned() -> None:
+    """40 daemons wake at one start: the first recomputes all 10 components at once, and none
+    of the 40 plans its window before those writes are on their way."""
+    began, shows = daemons_at_the_start(40, 10)
+    assert began == [0] * 10
+    assert shows == ["UnderMaintenance"] * 10
+
+
+def test_at_a_lone_edge_the_daemons_plan_first_and_write_with_their_components() -> None:
+    """Three daemons at one start: no one waits for another; each plans, then writes its
+    components with itself (the component writes begin once windows are planned)."""
+    began, shows = daemons_at_the_start(3, 3)
+    assert len(began) == 3
+    assert all(b >= 1 for b in began)
+    assert shows == ["UnderMaintenance"] * 3

@@ -26,7 +26,7 @@ from statuspage_operator.control import metrics
 from statuspage_operator.control.components import Components
 from statuspage_operator.control.edges import StopFlag, follow_edges
 from statuspage_operator.control.view import Body, Change, Key, View, WindowEntry
-from statuspage_operator.control.writer import Writer
+from statuspage_operator.control.writer import COMPONENTS_PATIENCE, TOGETHER, Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
 from statuspage_operator.plans.overlaps import Neighbour
@@ -71,6 +71,13 @@ class Windows:
         self.clock = clock
         self.page_remind_before = page_remind_before
         self._parsed: OrderedDict[tuple[str, int], Parsed] = OrderedDict()
+        # The daemons asleep until the same instant, by instant: each window's components.
+        # At a shared edge (more than TOGETHER windows) the first to wake recomputes all of
+        # them at once, and the others wait for that before they plan: otherwise each of a
+        # thousand daemons plans in the loop's pass before the first component write is sent.
+        self._asleep: dict[datetime, dict[Key, tuple[str, ...]]] = {}
+        self._edge_of: dict[Key, datetime] = {}
+        self._edge_work: dict[Key, asyncio.Task[None]] = {}
         # Takes the settled label off a window (control/settled.py; set at start-up).
         self.unsettle: Callable[[Key], None] = lambda key: None
 
@@ -239,6 +246,8 @@ class Windows:
             self.view.track(
                 Kind.WINDOW, body, stored, spec.page, spec.components, facts.verdict.ready
             )
+            moves = spec.components if spec.auto_update_status else ()
+            self._sleep_until((namespace, name), plan.edge, moves)
         if plan.moved:
             self.components.touch_page(namespace, spec.page)
         if plan.boundary is not None:
@@ -264,6 +273,9 @@ class Windows:
 
         async def settle(now: datetime) -> datetime | None:
             wake.clear()
+            work = self._at_edge(key, now)
+            if work is not None:
+                await asyncio.wait([work], timeout=COMPONENTS_PATIENCE)
             return await self.settle(body, now)
 
         async def sleep(seconds: float) -> None:
@@ -282,8 +294,54 @@ class Windows:
             await follow_edges(settle, self.clock, sleep, lambda: bool(stopped))
         finally:
             relay.cancel()
+            self._sleep_until(key, None, ())
+            self._edge_work.pop(key, None)
             if self.view.wakers.get(key) is wake:
                 del self.view.wakers[key]
+
+    def _sleep_until(self, key: Key, edge: datetime | None, components: tuple[str, ...]) -> None:
+        """Where the window's daemon sleeps until: its next edge, with what that edge moves."""
+        before = self._edge_of.pop(key, None)
+        if before is not None:
+            group = self._asleep.get(before, {})
+            group.pop(key, None)
+            if not group:
+                self._asleep.pop(before, None)
+        if edge is not None and components:
+            self._edge_of[key] = edge
+            self._asleep.setdefault(edge, {})[key] = components
+
+    def _at_edge(self, key: Key, now: datetime) -> asyncio.Task[None] | None:
+        """What a daemon waking at `now` waits for before it plans: the components of every
+        window at its edge, recomputed at once by the first to wake (a shared edge only)."""
+        work = self._edge_work.pop(key, None)
+        if work is not None:
+            return work
+        edge = self._edge_of.get(key)
+        if edge is None or edge > now:
+            return None
+        group = self._asleep.pop(edge, {})
+        for other in group:
+            del self._edge_of[other]
+        if len(group) <= TOGETHER:
+            # A lone edge writes its components and itself together (settle).
+            return None
+        names = {(other[0], component) for other, moves in group.items() for component in moves}
+        work = asyncio.create_task(self._recompute_edge(sorted(names), now), name=f"edge {now}")
+        for other in group:
+            if other != key:
+                self._edge_work[other] = work
+        return work
+
+    async def _recompute_edge(self, names: list[tuple[str, str]], now: datetime) -> None:
+        # Errors are left to each window's own recompute in settle(), which raises them.
+        await asyncio.gather(
+            *(
+                self.components.recompute_one(namespace, name, now, at_edge=True)
+                for namespace, name in names
+            ),
+            return_exceptions=True,
+        )
 
     async def release(self, body: Body) -> None:
         """Deletion: take the window's effect off its components before kopf lets it go."""
