@@ -422,7 +422,7 @@ def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]
             planned.append(1)
             return gather(live, current)
 
-        runtime.windows.gather = counting  # type: ignore[method-assign]
+        runtime.windows.gather = counting  # type: ignore[method-assign, assignment]
         original = client.request
 
         async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
