@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from statuspage_operator.api.names import Kind
+from statuspage_operator.control import windows as windows_module
 from statuspage_operator.control.edges import follow_edges
 from statuspage_operator.control.runtime import Runtime
 from statuspage_operator.control.writer import TOGETHER
@@ -407,19 +408,31 @@ def test_a_shared_edge_writes_the_components_before_most_windows() -> None:
     assert all(phase(client, f"w{w}") == "InProgress" for w in range(40))
 
 
-def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]:
+class AtTheStart:
+    """What n daemons woken at one start did: how many windows were planned when each component
+    write began, the most windows planned at once whose write was not yet answered, and what
+    the components then show."""
+
+    def __init__(self) -> None:
+        self.began: list[int] = []
+        self.most_unanswered = 0
+        self.shows: list[str] = []
+
+
+def daemons_at_the_start(n: int, components: int) -> AtTheStart:
     """n windows' daemons asleep until one start, woken in the same loop pass (as their timers
-    fire); how many windows were planned when each component write began, and what the windows
-    then show."""
+    fire)."""
     client, clock = slow_world(windows=n, components=components)
+    seen = AtTheStart()
     planned: list[int] = []
-    began: list[int] = []
+    answered: list[int] = []
 
     async def scenario(runtime: Runtime) -> None:
         gather = runtime.windows.gather
 
         def counting(live: Any, current: dict[str, Any]) -> Any:
             planned.append(1)
+            seen.most_unanswered = max(seen.most_unanswered, len(planned) - len(answered))
             return gather(live, current)
 
         runtime.windows.gather = counting  # type: ignore[method-assign, assignment]
@@ -427,8 +440,11 @@ def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]
 
         async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
             if method == "PATCH" and "/components/" in path:
-                began.append(len(planned))
-            return await original(method, path, **kwargs)
+                seen.began.append(len(planned))
+            answer = await original(method, path, **kwargs)
+            if method == "PATCH" and "/maintenancewindows/" in path:
+                answered.append(1)
+            return answer
 
         client.request = request  # type: ignore[method-assign]
         stop = FakeStop()
@@ -437,8 +453,10 @@ def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]
             for w in range(n)
         ]
         await eventually(lambda: all(phase(client, f"w{w}") == "Scheduled" for w in range(n)))
-        began.clear()
+        seen.began.clear()
+        seen.most_unanswered = 0
         planned.clear()
+        answered.clear()
         clock.advance(60)
         for w in range(n):
             runtime.windows.wake((NS, f"w{w}"))
@@ -449,21 +467,32 @@ def daemons_at_the_start(n: int, components: int) -> tuple[list[int], list[str]]
         await asyncio.wait_for(asyncio.gather(*daemons), 5)
 
     run(client, clock, scenario)
-    return began, [str(shown(client, f"c{c}")) for c in range(components)]
+    seen.shows = [str(shown(client, f"c{c}")) for c in range(components)]
+    return seen
 
 
 def test_at_a_shared_edge_every_component_write_begins_before_any_window_is_planned() -> None:
     """40 daemons wake at one start: the first recomputes all 10 components at once, and none
     of the 40 plans its window before those writes are on their way."""
-    began, shows = daemons_at_the_start(40, 10)
-    assert began == [0] * 10
-    assert shows == ["UnderMaintenance"] * 10
+    seen = daemons_at_the_start(40, 10)
+    assert seen.began == [0] * 10
+    assert seen.shows == ["UnderMaintenance"] * 10
+
+
+def test_at_a_shared_edge_the_windows_plan_a_few_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 daemons at one start, 4 slots: a window plans only once fewer than 4 of those
+    planned before it wait for their answer, so the answers (and the next writes) are not held
+    up until the last window has planned."""
+    monkeypatch.setattr(windows_module, "EDGE_SLOTS", 4)
+    seen = daemons_at_the_start(40, 10)
+    assert seen.most_unanswered == 4
+    assert seen.shows == ["UnderMaintenance"] * 10
 
 
 def test_at_a_lone_edge_the_daemons_plan_first_and_write_with_their_components() -> None:
     """Three daemons at one start: no one waits for another; each plans, then writes its
     components with itself (the component writes begin once windows are planned)."""
-    began, shows = daemons_at_the_start(3, 3)
-    assert len(began) == 3
-    assert all(b >= 1 for b in began)
-    assert shows == ["UnderMaintenance"] * 3
+    seen = daemons_at_the_start(3, 3)
+    assert len(seen.began) == 3
+    assert all(b >= 1 for b in seen.began)
+    assert seen.shows == ["UnderMaintenance"] * 3

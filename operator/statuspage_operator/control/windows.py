@@ -29,6 +29,7 @@ from statuspage_operator.control.view import Body, Change, Key, View, WindowEntr
 from statuspage_operator.control.writer import COMPONENTS_PATIENCE, TOGETHER, Writer
 from statuspage_operator.domain.errors import InvalidSpecError
 from statuspage_operator.domain.maintenance import WindowPhase, window_state
+from statuspage_operator.k8s.client import CONNECTIONS
 from statuspage_operator.plans.overlaps import Neighbour
 from statuspage_operator.plans.settled import label_of, mislabelled, settled_for_good
 from statuspage_operator.plans.windows import Parsed, WindowFacts, plan_window
@@ -36,6 +37,8 @@ from statuspage_operator.plans.windows import Parsed, WindowFacts, plan_window
 LIVE = (WindowPhase.SCHEDULED, WindowPhase.IN_PROGRESS)
 LATENESS_HORIZON = 60.0
 PARSED_CACHE = 1024
+# A shared edge's windows plan and write this many at a time: the client's connections.
+EDGE_SLOTS = CONNECTIONS
 
 __all__ = ["Windows", "key_of", "settled_for_good"]
 
@@ -78,6 +81,8 @@ class Windows:
         self._asleep: dict[datetime, dict[Key, tuple[str, ...]]] = {}
         self._edge_of: dict[Key, datetime] = {}
         self._edge_work: dict[Key, asyncio.Task[None]] = {}
+        # After those components, a shared edge's windows plan and write EDGE_SLOTS at a time.
+        self._edge_slots = asyncio.Semaphore(EDGE_SLOTS)
         # Takes the settled label off a window (control/settled.py; set at start-up).
         self.unsettle: Callable[[Key], None] = lambda key: None
 
@@ -274,9 +279,14 @@ class Windows:
         async def settle(now: datetime) -> datetime | None:
             wake.clear()
             work = self._at_edge(key, now)
-            if work is not None:
-                await asyncio.wait([work], timeout=COMPONENTS_PATIENCE)
-            return await self.settle(body, now)
+            if work is None:
+                return await self.settle(body, now)
+            await asyncio.wait([work], timeout=COMPONENTS_PATIENCE)
+            # A thousand daemons planning in one pass of the loop would hold every answer
+            # (and so the next writes) until the last had planned: the API server waits idle.
+            # A few at a time, each plans while the writes before it are on their way.
+            async with self._edge_slots:
+                return await self.settle(body, now)
 
         async def sleep(seconds: float) -> None:
             if stopped:
