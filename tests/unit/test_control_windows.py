@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -341,21 +342,25 @@ def test_a_waiting_window_with_a_daemon_is_woken_rather_than_rewritten() -> None
 
 
 class SlowStatusWrites(FakeClient):
-    """An API server that takes 20 ms to answer a status write; records each one's span."""
+    """An API server that takes 20 ms to answer a status write; records each one's span, and
+    in `log` when it began and when it was answered (beside what a test logs there itself)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.spans: list[tuple[str, float, float]] = []
+        self.log: list[tuple[str, str]] = []
 
     async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         if method != "PATCH" or not path.endswith("/status"):
             return await super().request(method, path, **kwargs)
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        await asyncio.sleep(0.02)
-        answer = await super().request(method, path, **kwargs)
         # "components/api", "maintenancewindows/w" or "statuspages/p"
         what = "/".join(path.split("/")[-3:-1])
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        self.log.append(("began", what))
+        await asyncio.sleep(0.02)
+        answer = await super().request(method, path, **kwargs)
+        self.log.append(("answered", what))
         self.spans.append((what, began, loop.time()))
         return answer
 
@@ -408,55 +413,51 @@ def test_a_shared_edge_writes_the_components_before_most_windows() -> None:
     assert all(phase(client, f"w{w}") == "InProgress" for w in range(40))
 
 
+@dataclass
 class AtTheStart:
     """What n daemons woken at one start did: how many windows were planned when each component
     write began, the most windows planned at once whose write was not yet answered, and what
     the components then show."""
 
-    def __init__(self) -> None:
-        self.began: list[int] = []
-        self.most_unanswered = 0
-        self.shows: list[str] = []
+    began: list[int]
+    most_unanswered: int
+    shows: list[str]
+
+    @classmethod
+    def of(cls, log: list[tuple[str, str]], shows: list[str]) -> AtTheStart:
+        planned = answered = most = 0
+        began: list[int] = []
+        for step, what in log:
+            if step == "planned":
+                planned += 1
+                most = max(most, planned - answered)
+            elif step == "began" and what.startswith("components/"):
+                began.append(planned)
+            elif step == "answered" and what.startswith("maintenancewindows/"):
+                answered += 1
+        return cls(began, most, shows)
 
 
 def daemons_at_the_start(n: int, components: int) -> AtTheStart:
     """n windows' daemons asleep until one start, woken in the same loop pass (as their timers
     fire)."""
     client, clock = slow_world(windows=n, components=components)
-    seen = AtTheStart()
-    planned: list[int] = []
-    answered: list[int] = []
 
     async def scenario(runtime: Runtime) -> None:
         gather = runtime.windows.gather
 
-        def counting(live: Any, current: dict[str, Any]) -> Any:
-            planned.append(1)
-            seen.most_unanswered = max(seen.most_unanswered, len(planned) - len(answered))
+        def planning(live: Any, current: dict[str, Any]) -> Any:
+            client.log.append(("planned", "maintenancewindows/" + live["metadata"]["name"]))
             return gather(live, current)
 
-        runtime.windows.gather = counting  # type: ignore[method-assign, assignment]
-        original = client.request
-
-        async def request(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-            if method == "PATCH" and "/components/" in path:
-                seen.began.append(len(planned))
-            answer = await original(method, path, **kwargs)
-            if method == "PATCH" and "/maintenancewindows/" in path:
-                answered.append(1)
-            return answer
-
-        client.request = request  # type: ignore[method-assign]
+        runtime.windows.gather = planning  # type: ignore[method-assign, assignment]
         stop = FakeStop()
         daemons = [
             asyncio.create_task(runtime.windows.follow(body(client, Kind.WINDOW, f"w{w}"), stop))
             for w in range(n)
         ]
         await eventually(lambda: all(phase(client, f"w{w}") == "Scheduled" for w in range(n)))
-        seen.began.clear()
-        seen.most_unanswered = 0
-        planned.clear()
-        answered.clear()
+        client.log.clear()
         clock.advance(60)
         for w in range(n):
             runtime.windows.wake((NS, f"w{w}"))
@@ -467,8 +468,7 @@ def daemons_at_the_start(n: int, components: int) -> AtTheStart:
         await asyncio.wait_for(asyncio.gather(*daemons), 5)
 
     run(client, clock, scenario)
-    seen.shows = [str(shown(client, f"c{c}")) for c in range(components)]
-    return seen
+    return AtTheStart.of(client.log, [str(shown(client, f"c{c}")) for c in range(components)])
 
 
 def test_at_a_shared_edge_every_component_write_begins_before_any_window_is_planned() -> None:

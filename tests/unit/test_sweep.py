@@ -16,7 +16,15 @@ from statuspage_operator.api.names import Kind
 from statuspage_operator.api.specs import ComponentSpec, parse
 from statuspage_operator.control import metrics
 from statuspage_operator.control.runtime import Runtime
-from statuspage_operator.control.sweep import DELAY, INTERVAL, QUIET, RETRY, Plan, stale
+from statuspage_operator.control.sweep import (
+    DELAY,
+    INTERVAL,
+    QUIET,
+    RETRY,
+    RETRY_MAX,
+    Plan,
+    stale,
+)
 from statuspage_operator.control.view import ComponentEntry
 from statuspage_operator.k8s.client import METADATA_LIST
 from unit.fake_time import eventually
@@ -88,9 +96,26 @@ def test_a_failed_sweep_is_retried_before_the_interval() -> None:
     """A sweep that failed (API server away) is tried again after RETRY seconds."""
     plan = Plan(start=0.0)
     plan.begin(700.0)
-    plan.failed(701.0)
+    assert plan.failed(701.0) == RETRY
     assert plan.next() == 701.0 + RETRY
     assert plan.begin(plan.next()) == "retry"
+
+
+def test_failures_in_a_row_are_retried_later_and_later_up_to_a_ceiling() -> None:
+    """2, 4, 8, 16, then RETRY_MAX (30) seconds; a sweep that goes through starts again at 2."""
+    plan = Plan(start=0.0)
+    now = 700.0
+    waits = []
+    for _ in range(7):
+        plan.begin(now)
+        waits.append(plan.failed(now))
+        assert plan.next() == now + waits[-1]
+        now = plan.next()
+    assert waits == [RETRY, 2 * RETRY, 4 * RETRY, 8 * RETRY, RETRY_MAX, RETRY_MAX, RETRY_MAX]
+    plan.begin(now)
+    plan.succeeded()
+    plan.begin(now + 600.0)
+    assert plan.failed(now + 600.0) == RETRY
 
 
 def test_interval_sweep_is_labelled_interval() -> None:

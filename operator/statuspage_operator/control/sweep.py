@@ -42,8 +42,11 @@ DELAY = 2.0
 QUIET = 10.0
 # The safety net; `--sweep-interval`.
 INTERVAL = 600.0
-# A failed sweep is tried again after this long (the API server may still be away).
-RETRY = 30.0
+# A failed sweep is tried again after this long, twice as long after each failure in a row, at
+# most RETRY_MAX: a connection cut once is mended in seconds, an API server away for long is not
+# listed every 2 s.
+RETRY = 2.0
+RETRY_MAX = 30.0
 
 Held = Callable[[str], dict[Key, str]]
 Forget = Callable[[str, Key, str], Awaitable[bool]]
@@ -57,6 +60,7 @@ class Plan:
     delay: float = DELAY
     quiet: float = QUIET
     retry: float = RETRY
+    retry_max: float = RETRY_MAX
     start: float = 0.0
     last_listed: float | None = None
     last_sweep: float | None = None
@@ -65,6 +69,8 @@ class Plan:
     # A sweep due soon: after a re-list began, or again after one failed.
     due: float | None = None
     retrying: bool = False
+    # Sweeps failed in a row.
+    failures: int = 0
 
     def starting(self, now: float) -> None:
         """kopf is about to list every kind: sweep once it is over, even if it lists nothing."""
@@ -106,10 +112,17 @@ class Plan:
         self.retrying = False
         return trigger
 
-    def failed(self, now: float) -> None:
-        """A sweep failed: try again in a while, not at the next interval."""
-        self.due = now + self.retry
+    def failed(self, now: float) -> float:
+        """A sweep failed: try again in a while, not at the next interval; returns how long."""
+        after = min(self.retry_max, self.retry * 2.0**self.failures)
+        self.failures += 1
+        self.due = now + after
         self.retrying = True
+        return after
+
+    def succeeded(self) -> None:
+        """A sweep went through: the next failure is retried soon again."""
+        self.failures = 0
 
 
 def stale(
@@ -176,14 +189,13 @@ class Sweeper:
             try:
                 await self.sweep(namespaces, trigger)
             except Exception as error:
+                after = self.plan.failed(self.clock())
                 if not transient(error):
-                    logger.exception("sweep failed")
+                    logger.exception("sweep failed; trying again in %.0f s", after)
                 else:
-                    logger.warning(
-                        "sweep failed: %s; trying again in %.0f s", error, self.plan.retry
-                    )
-                self.plan.failed(self.clock())
+                    logger.warning("sweep failed: %s; trying again in %.0f s", error, after)
                 continue
+            self.plan.succeeded()
             if first:
                 first = False
                 on_first()
