@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from statuspage_operator.control import metrics
+from statuspage_operator.control.retry import RetryPolicy
 from statuspage_operator.control.view import Key
 from statuspage_operator.k8s.client import ApiError, Client, NotFoundError, transient
 
@@ -114,7 +115,7 @@ class Plan:
 
     def failed(self, now: float) -> float:
         """A sweep failed: try again in a while, not at the next interval; returns how long."""
-        after = min(self.retry_max, self.retry * 2.0**self.failures)
+        after = min(self.retry_max, RetryPolicy(self.retry).delay(self.failures + 1))
         self.failures += 1
         self.due = now + after
         self.retrying = True
